@@ -1,0 +1,71 @@
+"""Evaluate a model file on the MNIST test set.
+
+A ``.tflite`` model runs through the edge runtime (no TensorFlow needed, so this works on
+the device); a ``.keras`` model needs Keras, imported only for that case.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import DigitliteError
+from edge.metrics import classification_report
+from edge.mnist import load_mnist
+
+
+def keras_predictor(path: Path):
+    """Load a ``.keras`` digit classifier; return a function uint8 (N, 28, 28) -> probabilities."""
+    from edge.quiet_tf import import_tensorflow
+
+    try:
+        import_tensorflow()
+        import keras
+    except ImportError:
+        raise DigitliteError(f"{path}: evaluating a .keras model needs TensorFlow: pip install 'digitlite[train]'") from None
+    try:
+        model = keras.models.load_model(path)
+    except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for a bad file
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DigitliteError(f"{path}: not a Keras model ({reason[:200]})") from None
+    shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
+    if shape not in ((28, 28, 1), (28, 28)):
+        raise DigitliteError(f"{path}: input shape {model.input_shape}, expected (None, 28, 28, 1): not a digit classifier")
+    if tuple(model.output_shape[-1:]) != (10,):
+        raise DigitliteError(f"{path}: output shape {model.output_shape}, expected 10 classes")
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        x = images.reshape((len(images),) + shape).astype(np.float32)
+        return model.predict(x, batch_size=1000, verbose=0)
+
+    return predict
+
+
+def model_predictor(model_path: str | os.PathLike, runtime: str = "auto", threads: int | None = None):
+    """A function uint8 images (N, 28, 28) -> probabilities (N, 10) for a .keras or .tflite file."""
+    path = Path(model_path)
+    if not path.is_file():
+        raise DigitliteError(f"{path}: no such model file")
+    if path.suffix == ".keras":
+        return keras_predictor(path)
+    if path.suffix == ".tflite":
+        from edge.runtime import Classifier
+
+        return Classifier(path, runtime=runtime, threads=threads).predict_proba
+    raise DigitliteError(f"{path}: unknown model type {path.suffix or '(no extension)'}; expected .keras or .tflite")
+
+
+def evaluate_model(model_path: str | os.PathLike, data_dir=None, samples: int = 0, runtime: str = "auto") -> dict:
+    """Accuracy, loss, confusion matrix and per-class P/R/F1 of a model on the MNIST test images."""
+    predict = model_predictor(model_path, runtime=runtime)
+    mnist = load_mnist(data_dir)
+    images, labels = mnist.test_images, mnist.test_labels
+    if samples < 0:
+        raise DigitliteError(f"--samples must not be negative (got {samples})")
+    if samples:
+        images, labels = images[:samples], labels[:samples]
+    report = classification_report(labels, predict(images))
+    report["model"] = str(model_path)
+    return report

@@ -1,0 +1,121 @@
+"""Run a digit-classifier ``.tflite`` model with whichever TFLite interpreter is installed.
+
+Order for ``runtime="auto"``: ai-edge-litert, then tflite-runtime, then TensorFlow's
+own ``tf.lite``.  Nothing here imports TensorFlow unless it is the only interpreter
+(or is asked for by name).  Models may take uint8, int8 or float32 input: raw 0-255
+pixels go in (the model rescales them itself) and probabilities come out.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import DigitliteError
+
+RUNTIMES = ("litert", "tflite", "tensorflow")
+_MODULES = {
+    "litert": "ai_edge_litert.interpreter",
+    "tflite": "tflite_runtime.interpreter",
+}
+_PACKAGES = {"litert": "ai-edge-litert", "tflite": "tflite-runtime", "tensorflow": "tensorflow"}
+MAX_BATCH = 256
+
+
+def interpreter_class(runtime: str = "auto"):
+    """Return (name, Interpreter class) for ``runtime``: auto, litert, tflite or tensorflow."""
+    import importlib
+
+    names = RUNTIMES if runtime == "auto" else (runtime,)
+    if runtime != "auto" and runtime not in RUNTIMES:
+        raise DigitliteError(f"unknown runtime {runtime!r}; choose auto, {', '.join(RUNTIMES)}")
+    for name in names:
+        try:
+            if name == "tensorflow":
+                from edge.quiet_tf import import_tensorflow
+
+                return name, import_tensorflow().lite.Interpreter
+            module = importlib.import_module(_MODULES[name])
+        except ImportError:
+            continue
+        return name, module.Interpreter
+    wanted = " or ".join(_PACKAGES[n] for n in names)
+    raise DigitliteError(f"no TFLite interpreter found; install {wanted} (pip install ai-edge-litert)")
+
+
+class Classifier:
+    """A loaded ``.tflite`` digit classifier: (N, 28, 28) uint8 pixels in, (N, 10) probabilities out."""
+
+    def __init__(self, model_path: str | os.PathLike, runtime: str = "auto", threads: int | None = None):
+        self.path = Path(model_path)
+        if not self.path.is_file():
+            raise DigitliteError(f"{self.path}: no such model file")
+        self.runtime, interpreter = interpreter_class(runtime)
+        try:
+            self._interp = interpreter(model_path=str(self.path), num_threads=threads)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise DigitliteError(f"{self.path}: not a valid TFLite model ({reason})") from None
+        inputs, outputs = self._interp.get_input_details(), self._interp.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise DigitliteError(f"{self.path}: expected one input and one output, found "
+                                 f"{len(inputs)} and {len(outputs)}: not a digit classifier")
+        self.input, self.output = inputs[0], outputs[0]
+        shape = tuple(int(d) for d in self.input["shape"])
+        if shape[1:] not in ((28, 28, 1), (28, 28)):
+            raise DigitliteError(f"{self.path}: input shape {shape}, expected (1, 28, 28, 1): not a digit classifier")
+        if tuple(int(d) for d in self.output["shape"])[-1:] != (10,):
+            raise DigitliteError(f"{self.path}: output shape {tuple(self.output['shape'])}, expected 10 classes")
+        if self.input["dtype"] not in (np.uint8, np.int8, np.float32):
+            raise DigitliteError(f"{self.path}: input type {np.dtype(self.input['dtype']).name} is not supported")
+        self._sample_shape = shape[1:]
+        self._batch = int(shape[0])
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        """The dtype the model takes (uint8, int8 or float32)."""
+        return np.dtype(self.input["dtype"])
+
+    def _to_input(self, pixels: np.ndarray) -> np.ndarray:
+        scale, zero = self.input["quantization"]
+        x = pixels.astype(np.float32)
+        if self.input_dtype != np.float32:
+            if scale:
+                x = np.round(x / scale + zero)
+            info = np.iinfo(self.input_dtype)
+            x = np.clip(x, info.min, info.max)
+        return x.astype(self.input_dtype).reshape((len(pixels),) + self._sample_shape)
+
+    def _from_output(self, raw: np.ndarray) -> np.ndarray:
+        scale, zero = self.output["quantization"]
+        out = raw.astype(np.float32)
+        if raw.dtype != np.float32 and scale:
+            out = (out - zero) * scale
+        return out
+
+    def _resize(self, n: int) -> None:
+        if n != self._batch:
+            self._interp.resize_tensor_input(self.input["index"], (n,) + self._sample_shape)
+            self._interp.allocate_tensors()
+            self._batch = n
+
+    def invoke(self, batch: np.ndarray) -> np.ndarray:
+        """Run the interpreter on an already-converted input batch; return the raw output."""
+        self._resize(len(batch))
+        self._interp.set_tensor(self.input["index"], batch)
+        self._interp.invoke()
+        return self._interp.get_tensor(self.output["index"])
+
+    def predict_proba(self, images: np.ndarray, batch_size: int = MAX_BATCH) -> np.ndarray:
+        """Class probabilities (N, 10) for 0-255 pixel images of shape (N, 28, 28)."""
+        images = np.asarray(images)
+        if images.ndim == 2:
+            images = images[None]
+        if images.shape[1:3] != (28, 28):
+            raise ValueError(f"images must be (N, 28, 28), got {images.shape}")
+        chunks = [self._from_output(self.invoke(self._to_input(images[i:i + batch_size])))
+                  for i in range(0, len(images), batch_size)]
+        return np.concatenate(chunks).reshape(len(images), -1) if chunks else np.zeros((0, 10), np.float32)

@@ -1,0 +1,69 @@
+"""Shared fixtures: the real MNIST folder, IDX writers, and running the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array as an IDX file (magic 0x0000 08 ndim, big-endian dims)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    return header + array.tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
+    """Write ``array`` as an IDX file, gzip-compressed when ``compress``."""
+    data = idx_bytes(array)
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The verified MNIST folder: $DIGITLITE_DATA, else ../shared/mnist beside the repo.
+
+    The tests need the real data set; without it they fail with a message saying
+    where to put it (they are not skipped).
+    """
+    candidates = [os.environ.get("DIGITLITE_DATA"), str(REPO.parent / "shared" / "mnist")]
+    for c in candidates:
+        if c and (Path(c) / "t10k-images-idx3-ubyte.gz").is_file():
+            return Path(c)
+    pytest.fail("MNIST not found: set DIGITLITE_DATA to the folder with the four MNIST .gz files")
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    """The loaded, verified MNIST arrays."""
+    from edge.mnist import load_mnist
+
+    return load_mnist(mnist_dir)
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd=None) -> subprocess.CompletedProcess:
+    """Run ``python -m edge ARGS`` and capture its output."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "edge", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=cwd)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """A non-zero exit with exactly one line on stderr, no traceback, naming each fragment."""
+    assert result.returncode != 0, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("digitlite: error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])

@@ -1,0 +1,47 @@
+"""The architecture registry and the cost figures it reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import keras
+from train.model import ARCHITECTURES, DEFAULT_ARCH, build_model, count_macs
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_every_architecture_takes_raw_pixels_and_gives_probabilities(arch):
+    model = build_model(arch)
+    assert tuple(model.input_shape) == (None, 28, 28, 1)
+    x = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype(np.float32)
+    p = model.predict(x, verbose=0)
+    assert p.shape == (4, 10)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_rescaling_is_inside_the_model():
+    model = build_model(DEFAULT_ARCH)
+    assert isinstance(model.layers[1], keras.layers.Rescaling)
+    assert model.layers[1].scale == pytest.approx(1 / 255)
+
+
+def test_default_stays_within_its_parameter_budget():
+    assert build_model(DEFAULT_ARCH).count_params() <= 60_000
+
+
+def test_baseline_macs_by_hand():
+    # conv1 26x26x(3x3x1x32), conv2 11x11x(3x3x32x48), dense 1200x500, dense 500x10
+    expected = 26 * 26 * 9 * 32 + 11 * 11 * 9 * 32 * 48 + 1200 * 500 + 500 * 10
+    assert count_macs(build_model("baseline")) == expected == 2_472_392
+
+
+def test_separable_and_depthwise_layers_are_counted():
+    inputs = keras.Input((8, 8, 4))
+    x = keras.layers.SeparableConv2D(6, 3, padding="same")(inputs)  # 64*(9*4) + 64*(4*6)
+    x = keras.layers.DepthwiseConv2D(3)(x)  # 36*(9*6)
+    model = keras.Model(inputs, x)
+    assert count_macs(model) == 64 * 36 + 64 * 24 + 36 * 54
+
+
+def test_unknown_architecture_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown architecture 'nope'; choose one of digitnet, baseline"):
+        build_model("nope")

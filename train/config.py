@@ -1,0 +1,45 @@
+"""The settings of a training run and their defaults, in one place (no TensorFlow import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def _opt(default, help):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run, with its default; `digitlite train --help` lists them."""
+
+    arch: str = _opt("digitnet", "architecture: digitnet (default, small and fast) or baseline (classic)")
+    epochs: int = _opt(30, "maximum number of epochs")
+    batch_size: int = _opt(128, "images per training step")
+    learning_rate: float = _opt(3e-3, "peak learning rate (reached after one warm-up epoch, then cosine decay)")
+    weight_decay: float = _opt(1e-4, "AdamW weight decay")
+    val_size: int = _opt(5000, "training images held out for validation")
+    patience: int = _opt(8, "stop after this many epochs without a better validation loss")
+    augment: bool = _opt(True, "random rotation, zoom, shear and shift of the training images")
+    seed: int = _opt(1, "random seed (split, shuffling, augmentation, initial weights)")
+    train_samples: int = _opt(0, "train on the first N images after the split (0: all); for quick runs")
+    data_dir: str = _opt("", "folder holding the MNIST .gz files (default: $DIGITLITE_DATA, then the cache)")
+    out: str = _opt("models", "output folder for the model and its report/")
+
+    def check(self, architectures=None) -> None:
+        """Raise ValueError naming the first setting that cannot work.
+
+        ``architectures``, when given, is the registry that ``arch`` must name.
+        """
+        if architectures is not None and self.arch not in architectures:
+            raise ValueError(f"--arch {self.arch!r} is unknown; choose one of {', '.join(architectures)}")
+        for name in ("epochs", "batch_size", "val_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("patience", "train_samples"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must not be negative")
+        if not self.learning_rate > 0:
+            raise ValueError("--learning-rate must be positive")
+        if self.val_size >= 60000:
+            raise ValueError("--val-size must leave training images (at most 59999)")

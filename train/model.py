@@ -1,0 +1,94 @@
+"""The CNN architectures, by name, and what each costs (parameters, multiply-accumulates).
+
+Every model takes raw 0-255 pixels of shape (28, 28, 1): the rescaling to 0-1 is the
+first layer, so the deployed model is fed what a camera or an image file gives.
+"""
+
+from __future__ import annotations
+
+import math
+
+from edge.quiet_tf import import_tensorflow
+
+import_tensorflow()
+
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+INPUT_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+
+
+def _conv_bn_relu(x, filters, kernel=3, strides=1, padding="same", name=None):
+    x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False, name=name)(x)
+    # momentum 0.9 (not Keras's 0.99): the moving statistics settle within tens of steps,
+    # so short runs evaluate sensibly too; full runs take hundreds of steps an epoch.
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn" if name else None)(x)
+    return layers.ReLU(name=f"{name}_relu" if name else None)(x)
+
+
+def build_baseline() -> keras.Model:
+    """The classic Conv32-Pool-Conv48-Pool-Dropout-Dense500-Dense10 network (about 2.5 M MACs)."""
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(x)
+    x = layers.MaxPooling2D(name="pool1")(x)
+    x = layers.Conv2D(48, 3, activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(name="pool2")(x)
+    x = layers.Dropout(0.5, name="dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(500, activation="relu", name="dense1")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="baseline")
+
+
+def build_digitnet() -> keras.Model:
+    """The default: small, BatchNorm, downsampling early so the int8 model stays cheap."""
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = _conv_bn_relu(x, 16, name="conv1")  # 28x28x16
+    x = layers.MaxPooling2D(name="pool1")(x)  # 14x14
+    x = _conv_bn_relu(x, 24, name="conv2")
+    x = layers.MaxPooling2D(name="pool2")(x)  # 7x7
+    x = _conv_bn_relu(x, 48, name="conv3")
+    x = _conv_bn_relu(x, 64, padding="valid", name="conv4")  # 5x5
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(0.25, name="dropout")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="digitnet")
+
+
+ARCHITECTURES = {
+    "digitnet": build_digitnet,
+    "baseline": build_baseline,
+}
+DEFAULT_ARCH = "digitnet"
+
+
+def build_model(arch: str = DEFAULT_ARCH) -> keras.Model:
+    """Build the named architecture (see ARCHITECTURES)."""
+    try:
+        return ARCHITECTURES[arch]()
+    except KeyError:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}") from None
+
+
+def count_macs(model: keras.Model) -> int:
+    """Multiply-accumulates for one image through the convolutions and dense layers.
+
+    A kernel is applied once per output position, so a layer costs
+    (output positions) x (kernel elements); a separable convolution is its depthwise
+    plus its pointwise part.  Pooling, BatchNorm (folded into the convolution when
+    converted) and activations are not counted.
+    """
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.SeparableConv2D):
+            kernels = [layer.depthwise_kernel, layer.pointwise_kernel]
+        elif isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.Dense)):
+            kernels = [layer.kernel]
+        else:
+            continue
+        positions = math.prod(layer.output.shape[1:-1])
+        total += sum(positions * math.prod(k.shape) for k in kernels)
+    return int(total)

@@ -1,0 +1,155 @@
+"""The training report: metrics.json and the plots, each written atomically.
+
+metrics.json is written last and names the sha256 of the model it describes, so a
+report and a model that do not belong together can be told apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from edge.quiet_tf import import_tensorflow
+
+import_tensorflow()
+
+import keras  # noqa: E402
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from edge import atomic  # noqa: E402
+from edge.metrics import classification_report  # noqa: E402
+
+PLOTS = ("curves.png", "confusion_matrix.png", "samples.png", "misclassified.png", "feature_maps.png")
+
+
+def predict(model: keras.Model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities (N, 10) for uint8 images (N, 28, 28)."""
+    return model.predict(images[..., None].astype(np.float32), batch_size=batch_size, verbose=0)
+
+
+def _save(fig, path: Path) -> None:
+    atomic.write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def plot_curves(history: dict, path: Path) -> None:
+    """Loss and accuracy per epoch, training and validation."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.arange(1, len(history.get("loss", [])) + 1)
+    for ax, key, label in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
+        ax.plot(epochs, history.get(key, []), label=f"train {label}")
+        ax.plot(epochs, history.get(f"val_{key}", []), label=f"validation {label}")
+        ax.set_xlabel("epoch")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0].set_yscale("log")
+    _save(fig, path)
+
+
+def plot_confusion(cm: np.ndarray, path: Path) -> None:
+    """The confusion matrix with counts in each cell; the diagonal dimmed so errors stand out."""
+    cm = np.asarray(cm)
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(off, cmap="Reds")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                    color="gray" if i == j else ("white" if off[i, j] > off.max() / 2 else "black"))
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix (test set; colour = errors)")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    _save(fig, path)
+
+
+def plot_digits(images, titles, colors, path: Path, suptitle: str, cols: int = 8) -> None:
+    """A grid of digits with a coloured title under each."""
+    n = max(len(images), 1)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, title, color in zip(axes.flat, images, titles, colors):
+        ax.imshow(img, cmap="gray_r")
+        ax.set_title(title, fontsize=8, color=color)
+    if not len(images):
+        axes.flat[0].text(0.5, 0.5, "none", ha="center", va="center")
+    fig.suptitle(suptitle)
+    _save(fig, path)
+
+
+def plot_feature_maps(model: keras.Model, image: np.ndarray, path: Path, max_maps: int = 16) -> None:
+    """Activations of each convolution block for one test digit."""
+    convs = [layer for layer in model.layers if isinstance(layer, (keras.layers.ReLU, keras.layers.Conv2D))
+             and len(layer.output.shape) == 4]
+    # After a Conv2D with its own activation, or the ReLU that follows a BatchNorm.
+    convs = [layer for layer in convs if isinstance(layer, keras.layers.ReLU) or
+             getattr(layer, "activation", None) is not keras.activations.linear]
+    probe = keras.Model(model.inputs, [layer.output for layer in convs])
+    outputs = probe.predict(image[None, ..., None].astype(np.float32), verbose=0)
+    if not isinstance(outputs, list):
+        outputs = [outputs]
+    rows = len(outputs) + 1
+    fig, axes = plt.subplots(rows, max_maps, figsize=(max_maps * 0.9, rows * 1.0), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    axes[0, 0].imshow(image, cmap="gray_r")
+    axes[0, 0].set_title("input", fontsize=7)
+    for r, (layer, out) in enumerate(zip(convs, outputs), start=1):
+        for c in range(min(max_maps, out.shape[-1])):
+            axes[r, c].imshow(out[0, :, :, c], cmap="viridis")
+        axes[r, 0].set_title(f"{layer.name} {out.shape[1]}x{out.shape[2]}x{out.shape[3]}", fontsize=7, loc="left")
+    fig.suptitle("feature maps")
+    _save(fig, path)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_report(model: keras.Model, history: dict, test_images: np.ndarray, test_labels: np.ndarray,
+                 folder: Path, run: dict, model_path: Path) -> dict:
+    """Evaluate ``model`` on the test set and write metrics.json and the plots into ``folder``."""
+    folder = Path(folder)
+    probs = predict(model, test_images)
+    report = classification_report(test_labels, probs)
+    pred = probs.argmax(axis=1)
+    conf = probs.max(axis=1)
+
+    plot_curves(history, folder / "curves.png")
+    plot_confusion(np.array(report["confusion_matrix"]), folder / "confusion_matrix.png")
+    idx = np.arange(32)
+    plot_digits(test_images[idx], [f"{pred[i]} ({conf[i] * 100:.0f}%)" for i in idx],
+                ["green" if pred[i] == test_labels[i] else "red" for i in idx],
+                folder / "samples.png", "predictions on the first 32 test digits")
+    wrong = np.array(report["misclassified"][:32], dtype=np.int64)
+    plot_digits(test_images[wrong], [f"{test_labels[i]}→{pred[i]} ({conf[i] * 100:.0f}%)" for i in wrong],
+                ["red"] * len(wrong), folder / "misclassified.png",
+                f"misclassified: {report['errors']} of {report['samples']} (true→predicted)")
+    plot_feature_maps(model, test_images[0], folder / "feature_maps.png")
+
+    metrics = {
+        "test_accuracy": report["accuracy"],
+        "test_loss": report["loss"],
+        **run,
+        "history": {k: [float(v) for v in vals] for k, vals in history.items()},
+        "model_file": model_path.name,
+        "model_sha256": sha256_file(model_path),
+        "test": report,
+    }
+    atomic.write_json(folder / "metrics.json", metrics)
+    return metrics

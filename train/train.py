@@ -1,0 +1,178 @@
+"""Train a digit classifier on MNIST and write the model and its report.
+
+Defaults live in TrainConfig, in one screen.  Ctrl-C (or SIGTERM) stops training
+cleanly: the best weights so far are evaluated and saved like a finished run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+
+from edge.quiet_tf import import_tensorflow
+
+tf = import_tensorflow()
+
+import keras  # noqa: E402  (after TensorFlow's quiet import)
+import numpy as np  # noqa: E402
+
+from edge import atomic  # noqa: E402
+from edge.mnist import load_mnist  # noqa: E402
+from train.config import TrainConfig  # noqa: E402
+from train.data import eval_dataset, split_validation, training_dataset  # noqa: E402
+from train.model import ARCHITECTURES, build_model, count_macs  # noqa: E402
+from train.report import write_report  # noqa: E402
+
+
+class EpochPrinter(keras.callbacks.Callback):
+    """One line per epoch on ``stream``: training and validation metrics, learning rate, time."""
+
+    def __init__(self, epochs: int, stream=sys.stderr):
+        super().__init__()
+        self.epochs, self.stream = epochs, stream
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        print(
+            f"epoch {epoch + 1:>3}/{self.epochs}  loss {logs.get('loss', math.nan):.4f}  "
+            f"acc {logs.get('accuracy', math.nan) * 100:6.2f}%  "
+            f"val_loss {logs.get('val_loss', math.nan):.4f}  "
+            f"val_acc {logs.get('val_accuracy', math.nan) * 100:6.2f}%  "
+            f"lr {lr:.2e}  {time.perf_counter() - self.start:5.1f}s",
+            file=self.stream, flush=True,
+        )
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C while training, so a killed job still keeps its best model."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _set_seeds(seed: int) -> None:
+    keras.utils.set_random_seed(seed)
+
+
+def train(config: TrainConfig, log=sys.stderr) -> dict:
+    """Run one training as ``config`` says; return the metrics written to the report.
+
+    Writes ``<out>/digits.keras`` (or ``<out>/<arch>.keras`` for a non-default
+    architecture) and ``<out>/report/``.  Every file is written atomically.
+    """
+    config.check(ARCHITECTURES)
+    mnist = load_mnist(config.data_dir or None)
+    _set_seeds(config.seed)
+    (x_train, y_train), (x_val, y_val) = split_validation(
+        mnist.train_images, mnist.train_labels, config.val_size, config.seed
+    )
+    if config.train_samples:
+        x_train, y_train = x_train[: config.train_samples], y_train[: config.train_samples]
+
+    model = build_model(config.arch)
+    steps = math.ceil(len(x_train) / config.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 10,
+        warmup_target=config.learning_rate,
+        warmup_steps=steps,
+        decay_steps=max(steps * (config.epochs - 1), 1),
+        alpha=0.01,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.patience, restore_best_weights=True
+    )
+    print(
+        f"training {config.arch}: {model.count_params():,} parameters, {count_macs(model):,} MACs/image, "
+        f"{len(x_train):,} training / {len(x_val):,} validation images, up to {config.epochs} epochs",
+        file=log, flush=True,
+    )
+    started = time.perf_counter()
+    interrupted = False
+    history = keras.callbacks.History()
+    with _sigterm_as_interrupt():
+        try:
+            model.fit(
+                training_dataset(x_train, y_train, config.batch_size, config.seed, config.augment),
+                steps_per_epoch=steps,
+                epochs=config.epochs,
+                validation_data=eval_dataset(x_val, y_val),
+                callbacks=[stopper, history, EpochPrinter(config.epochs, log)],
+                verbose=0,
+                shuffle=False,  # the dataset shuffles itself, reproducibly
+            )
+        except KeyboardInterrupt:
+            interrupted = True
+            if stopper.best_weights is None:
+                print("interrupted before the first epoch ended: nothing saved, any previous model is "
+                      "left as it was", file=log, flush=True)
+                raise
+            model.set_weights(stopper.best_weights)
+            print(f"interrupted: keeping the best weights (epoch {stopper.best_epoch + 1})", file=log, flush=True)
+    wall = time.perf_counter() - started
+
+    out = Path(config.out)
+    model_path = out / ("digits.keras" if config.arch == "digitnet" else f"{config.arch}.keras")
+    with _ignore_interrupts():
+        atomic.write_with(model_path, lambda tmp: model.save(tmp), suffix=".keras")
+        run = {
+            "arch": config.arch,
+            "parameters": int(model.count_params()),
+            "macs_per_image": count_macs(model),
+            "epochs_run": len(history.history.get("loss", [])),
+            "best_epoch": int(stopper.best_epoch) + 1,
+            "interrupted": interrupted,
+            "wall_time_seconds": round(wall, 1),
+            "train_images": int(len(x_train)),
+            "validation_images": int(len(x_val)),
+            "config": dataclasses.asdict(config),
+            "versions": _versions(),
+        }
+        metrics = write_report(model, history.history, mnist.test_images, mnist.test_labels,
+                               out / "report", run, model_path)
+    return metrics
+
+
+@contextlib.contextmanager
+def _ignore_interrupts():
+    """Let the final writes finish: a second Ctrl-C must not cut a model in half.
+
+    The writes are atomic anyway; this only keeps the model and its report together.
+    """
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _versions() -> dict:
+    return {"python": sys.version.split()[0], "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__}
