@@ -16,15 +16,23 @@ from edge.metrics import classification_report
 from edge.mnist import load_mnist
 
 
-def keras_predictor(path: Path):
-    """Load a ``.keras`` digit classifier; return a function uint8 (N, 28, 28) -> probabilities."""
-    from edge.quiet_tf import import_tensorflow
+def load_keras_model(path: str | os.PathLike):
+    """Load a ``.keras`` file and check it is a digit classifier (28x28 input, 10 classes).
+
+    Needs TensorFlow, imported here and only here.  Every failure is a DigitliteError
+    naming the file.
+    """
+    from edge.quiet import import_tensorflow
+
+    path = Path(path)
+    if not path.is_file():
+        raise DigitliteError(f"{path}: no such model file")
 
     try:
         import_tensorflow()
         import keras
     except ImportError:
-        raise DigitliteError(f"{path}: evaluating a .keras model needs TensorFlow: pip install 'digitlite[train]'") from None
+        raise DigitliteError(f"{path}: loading a .keras model needs TensorFlow: pip install 'digitlite[train]'") from None
     try:
         model = keras.models.load_model(path)
     except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for a bad file
@@ -35,6 +43,13 @@ def keras_predictor(path: Path):
         raise DigitliteError(f"{path}: input shape {model.input_shape}, expected (None, 28, 28, 1): not a digit classifier")
     if tuple(model.output_shape[-1:]) != (10,):
         raise DigitliteError(f"{path}: output shape {model.output_shape}, expected 10 classes")
+    return model
+
+
+def keras_predictor(path: Path):
+    """Load a ``.keras`` digit classifier; return a function uint8 (N, 28, 28) -> probabilities."""
+    model = load_keras_model(path)
+    shape = tuple(model.input_shape[1:])
 
     def predict(images: np.ndarray) -> np.ndarray:
         x = images.reshape((len(images),) + shape).astype(np.float32)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import DigitliteError
+from edge.quiet import quiet
 
 RUNTIMES = ("litert", "tflite", "tensorflow")
 _MODULES = {
@@ -34,7 +35,7 @@ def interpreter_class(runtime: str = "auto"):
     for name in names:
         try:
             if name == "tensorflow":
-                from edge.quiet_tf import import_tensorflow
+                from edge.quiet import import_tensorflow
 
                 return name, import_tensorflow().lite.Interpreter
             module = importlib.import_module(_MODULES[name])
@@ -48,14 +49,20 @@ def interpreter_class(runtime: str = "auto"):
 class Classifier:
     """A loaded ``.tflite`` digit classifier: (N, 28, 28) uint8 pixels in, (N, 10) probabilities out."""
 
-    def __init__(self, model_path: str | os.PathLike, runtime: str = "auto", threads: int | None = None):
-        self.path = Path(model_path)
-        if not self.path.is_file():
+    def __init__(self, model_path: str | os.PathLike | None = None, runtime: str = "auto",
+                 threads: int | None = None, model_content: bytes | None = None):
+        """Load ``model_path`` (or the model bytes ``model_content``) and check its interface."""
+        if (model_path is None) == (model_content is None):
+            raise ValueError("give exactly one of model_path and model_content")
+        self.path = Path(model_path) if model_path is not None else Path("<in memory>")
+        if model_path is not None and not self.path.is_file():
             raise DigitliteError(f"{self.path}: no such model file")
         self.runtime, interpreter = interpreter_class(runtime)
         try:
-            self._interp = interpreter(model_path=str(self.path), num_threads=threads)
-            self._interp.allocate_tensors()
+            source = {"model_path": str(self.path)} if model_content is None else {"model_content": model_content}
+            with quiet(stdout=False):  # "INFO: Created TensorFlow Lite XNNPACK delegate" and friends
+                self._interp = interpreter(**source, num_threads=threads)
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise DigitliteError(f"{self.path}: not a valid TFLite model ({reason})") from None
@@ -119,3 +126,38 @@ class Classifier:
         chunks = [self._from_output(self.invoke(self._to_input(images[i:i + batch_size])))
                   for i in range(0, len(images), batch_size)]
         return np.concatenate(chunks).reshape(len(images), -1) if chunks else np.zeros((0, 10), np.float32)
+
+    def describe(self) -> dict:
+        """The model's interface and operators, for model cards and checks."""
+        def io(detail):
+            scale, zero = detail["quantization"]
+            return {"shape": [int(d) for d in detail["shape"]], "dtype": np.dtype(detail["dtype"]).name,
+                    "scale": float(scale), "zero_point": int(zero)}
+
+        return {"input": io(self.input), "output": io(self.output), "operators": self.operators(),
+                "runtime": self.runtime}
+
+    def operators(self) -> list[dict]:
+        """Each operator with the dtypes of its input and output tensors.
+
+        Uses the interpreter's op listing (``_get_ops_details``, present in ai-edge-litert,
+        tflite-runtime and tf.lite alike); an empty list where an interpreter lacks it.
+        """
+        get_ops = getattr(self._interp, "_get_ops_details", None)
+        if get_ops is None:
+            return []
+        dtypes = {t["index"]: np.dtype(t["dtype"]).name for t in self._interp.get_tensor_details()}
+        ops = []
+        for op in get_ops():
+            tensors = [int(i) for i in list(op["inputs"]) + list(op["outputs"]) if int(i) >= 0]
+            ops.append({"op": op["op_name"], "dtypes": sorted({dtypes.get(i, "?") for i in tensors})})
+        return ops
+
+    def float_operators(self) -> list[str]:
+        """Names of the operators that touch a float tensor: empty for a full-integer model."""
+        floats = {"float32", "float16", "float64"}
+        ops = self.operators()
+        if not ops:  # no op listing: fall back to the tensors themselves
+            return sorted({t["name"] for t in self._interp.get_tensor_details()
+                           if np.dtype(t["dtype"]).name in floats})
+        return [op["op"] for op in ops if floats & set(op["dtypes"])]

@@ -59,11 +59,15 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd=None)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    """A non-zero exit with exactly one line on stderr, no traceback, naming each fragment."""
+    """A non-zero exit, no traceback, and one error line (the last on stderr) naming each fragment.
+
+    Progress lines may come before it; nothing else may look like an error.
+    """
     assert result.returncode != 0, result
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert "Traceback" not in result.stderr, result.stderr
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("digitlite: error: "), lines[0]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    assert errors[0].startswith("digitlite: error: "), errors[0]
     for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
+        assert fragment in errors[0], (fragment, errors[0])

@@ -21,8 +21,8 @@ def register(subparsers) -> None:
     """Add the ``train`` subcommand."""
     p = subparsers.add_parser(
         "train", help="train the CNN on MNIST and write the model and its report",
-        description="Train a digit classifier on MNIST. Writes OUT/digits.keras (OUT/<arch>.keras for a "
-                    "non-default architecture) and OUT/report/ (metrics.json, curves, confusion matrix, "
+        description="Train a digit classifier on MNIST. Writes OUT/digits.keras and OUT/report/ (for another "
+                    "architecture: OUT/<arch>.keras and OUT/report-<arch>/): metrics.json, curves, confusion matrix, "
                     "samples, misclassified digits, feature maps). Ctrl-C stops and keeps the best model so far.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -54,7 +54,7 @@ def run(args) -> int:
         raise DigitliteError(str(e)) from None
     summary = {k: metrics[k] for k in SUMMARY_KEYS}
     summary["model"] = str(args.out) + "/" + metrics["model_file"]
-    summary["report"] = str(args.out) + "/report"
+    summary["report"] = str(args.out) + "/" + metrics["report_dir"]
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from edge.quiet_tf import import_tensorflow
+from edge.quiet import import_tensorflow
 
 import_tensorflow()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from edge.quiet_tf import import_tensorflow
+from edge.quiet import import_tensorflow
 
 import_tensorflow()
 

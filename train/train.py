@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from edge.quiet_tf import import_tensorflow
+from edge.quiet import import_tensorflow
 
 tf = import_tensorflow()
 
@@ -76,8 +76,9 @@ def _set_seeds(seed: int) -> None:
 def train(config: TrainConfig, log=sys.stderr) -> dict:
     """Run one training as ``config`` says; return the metrics written to the report.
 
-    Writes ``<out>/digits.keras`` (or ``<out>/<arch>.keras`` for a non-default
-    architecture) and ``<out>/report/``.  Every file is written atomically.
+    Writes ``<out>/digits.keras`` and ``<out>/report/``, or for a non-default
+    architecture ``<out>/<arch>.keras`` and ``<out>/report-<arch>/``, so both can
+    share a folder.  Every file is written atomically.
     """
     config.check(ARCHITECTURES)
     mnist = load_mnist(config.data_dir or None)
@@ -135,7 +136,9 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
     wall = time.perf_counter() - started
 
     out = Path(config.out)
-    model_path = out / ("digits.keras" if config.arch == "digitnet" else f"{config.arch}.keras")
+    default = config.arch == TrainConfig.arch
+    model_path = out / ("digits.keras" if default else f"{config.arch}.keras")
+    report_dir = out / ("report" if default else f"report-{config.arch}")
     with _ignore_interrupts():
         atomic.write_with(model_path, lambda tmp: model.save(tmp), suffix=".keras")
         run = {
@@ -145,6 +148,7 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
             "epochs_run": len(history.history.get("loss", [])),
             "best_epoch": int(stopper.best_epoch) + 1,
             "interrupted": interrupted,
+            "report_dir": report_dir.name,
             "wall_time_seconds": round(wall, 1),
             "train_images": int(len(x_train)),
             "validation_images": int(len(x_val)),
@@ -152,7 +156,7 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
             "versions": _versions(),
         }
         metrics = write_report(model, history.history, mnist.test_images, mnist.test_labels,
-                               out / "report", run, model_path)
+                               report_dir, run, model_path)
     return metrics
 
 

@@ -1,0 +1,49 @@
+"""Import and run TensorFlow without its chatter on stdout and stderr.
+
+TensorFlow 2.19+ logs through absl before logging is initialised, which
+TF_CPP_MIN_LOG_LEVEL no longer silences (tensorflow/tensorflow#100442), and the TFLite
+converter prints the whole exported signature on stdout.  Those lines would bury the
+tables and one-line errors this tool promises, so the file descriptors point at
+/dev/null while TensorFlow starts up and while it converts.  Errors still surface as
+Python exceptions.  Importing this module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+
+
+@contextlib.contextmanager
+def quiet(stdout: bool = True):
+    """Silence fd 2 (and fd 1 and ``sys.stdout`` when ``stdout``) inside the block."""
+    fds = (1, 2) if stdout else (2,)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in fds}
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    redirect = contextlib.redirect_stdout(io.StringIO()) if stdout else contextlib.nullcontext()
+    try:
+        for fd in fds:
+            os.dup2(devnull, fd)
+        with redirect:
+            yield
+    finally:
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
+
+
+def import_tensorflow():
+    """Return the ``tensorflow`` module, imported quietly and with its CPU device set up."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with quiet(stdout=False):
+        import tensorflow as tf
+
+        tf.config.list_logical_devices("CPU")  # the device probe logs too (cuInit); do it now
+    return tf

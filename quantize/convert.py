@@ -1,0 +1,64 @@
+"""Keras -> TFLite conversion: full-integer int8 with a representative dataset, and the float variants.
+
+Variants:
+  int8     full-integer post-training quantization; uint8 (or int8) input and output, so the
+           edge side feeds raw pixels and no float op is left
+  float32  plain conversion, the reference
+  float16  weights stored as float16
+  dynamic  dynamic-range quantization: int8 weights, float activations
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.errors import DigitliteError
+from edge.quiet import import_tensorflow, quiet
+from quantize import VARIANTS
+
+tf = import_tensorflow()
+
+
+def representative_images(images: np.ndarray, labels: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """``count`` training images stratified over the ten digits (as even as ``count`` allows)."""
+    if count < 10:
+        raise DigitliteError(f"--calibration-samples must be at least 10 (one per digit), got {count}")
+    rng = np.random.default_rng(seed)
+    per_class = np.full(10, count // 10)
+    per_class[: count % 10] += 1
+    picked = [rng.choice(np.flatnonzero(labels == digit), size=n, replace=False)
+              for digit, n in enumerate(per_class)]
+    order = np.concatenate(picked)
+    return images[rng.permutation(order)]
+
+
+def convert(model, variant: str, calibration: np.ndarray | None = None, io_type: str = "uint8") -> bytes:
+    """Convert a Keras model to TFLite bytes as ``variant`` says (see the module docstring)."""
+    if variant not in VARIANTS:
+        raise DigitliteError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if variant == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif variant == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif variant == "int8":
+        if calibration is None or not len(calibration):
+            raise ValueError("int8 conversion needs calibration images")
+        shape = (1,) + tuple(model.input_shape[1:])
+
+        def representative():
+            for image in calibration:
+                yield [image.reshape(shape).astype(np.float32)]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = getattr(tf, io_type)
+        converter.inference_output_type = getattr(tf, io_type)
+    try:
+        with quiet():
+            return converter.convert()
+    except Exception as e:  # the converter's errors are long MLIR dumps: keep the first line
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DigitliteError(f"TFLite conversion ({variant}) failed: {first[:300]}") from None

@@ -1,0 +1,175 @@
+"""Quantize a trained model, measure what it costs in accuracy, and refuse a model that loses too much.
+
+Every converted model is evaluated on the 10,000 MNIST test images through the edge
+runtime (the code path a device uses) and gets a model card JSON beside it.  The int8
+model must be full-integer and lose at most ``max_drop`` percentage points against the
+float Keras model; otherwise nothing replaces the previous int8 model, the card is kept
+as ``<name>.rejected.json``, and QuantizeRejected is raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge import atomic
+from edge.errors import DigitliteError
+from edge.evaluate import load_keras_model
+from edge.metrics import classification_report
+from edge.mnist import load_mnist
+from edge.runtime import Classifier
+from quantize.convert import VARIANTS, convert, representative_images, tf
+
+
+class QuantizeRejected(DigitliteError):
+    """The int8 model failed the accuracy gate or is not full-integer."""
+
+
+@dataclass
+class QuantizeConfig:
+    """Settings of a quantization run, with their defaults."""
+
+    model: str
+    out: str = ""  # default: the model's folder
+    variants: tuple = ("int8",)
+    calibration_samples: int = 500
+    io_type: str = "uint8"
+    max_drop: float = 0.3  # percentage points
+    seed: int = 1
+    data_dir: str = ""
+    runtime: str = "auto"
+
+
+def _versions(runtime_name: str) -> dict:
+    from importlib import metadata
+
+    versions = {"python": platform.python_version(), "tensorflow": tf.__version__, "numpy": np.__version__}
+    for dist in ("keras", "ai-edge-litert", "tflite-runtime"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    versions["evaluated_with"] = runtime_name
+    return versions
+
+
+def _training_figures(model_path: Path, sha256: str) -> dict:
+    """Parameters/MACs/architecture from the training report, if it describes this very model."""
+    for report in (model_path.parent / "report" / "metrics.json",
+                   model_path.parent / f"report-{model_path.stem}" / "metrics.json"):
+        try:
+            metrics = json.loads(report.read_text())
+        except (OSError, ValueError):
+            continue
+        if metrics.get("model_sha256") == sha256:
+            return {k: metrics[k] for k in ("arch", "macs_per_image", "epochs_run") if k in metrics}
+    return {}
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail now, not after minutes of conversion, if ``folder`` cannot take the output."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(folder / ".digitlite-write-test", b"")
+        (folder / ".digitlite-write-test").unlink()
+    except OSError as e:
+        raise DigitliteError(f"{folder}: output folder cannot be written ({e.strerror or e})") from None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
+    """Convert, evaluate, gate and write each variant; return the model cards (int8 first)."""
+    model_path = Path(config.model)
+    if config.max_drop != config.max_drop:  # NaN
+        raise DigitliteError("--max-drop must be a number")
+    unknown = [v for v in config.variants if v not in VARIANTS]
+    if unknown:
+        raise DigitliteError(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)} or all")
+    model = load_keras_model(model_path)
+    out = Path(config.out) if config.out else model_path.parent
+    _check_writable(out)
+    mnist = load_mnist(config.data_dir or None)
+    stem = model_path.stem
+    model_sha = _sha256(model_path.read_bytes())
+
+    print(f"evaluating the float model {model_path} on {len(mnist.test_labels):,} test images", file=log, flush=True)
+    float_probs = model.predict(mnist.test_images[..., None].astype(np.float32), batch_size=1000, verbose=0)
+    float_report = classification_report(mnist.test_labels, float_probs)
+    calibration = representative_images(mnist.train_images, mnist.train_labels, config.calibration_samples, config.seed)
+
+    cards = []
+    for variant in sorted(config.variants, key=lambda v: v != "int8"):
+        print(f"converting: {variant}", file=log, flush=True)
+        data = convert(model, variant, calibration if variant == "int8" else None, config.io_type)
+        classifier = Classifier(model_content=data, runtime=config.runtime)
+        probs = classifier.predict_proba(mnist.test_images)
+        report = classification_report(mnist.test_labels, probs)
+        drop = (float_report["accuracy"] - report["accuracy"]) * 100
+        agreement = float(np.mean(probs.argmax(axis=1) == float_probs.argmax(axis=1)))
+        card = {
+            "file": f"{stem}_{variant}.tflite",
+            "variant": variant,
+            "source_model": model_path.name,
+            "source_sha256": model_sha,
+            "keras_model_name": model.name,
+            "parameters": int(model.count_params()),
+            **_training_figures(model_path, model_sha),
+            **classifier.describe(),
+            "float_accuracy": float_report["accuracy"],
+            "tflite_accuracy": report["accuracy"],
+            "drop_points": round(drop, 4),
+            "max_drop_points": config.max_drop if variant == "int8" else None,
+            "agreement_with_float": agreement,
+            "per_class_accuracy": [round(row["recall"], 6) for row in report["per_class"]],
+            "test_images": report["samples"],
+            "calibration_samples": config.calibration_samples if variant == "int8" else 0,
+            "seed": config.seed,
+            "size_bytes": len(data),
+            "sha256": _sha256(data),
+            "versions": _versions(classifier.runtime),
+        }
+        problems = []
+        if variant == "int8":
+            floats = classifier.float_operators()
+            card["full_integer"] = not floats
+            if floats:
+                problems.append(f"not full-integer: float tensors in {', '.join(sorted(set(floats)))}")
+            if drop > config.max_drop:
+                problems.append(f"int8 accuracy {report['accuracy'] * 100:.2f}% against the float model's "
+                                f"{float_report['accuracy'] * 100:.2f}%: a drop of {drop:.2f} points, more than "
+                                f"--max-drop {config.max_drop:g}")
+        card["status"] = "rejected" if problems else "passed"
+        cards.append(card)
+        if problems:
+            atomic.write_json(out / f"{stem}_{variant}.rejected.json", {**card, "problems": problems})
+            kept = out / card["file"]
+            raise QuantizeRejected(
+                f"{'; '.join(problems)}; {kept if kept.exists() else 'no previous ' + card['file']} left as it was, "
+                f"report in {out / (stem + '_' + variant + '.rejected.json')}"
+            )
+        atomic.write_bytes(out / card["file"], data)
+        atomic.write_json(out / f"{stem}_{variant}.json", card)
+        stale = out / f"{stem}_{variant}.rejected.json"
+        if stale.exists():
+            stale.unlink()
+    return cards
+
+
+def format_table(cards: list[dict]) -> str:
+    """Variant | size | accuracy | drop | status, one row per converted model."""
+    rows = [f"{'variant':<8}  {'size':>9}  {'accuracy':>8}  {'drop':>7}  status"]
+    for c in cards:
+        rows.append(f"{c['variant']:<8}  {c['size_bytes'] / 1024:7.1f}KB  {c['tflite_accuracy'] * 100:7.2f}%  "
+                    f"{c['drop_points']:+6.2f}p  {c['status']}")
+    if cards:
+        rows.append(f"float Keras model: {cards[0]['float_accuracy'] * 100:.2f}% on {cards[0]['test_images']:,} test images")
+    return "\n".join(rows)
