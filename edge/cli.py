@@ -32,6 +32,8 @@ def _register_eval(subparsers) -> None:
     p.add_argument("model", help="a .keras or .tflite model file")
     p.add_argument("--data-dir", help="folder holding the MNIST .gz files (default: $DIGITLITE_DATA, then the cache)")
     p.add_argument("--samples", type=int, default=0, help="evaluate only the first N test images (0: all)")
+    p.add_argument("--runtime", default="auto", choices=("auto", "litert", "tflite", "tensorflow"),
+                   help="TFLite interpreter for a .tflite model")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(handler=_run_eval)
 
@@ -42,7 +44,7 @@ def _run_eval(args) -> int:
     from edge.evaluate import evaluate_model
     from edge.metrics import format_report
 
-    report = evaluate_model(args.model, data_dir=args.data_dir, samples=args.samples)
+    report = evaluate_model(args.model, data_dir=args.data_dir, samples=args.samples, runtime=args.runtime)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -51,7 +53,83 @@ def _run_eval(args) -> int:
     return 0
 
 
-EDGE_COMMANDS = (_register_eval,)
+def _add_model_options(p) -> None:
+    p.add_argument("--model", help="a .tflite digit classifier (default: the int8 model shipped with digitlite)")
+    p.add_argument("--runtime", default="auto", choices=("auto", "litert", "tflite", "tensorflow"),
+                   help="TFLite interpreter (auto: ai-edge-litert, else tflite-runtime, else TensorFlow)")
+    p.add_argument("--threads", type=int, default=None, help="interpreter threads (default: the runtime's choice)")
+
+
+def _load_classifier(args):
+    from edge.classify import default_model
+    from edge.runtime import Classifier
+
+    if args.threads is not None and args.threads < 1:
+        raise DigitliteError(f"--threads must be at least 1 (got {args.threads})")
+    return Classifier(args.model or default_model(), runtime=args.runtime, threads=args.threads)
+
+
+def _register_classify(subparsers) -> None:
+    p = subparsers.add_parser(
+        "classify", help="classify images of handwritten digits (files, folders, globs)",
+        description="Photos, scans and drawings of a digit (dark on light or light on dark, any size) are "
+                    "turned into MNIST-style 28x28 input and classified. One line per image; a bad file "
+                    "is reported and the batch goes on; the exit code is 1 if any file failed.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or glob patterns")
+    _add_model_options(p)
+    p.add_argument("--json", action="store_true",
+                   help='JSON lines: {"path", "digit", "confidence", "probabilities"} (with --multi: "number", "digits")')
+    p.add_argument("--top", type=int, default=1, metavar="K", help="show the K most likely digits")
+    p.add_argument("--multi", action="store_true", help="read a number: every digit in the image, left to right")
+    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                   help="below this probability the answer is 'no digit' (null in JSON, ? in a number)")
+    p.add_argument("--save-preprocessed", metavar="DIR", help="write the 28x28 input the model saw for each image")
+    p.set_defaults(handler=_run_classify)
+
+
+def _run_classify(args) -> int:
+    import json
+
+    import numpy as np
+
+    from edge.classify import classify_files, expand_paths
+
+    if args.top < 1 or args.top > 10:
+        raise DigitliteError(f"--top must be between 1 and 10 (got {args.top})")
+    if not 0.0 <= args.min_confidence <= 1.0:
+        raise DigitliteError(f"--min-confidence must be between 0 and 1 (got {args.min_confidence})")
+    classifier = _load_classifier(args)
+    paths = expand_paths(args.paths)
+    failed = 0
+    for r in classify_files(classifier, paths, multi=args.multi, min_confidence=args.min_confidence,
+                            save_dir=args.save_preprocessed):
+        if r.error is not None:
+            failed += 1
+            print(f"digitlite: error: {r.error}", file=sys.stderr, flush=True)
+            if args.json:
+                print(json.dumps(r.as_dict(args.multi)), flush=True)
+            continue
+        if args.json:
+            record = r.as_dict(args.multi)
+            print(json.dumps(record), flush=True)
+        elif args.multi:
+            boxes = "  ".join(f"{d['digit'] if d['digit'] is not None else '?'}@{','.join(map(str, d['box']))}"
+                              for d in r.digits)
+            print(f"{r.path}  {r.number}  {boxes}", flush=True)
+        else:
+            shown = "-" if r.digit is None else str(r.digit)
+            line = f"{r.path}  {shown}  {r.confidence * 100:.1f}%"
+            if args.top > 1:
+                order = np.argsort(r.probabilities)[::-1][: args.top]
+                line += "  " + "  ".join(f"{k}:{r.probabilities[k] * 100:.1f}%" for k in order)
+            print(line, flush=True)
+    if len(paths) > 1 or failed:
+        print(f"{len(paths) - failed} of {len(paths)} images classified, {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+EDGE_COMMANDS = (_register_classify, _register_eval)
 
 
 def _plugin_commands():

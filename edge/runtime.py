@@ -41,9 +41,26 @@ def interpreter_class(runtime: str = "auto"):
             module = importlib.import_module(_MODULES[name])
         except ImportError:
             continue
+        if name == "tflite":
+            _check_tflite_runtime_numpy()
         return name, module.Interpreter
     wanted = " or ".join(_PACKAGES[n] for n in names)
     raise DigitliteError(f"no TFLite interpreter found; install {wanted} (pip install ai-edge-litert)")
+
+
+def _check_tflite_runtime_numpy() -> None:
+    # tflite-runtime's last release (2.14) was built against NumPy 1 but does not say so in
+    # its metadata; under NumPy 2 it fails with an opaque SystemError on the first model.
+    from importlib import metadata
+
+    try:
+        version = metadata.version("tflite-runtime")
+    except metadata.PackageNotFoundError:
+        return
+    major_minor = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if major_minor <= (2, 14) and int(np.__version__.split(".")[0]) >= 2:
+        raise DigitliteError(f"tflite-runtime {version} needs NumPy 1, found NumPy {np.__version__}: "
+                             "pip install 'numpy<2' (or use ai-edge-litert)")
 
 
 class Classifier:

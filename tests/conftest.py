@@ -71,3 +71,23 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert errors[0].startswith("digitlite: error: "), errors[0]
     for fragment in fragments:
         assert fragment in errors[0], (fragment, errors[0])
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, mnist_dir):
+    """A model trained for seconds on a slice: good enough to quantize, fast to make."""
+    out = tmp_path_factory.mktemp("tiny")
+    result = run_cli("train", "--train-samples", "2000", "--val-size", "500", "--epochs", "2",
+                     "--batch-size", "64", "--out", str(out), "--data-dir", str(mnist_dir))
+    assert result.returncode == 0, result.stderr
+    return out / "digits.keras"
+
+
+@pytest.fixture(scope="session")
+def quantized(tiny_model, tmp_path_factory, mnist_dir):
+    """All four variants of the tiny model, quantized with a loose gate."""
+    out = tmp_path_factory.mktemp("q")
+    result = run_cli("quantize", str(tiny_model), "--variant", "all", "--out", str(out), "--max-drop", "5",
+                     "--calibration-samples", "200", "--data-dir", str(mnist_dir))
+    assert result.returncode == 0, result.stderr
+    return out, result

@@ -12,25 +12,6 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory, mnist_dir):
-    """A model trained for seconds on a slice: good enough to quantize, fast to make."""
-    out = tmp_path_factory.mktemp("tiny")
-    result = run_cli("train", "--train-samples", "2000", "--val-size", "500", "--epochs", "2",
-                     "--batch-size", "64", "--out", str(out), "--data-dir", str(mnist_dir))
-    assert result.returncode == 0, result.stderr
-    return out / "digits.keras"
-
-
-@pytest.fixture(scope="module")
-def quantized(tiny_model, tmp_path_factory, mnist_dir):
-    out = tmp_path_factory.mktemp("q")
-    result = run_cli("quantize", str(tiny_model), "--variant", "all", "--out", str(out), "--max-drop", "5",
-                     "--calibration-samples", "200", "--data-dir", str(mnist_dir))
-    assert result.returncode == 0, result.stderr
-    return out, result
-
-
 def test_every_variant_is_written_with_its_card(quantized):
     out, result = quantized
     for variant in ("int8", "float32", "float16", "dynamic"):

@@ -21,9 +21,10 @@ def register(subparsers) -> None:
     """Add the ``train`` subcommand."""
     p = subparsers.add_parser(
         "train", help="train the CNN on MNIST and write the model and its report",
-        description="Train a digit classifier on MNIST. Writes OUT/digits.keras and OUT/report/ (for another "
-                    "architecture: OUT/<arch>.keras and OUT/report-<arch>/): metrics.json, curves, confusion matrix, "
-                    "samples, misclassified digits, feature maps). Ctrl-C stops and keeps the best model so far.",
+        description="Train a digit classifier on MNIST. Writes OUT/digits.keras and OUT/report/ with "
+                    "metrics.json, curves, confusion matrix, samples, misclassified digits and feature maps "
+                    "(another architecture: OUT/<arch>.keras and OUT/report-<arch>/). "
+                    "Ctrl-C stops and keeps the best model so far.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     for f in dataclasses.fields(TrainConfig):

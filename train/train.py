@@ -98,8 +98,10 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
         decay_steps=max(steps * (config.epochs - 1), 1),
         alpha=0.01,
     )
+    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])  # decay kernels only
     model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay),
+        optimizer=optimizer,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

@@ -1,0 +1,149 @@
+"""`digitlite classify`: paths, output formats, --multi, thresholds, and a batch with bad files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import assert_one_line_error, run_cli
+from test_preprocess import photo_of
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, mnist):
+    """Eight photos of test digits (dark ink on lit paper) and two MNIST-style PNGs."""
+    folder = tmp_path_factory.mktemp("images")
+    for i in range(8):
+        Image.fromarray(photo_of(mnist.test_images[i], seed=i).astype(np.uint8)).save(folder / f"photo_{i}.jpg",
+                                                                                      quality=90)
+    for i in (8, 9):
+        Image.fromarray(mnist.test_images[i]).save(folder / f"mnist_{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model(quantized):
+    return str(quantized[0] / "digits_int8.tflite")
+
+
+def _json_lines(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def test_folder_json_lines_agree_with_the_runtime_on_the_same_inputs(images, model):
+    from edge.preprocess import preprocess_file
+    from edge.runtime import Classifier
+
+    result = run_cli("classify", str(images), "--model", model, "--json")
+    assert result.returncode == 0, result.stderr
+    records = _json_lines(result.stdout)
+    paths = sorted(str(p) for p in images.iterdir())
+    assert [r["path"] for r in records] == paths
+    clf = Classifier(model)
+    for r in records:
+        assert set(r) == {"path", "digit", "confidence", "probabilities"}
+        expected = clf.predict_proba(preprocess_file(r["path"]))[0]
+        assert r["digit"] == int(expected.argmax())
+        assert r["confidence"] == pytest.approx(float(expected.max()), abs=1e-6)
+        assert len(r["probabilities"]) == 10 and sum(r["probabilities"]) == pytest.approx(1.0, abs=0.02)
+
+
+def test_human_lines_globs_and_top_k(images, model):
+    result = run_cli("classify", str(images / "photo_*.jpg"), "--model", model, "--top", "3")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 8
+    for line in lines:
+        path, digit, confidence, *top = line.split("  ")
+        assert path.endswith(".jpg") and digit.isdigit() and confidence.endswith("%")
+        assert len(top) == 3 and top[0].startswith(digit + ":")
+    assert "8 of 8 images classified, 0 failed" in result.stderr
+
+
+def test_save_preprocessed_writes_what_the_model_saw(images, model, tmp_path):
+    result = run_cli("classify", str(images / "photo_0.jpg"), "--model", model, "--save-preprocessed", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    saved = np.asarray(Image.open(tmp_path / "photo_0.png"))
+    from edge.preprocess import preprocess_file
+
+    np.testing.assert_array_equal(saved, preprocess_file(images / "photo_0.jpg"))
+
+
+def test_min_confidence_turns_a_guess_into_no_digit(images, model):
+    result = run_cli("classify", str(images / "mnist_8.png"), "--model", model, "--json", "--min-confidence", "1.0")
+    record = _json_lines(result.stdout)[0]
+    assert record["digit"] is None and 0 < record["confidence"] < 1.0
+    human = run_cli("classify", str(images / "mnist_8.png"), "--model", model, "--min-confidence", "1.0")
+    assert human.stdout.split("  ")[1] == "-"
+
+
+def test_multi_reads_a_number_left_to_right(mnist, model, tmp_path):
+    from edge.preprocess import find_digits
+    from edge.runtime import Classifier
+
+    page = np.full((300, 1000), 220.0, np.float32)
+    for k, i in enumerate([1, 0, 2, 3]):
+        big = np.asarray(Image.fromarray(mnist.test_images[i]).resize((200, 200), Image.BICUBIC), np.float32)
+        page[50:250, 30 + k * 240: 230 + k * 240] -= big * 0.8
+    Image.fromarray(page.astype(np.uint8)).save(tmp_path / "number.png")
+    result = run_cli("classify", str(tmp_path / "number.png"), "--model", model, "--multi", "--json")
+    assert result.returncode == 0, result.stderr
+    record = _json_lines(result.stdout)[0]
+    assert len(record["digits"]) == 4 and len(record["number"]) == 4
+    found = find_digits(page)
+    expected = Classifier(model).predict_proba(np.stack([d.pixels for d in found])).argmax(axis=1)
+    assert record["number"] == "".join(map(str, expected))
+    lefts = [d["box"][0] for d in record["digits"]]
+    assert lefts == sorted(lefts)
+    for k, d in enumerate(record["digits"]):  # each box covers where digit k was drawn
+        x0, y0, x1, y1 = d["box"]
+        assert x0 <= 30 + k * 240 + 100 <= x1 and y0 <= 150 <= y1
+
+
+def test_a_batch_goes_on_past_bad_files(images, model, tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("not a picture")
+    good = images / "photo_1.jpg"
+    (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[:2000])
+    Image.new("L", (64, 64), 240).save(tmp_path / "blank.png")
+    result = run_cli("classify", str(tmp_path / "empty.png"), str(good), str(tmp_path / "text.jpg"),
+                     str(tmp_path / "cut.jpg"), str(tmp_path / "blank.png"), str(tmp_path / "missing.png"),
+                     "--model", model)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1 and result.stdout.startswith(str(good))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("digitlite: error: ")]
+    assert len(errors) == 5
+    for name in ("empty.png", "text.jpg", "cut.jpg", "blank.png", "missing.png"):
+        assert sum(name in e for e in errors) == 1, name
+    assert "no digit found" in next(e for e in errors if "blank.png" in e)
+    assert "1 of 6 images classified, 5 failed" in result.stderr
+
+
+def test_json_lines_name_failed_files_too(tmp_path, model):
+    (tmp_path / "bad.png").write_bytes(b"\x00\x01")
+    result = run_cli("classify", str(tmp_path / "bad.png"), "--model", model, "--json")
+    assert result.returncode == 1
+    assert _json_lines(result.stdout) == [{"path": str(tmp_path / "bad.png"),
+                                          "error": f"{tmp_path / 'bad.png'}: not an image (or a format Pillow cannot read)"}]
+
+
+@pytest.mark.parametrize("make, fragments", [
+    (lambda p: p / "none.tflite", ["none.tflite", "no such model file"]),
+    (lambda p: (p / "junk.tflite").write_bytes(b"\x00" * 64) and p / "junk.tflite", ["junk.tflite", "not a valid TFLite model"]),
+])
+def test_bad_model_is_one_line(make, fragments, tmp_path, images):
+    result = run_cli("classify", str(images / "photo_0.jpg"), "--model", str(make(tmp_path)))
+    assert_one_line_error(result, *fragments)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--top", "0"], "--top must be between 1 and 10"),
+    (["--min-confidence", "1.5"], "--min-confidence must be between 0 and 1"),
+    (["--threads", "0"], "--threads must be at least 1"),
+])
+def test_bad_options(args, fragment, images, model):
+    assert_one_line_error(run_cli("classify", str(images / "photo_0.jpg"), "--model", model, *args), fragment)
