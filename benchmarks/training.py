@@ -13,35 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from benchmarks import common
+from benchmarks.common import RESULTS, machine
 from edge import atomic
 
-RESULTS = Path(__file__).resolve().parent / "results"
-README = Path(__file__).resolve().parents[1] / "README.md"
 MARKERS = ("<!-- training-results:begin -->", "<!-- training-results:end -->")
-
-
-def cpu_model() -> str:
-    """The CPU's model name, from /proc/cpuinfo where there is one."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine() -> dict:
-    """Where the figures were measured."""
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "os": platform.platform(),
-            "python": platform.python_version()}
 
 
 def train_once(arch: str, out: Path, extra: list[str]) -> dict:
@@ -93,17 +74,6 @@ def markdown(results: dict) -> str:
     return "\n".join(rows)
 
 
-def update_readme(table: str, readme: Path = README) -> None:
-    """Replace the text between the training-results markers in the README."""
-    text = readme.read_text()
-    begin, end = MARKERS
-    if begin not in text or end not in text:
-        raise SystemExit(f"{readme}: markers {begin} / {end} not found")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    atomic.write_bytes(readme, (head + begin + "\n" + table + "\n" + end + tail).encode())
-
-
 def main(argv=None) -> int:
     """Command line of the training benchmark."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.training", description=__doc__.split("\n\n")[0])
@@ -122,7 +92,7 @@ def main(argv=None) -> int:
     atomic.write_bytes(folder / "training.md", (table + "\n").encode())
     print(table)
     if args.update_readme:
-        update_readme(table)
+        common.update_readme(table, MARKERS)
     return 0
 
 

@@ -123,24 +123,114 @@ def _box_blur(a: np.ndarray, radius: int) -> np.ndarray:
     return (total[:h, :w] / (k * k)).astype(np.float32)
 
 
-def ink_map(gray: np.ndarray) -> np.ndarray:
-    """Ink strength in 0..1 (1 = ink) with the lighting flattened and the polarity fixed.
+def dark_ink_guess(gray: np.ndarray) -> bool:
+    """True when the image looks like dark ink on light paper.
 
-    The background is the border's median: brighter than the image's mean means dark ink on paper. The
-    paper's uneven lighting is estimated by a large blur of the image with the ink pushed
-    towards the paper colour (a max filter), and divided out.
+    Strokes are thin, sharp features; lighting, shadows and the table around a sheet are
+    broad ones.  After subtracting a local mean (removing the broad ones), the pixels that
+    stand out beyond the noise (4 robust sigmas) are mostly dark for dark ink and mostly
+    bright for light ink; they are counted over the middle 70% of the frame, where the
+    subject is, not the table along the border.  When neither side clearly wins (thick strokes on a clean
+    canvas), or the image is small (a 28x28 crop, whose border is background by
+    construction), the border decides: a bright border is paper.
     """
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    # Ink is the minority: a border brighter than the image's mean is paper under dark ink.
-    dark_ink = float(np.median(border)) > float(gray.mean())
+    border_says_dark = float(np.median(border)) > (float(gray.max()) + float(gray.min())) / 2
+    if min(h, w) < 64:
+        return border_says_dark
+    detail = gray - _box_blur(gray, max(2, min(h, w) // 6))
+    # The subject is in the middle; a table or the page's edge lies along the border.
+    detail = detail[int(0.15 * h): int(0.85 * h) + 1, int(0.15 * w): int(0.85 * w) + 1]
+    threshold = 4 * 1.4826 * float(np.median(np.abs(detail - np.median(detail))))
+    dark = float(np.maximum(-detail - threshold, 0).sum())
+    bright = float(np.maximum(detail - threshold, 0).sum())
+    if dark > 1.5 * bright:
+        return True
+    if bright > 1.5 * dark:
+        return False
+    return border_says_dark
+
+
+def _rank_filter(a: np.ndarray, size: int, reduce) -> np.ndarray:
+    """Separable max or min (``reduce``) over a size x size window, edges replicated."""
+    r = size // 2
+    for axis in (0, 1):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (r, r)
+        windows = np.lib.stride_tricks.sliding_window_view(np.pad(a, pad, mode="edge"), size, axis=axis)
+        a = reduce(windows, axis=-1)
+    return a
+
+
+def paper_estimate(a: np.ndarray, size: int) -> np.ndarray:
+    """The paper under the ink: a grayscale closing (max, then min) over ``size`` pixels.
+
+    A closing erases dark marks thinner than ``size`` (pen strokes) but keeps large dark
+    areas and sharp steps where they are (a shadow's edge, the table around a sheet), so
+    those do not turn into 'ink' the way they would under a plain blur.
+    """
+    closed = _rank_filter(_rank_filter(a, size, np.max), size, np.min)
+    return _box_blur(closed, max(1, size // 4))
+
+
+def ink_map(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
+    """Ink strength in 0..1 (1 = ink) with the lighting divided out, for the given polarity."""
+    h, w = gray.shape
     a = (255.0 - gray) if not dark_ink else gray  # now: paper bright, ink dark
-    radius = max(2, min(h, w) // 12)
-    paper = np.asarray(Image.fromarray(a.astype(np.float32), mode="F").filter(ImageFilter.MaxFilter(3)), np.float32)
-    paper = _box_blur(paper, radius)
-    paper = np.maximum(paper, 1.0)
-    contrast = np.clip(1.0 - a / paper, 0.0, 1.0)  # 0 on paper, towards 1 on ink
-    return contrast
+    size = max(7, min(h, w) // 5) | 1  # wider than a marker stroke at the working resolution
+    paper = np.maximum(paper_estimate(a.astype(np.float32), size), 1.0)
+    return np.clip(1.0 - a / paper, 0.0, 1.0)  # 0 on paper, towards 1 on ink
+
+
+def _rule_runs(mask: np.ndarray, full: float, from_edge: float) -> np.ndarray:
+    """Horizontal ink runs that look like a page's lines: across ``full`` of the width, or
+    across ``from_edge`` of it starting or ending at the image's edge."""
+    width = mask.shape[1]
+    d = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    rows, starts = np.nonzero(d == 1)
+    _, ends = np.nonzero(d == -1)
+    lengths = ends - starts
+    at_edge = (starts == 0) | (ends == width)
+    chosen = (lengths >= full * width) | (at_edge & (lengths >= from_edge * width))
+    line = np.zeros_like(mask)
+    for r, a, b in zip(rows[chosen], starts[chosen], ends[chosen]):
+        line[r, a:b] = True
+    return line
+
+
+def remove_rules(mask: np.ndarray, full: float = 0.9, from_edge: float = 0.4) -> np.ndarray:
+    """Drop ruled or grid lines: ink runs across the page, horizontal or vertical.
+
+    A page's lines run edge to edge (or from an edge, where the lighting fades them);
+    a digit's strokes do not.  Where a stroke crossed a line it is cut: the gap is
+    bridged across the line on the line's own pixels.  If nothing but such runs is
+    there (a "1" drawn from top to bottom of its canvas) the mask is left as it is.
+    """
+    out = mask.copy()
+    for axis in (1, 0):
+        m = mask if axis == 1 else mask.T
+        line = _rule_runs(m, full, from_edge)
+        if axis == 0:
+            line = line.T
+        if not line.any():
+            continue
+        kept = out & ~line
+        across = 1 - axis
+        bridged = _rank_filter_axis(_rank_filter_axis(kept, 5, across, np.max), 5, across, np.min)
+        out = kept | (line & bridged & mask)
+    return out if out.any() else mask
+
+
+def _rank_filter_axis(a: np.ndarray, size: int, axis: int, reduce) -> np.ndarray:
+    """Max or min (``reduce``) over ``size`` pixels along one axis, edges replicated."""
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (size // 2, size // 2)
+    return _rank_filter_1d(np.pad(a, pad, mode="edge"), size, axis, reduce)
+
+
+def _rank_filter_1d(a: np.ndarray, size: int, axis: int, reduce) -> np.ndarray:
+    return reduce(np.lib.stride_tricks.sliding_window_view(a, size, axis=axis), axis=-1)
 
 
 def otsu_threshold(values: np.ndarray, bins: int = 128) -> float:
@@ -269,34 +359,86 @@ def _stroke_width(mask: np.ndarray) -> float:
     return 2.0 * area / max(float(edges), 1.0)
 
 
-def find_ink(gray: np.ndarray, name: str = "<image>") -> tuple[np.ndarray, np.ndarray, list]:
-    """Ink map, ink mask (specks removed) and the kept components' (area, box), largest first."""
-    if float(gray.max() - gray.min()) < MIN_LEVELS:
-        raise ImageError(f"{name}: no digit found (blank or uniform image)")
-    ink = ink_map(gray)
-    if float(ink.max()) < MIN_INK_CONTRAST:
-        raise ImageError(f"{name}: no digit found (blank or uniform image)")
-    threshold = max(otsu_threshold(ink), MIN_INK_CONTRAST)
-    mask = ink > threshold
+def _ink_and_mask(gray: np.ndarray, dark_ink: bool) -> tuple[np.ndarray, np.ndarray]:
+    ink = ink_map(gray, dark_ink)
+    return ink, remove_rules(ink > max(otsu_threshold(ink), MIN_INK_CONTRAST))
+
+
+def _candidates(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, list]:
+    """The mask with specks, frames, border-touching pieces and line slivers removed, and its
+    components' (area, box), largest first."""
     labels, comps = _components(mask)
     if not comps:
-        raise ImageError(f"{name}: no digit found")
+        return mask & False, []
+    h, w = mask.shape
     biggest = max(area for area, _ in comps)
-    keep = [i for i, (area, _) in enumerate(comps, start=1) if area >= max(0.08 * biggest, 4)]
-    mask = np.isin(labels, keep)
-    kept = sorted((comps[i - 1] for i in keep), key=lambda c: -c[0])
+    candidates = [i for i, (area, box) in enumerate(comps, start=1)
+                  if area >= max(0.08 * biggest, 4) and not _sliver(box, w, h)]
+    # A component whose box encloses another one is a frame (sheet edge, shadow), not writing.
+    candidates = [i for i in candidates
+                  if not any(j != i and _encloses(comps[i - 1][1], comps[j - 1][1]) for j in candidates)] or candidates
+    inside = [i for i in candidates if _free_standing(comps[i - 1][1], w, h)]
+    if inside and len(inside) < len(candidates):
+        biggest_inside = max(comps[i - 1][0] for i in inside)
+        candidates = [i for i in inside if comps[i - 1][0] >= 0.08 * biggest_inside]
+    kept = sorted((comps[i - 1] for i in candidates), key=lambda c: -c[0])
+    return np.isin(labels, candidates), kept
+
+
+def _sliver(box, w: int, h: int) -> bool:
+    """A thin horizontal piece (what is left of a faded ruled line), or a thin vertical one at the edge."""
+    x0, y0, x1, y1 = box
+    bw, bh = x1 - x0, y1 - y0
+    if bh <= max(2, 0.02 * h) and bw >= 6 * bh:
+        return True
+    return bw <= max(2, 0.02 * w) and bh >= 6 * bw and (y0 == 0 or y1 == h)
+
+
+def find_ink(gray: np.ndarray, name: str = "<image>") -> tuple[np.ndarray, np.ndarray, list]:
+    """Ink map, ink mask and the kept components' (area, box), largest first.
+
+    The polarity comes from dark_ink_guess.  Specks, frames that enclose other marks,
+    pieces touching the image border (page edges) when free-standing ones exist, and
+    ruled lines are dropped.
+    """
+    if float(gray.max() - gray.min()) < MIN_LEVELS:
+        raise ImageError(f"{name}: no digit found (blank or uniform image)")
+    ink, mask = _ink_and_mask(gray, dark_ink_guess(gray))
+    if float(ink.max()) < MIN_INK_CONTRAST:
+        raise ImageError(f"{name}: no digit found (blank or uniform image)")
+    mask, kept = _candidates(ink, mask)
+    if not kept:
+        raise ImageError(f"{name}: no digit found")
     return ink, mask, kept
 
 
+def _encloses(outer, inner, margin: int = 2) -> bool:
+    return (outer[0] + margin <= inner[0] and outer[1] + margin <= inner[1]
+            and inner[2] + margin <= outer[2] and inner[3] + margin <= outer[3])
+
+
+def _free_standing(box, w: int, h: int) -> bool:
+    x0, y0, x1, y1 = box
+    return x0 > 0 and y0 > 0 and x1 < w and y1 < h
+
+
 def _digit_group(mask_shape, kept) -> tuple[int, int, int, int]:
-    """The box of the largest component plus the pieces that belong with it (a broken 5, a 7's bar)."""
-    (area, (x0, y0, x1, y1)), rest = kept[0], kept[1:]
-    h = y1 - y0
-    for _, (a0, b0, a1, b1) in rest:
-        gap_x = max(a0 - x1, x0 - a1, 0)
-        gap_y = max(b0 - y1, y0 - b1, 0)
-        if gap_x <= 0.25 * h and gap_y <= 0.25 * h:
-            x0, y0, x1, y1 = min(x0, a0), min(y0, b0), max(x1, a1), max(y1, b1)
+    """The box of the largest component plus the pieces that belong with it (a broken 5, a 7's bar).
+
+    Pieces join while they lie within a quarter of the group's size of it; the group grows
+    as they join, so a digit cut into several pieces is gathered whole.
+    """
+    (x0, y0, x1, y1), rest = kept[0][1], [box for _, box in kept[1:]]
+    joined = True
+    while joined and rest:
+        joined = False
+        reach = 0.25 * max(x1 - x0, y1 - y0)
+        for box in list(rest):
+            a0, b0, a1, b1 = box
+            if max(a0 - x1, x0 - a1, 0) <= reach and max(b0 - y1, y0 - b1, 0) <= reach:
+                x0, y0, x1, y1 = min(x0, a0), min(y0, b0), max(x1, a1), max(y1, b1)
+                rest.remove(box)
+                joined = True
     return x0, y0, x1, y1
 
 

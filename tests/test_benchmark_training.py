@@ -14,8 +14,8 @@ def test_training_benchmark_end_to_end_on_a_slice(tmp_path, mnist_dir):
     readme.write_text(f"# title\n\nbefore\n{training.MARKERS[0]}\nold table\n{training.MARKERS[1]}\nafter\n")
     result = subprocess.run(
         [sys.executable, "-c",
-         "import sys; from pathlib import Path; from benchmarks import training; "
-         f"training.README = Path({str(readme)!r}); sys.exit(training.main(sys.argv[1:]))",
+         "import sys; from pathlib import Path; from benchmarks import common, training; "
+         f"common.README = Path({str(readme)!r}); sys.exit(training.main(sys.argv[1:]))",
          "--arch", "digitnet", "--arch", "baseline", "--out", str(tmp_path / "models"),
          "--results", str(tmp_path / "results"), "--update-readme",
          "--", "--train-samples", "400", "--val-size", "200", "--epochs", "1", "--data-dir", str(mnist_dir)],

@@ -229,3 +229,19 @@ def test_component_labelling_against_flood_fill():
                     assert len({labels[p] for p in members}) == 1  # one component, one label
         assert n == count
         assert (labels > 0).sum() == mask.sum()
+
+
+def test_sheet_photographed_on_a_dark_table(digits):
+    frame = np.full((480, 640), 35.0, np.float32)  # the table fills the border
+    sheet = photo_of(digits[3], size=(400, 480), scale=220, noise=3, gradient=0.2)
+    frame[40:440, 80:560] = sheet
+    out = preprocess_gray(frame)
+    assert similarity(out, preprocess_gray(digits[3].astype(np.float32))) > 0.75
+
+
+def test_ruled_lines_across_the_page_are_ignored(digits):
+    page = photo_of(digits[4], noise=3, gradient=0.2)
+    for y in range(20, 480, 45):
+        page[y:y + 2, :] = np.minimum(page[y:y + 2, :], 120)  # lines from edge to edge
+    out = preprocess_gray(page)
+    assert similarity(out, preprocess_gray(digits[4].astype(np.float32))) > 0.7
