@@ -170,6 +170,15 @@ def paper_estimate(a: np.ndarray, size: int) -> np.ndarray:
     areas and sharp steps where they are (a shadow's edge, the table around a sheet), so
     those do not turn into 'ink' the way they would under a plain blur.
     """
+    # The paper varies slowly: work at 1/step of the resolution, where the window is small.
+    step = max(1, size // 8)
+    h, w = a.shape
+    if step > 1:
+        small = np.asarray(Image.fromarray(a, "F").resize((max(1, w // step), max(1, h // step)), Image.BOX),
+                           np.float32)
+        closed = _rank_filter(_rank_filter(small, (size // step) | 1, np.max), (size // step) | 1, np.min)
+        closed = _box_blur(closed, 1)
+        return np.asarray(Image.fromarray(closed, "F").resize((w, h), Image.BILINEAR), np.float32)
     closed = _rank_filter(_rank_filter(a, size, np.max), size, np.min)
     return _box_blur(closed, max(1, size // 4))
 

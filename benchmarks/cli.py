@@ -1,0 +1,75 @@
+"""``digitlite bench``: benchmark inference speed, memory, size and accuracy on this device.
+
+Light on purpose: the ``digitlite`` command loads it to list the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from edge.errors import DigitliteError
+
+MARKERS = ("<!-- bench-results:begin -->", "<!-- bench-results:end -->")
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def register(subparsers) -> None:
+    """Add the ``bench`` subcommand."""
+    p = subparsers.add_parser(
+        "bench", help="benchmark latency, throughput, memory, size and accuracy of .tflite models",
+        description="For every model x installed interpreter x thread count: load time, interpreter-call "
+                    "latency (p50/p90/p99, warm-up excluded), end-to-end latency from a PNG, batched "
+                    "throughput, peak memory of a fresh process, size and MNIST test accuracy.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("models", nargs="*", metavar="MODEL", help="the .tflite models (default: the shipped int8 model)")
+    p.add_argument("--runtime", action="append", choices=("all", "litert", "tflite", "tensorflow"),
+                   help="interpreters to measure (repeatable; default: all installed)")
+    p.add_argument("--threads", type=_ints, default=[1, os.cpu_count() or 1], help="thread counts, e.g. 1,4")
+    p.add_argument("--batches", type=_ints, default=[1, 8, 64], help="batch sizes for throughput")
+    p.add_argument("--runs", type=int, default=1000, help="timed interpreter calls (at least, and at least 1 s)")
+    p.add_argument("--min-seconds", type=float, default=1.0, help="least time spent timing each latency")
+    p.add_argument("--no-accuracy", action="store_true", help="skip the 10,000-image accuracy run")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess")
+    p.add_argument("--data-dir", default=None, help="folder holding the MNIST .gz files")
+    p.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--plot", metavar="FILE.png", help="write accuracy against latency and size as a PNG")
+    p.add_argument("--update-readme", action="store_true", help="rewrite the README's inference table")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    """Benchmark as the command line says and print the table."""
+    from benchmarks.bench import BenchConfig, plot, run as bench, table
+    from edge import atomic
+    from edge.classify import default_model
+
+    if args.runs < 1 or args.min_seconds < 0:
+        raise DigitliteError("--runs must be at least 1 and --min-seconds not negative")
+    models = args.models or [str(default_model())]
+    results = bench(BenchConfig(models=models, runtimes=args.runtime or ["all"], threads=args.threads,
+                                batches=args.batches, runs=args.runs, min_seconds=args.min_seconds,
+                                accuracy=not args.no_accuracy, memory=not args.no_memory, data_dir=args.data_dir))
+    if args.json:
+        atomic.write_json(args.json, results)
+    if args.plot:
+        plot(results, args.plot)
+    text = table(results, markdown=args.markdown or args.update_readme)
+    print(text)
+    if args.update_readme:
+        from benchmarks.common import update_readme
+
+        update_readme(table(results, markdown=True), MARKERS)
+    failed = [r for r in results["rows"] if r["status"] != "passed"]
+    return 1 if failed else 0
