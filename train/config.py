@@ -14,12 +14,13 @@ class TrainConfig:
     """Every knob of a training run, with its default; `digitlite train --help` lists them."""
 
     arch: str = _opt("digitnet", "architecture: digitnet (default, small and fast) or baseline (classic)")
-    epochs: int = _opt(30, "maximum number of epochs")
+    epochs: int = _opt(60, "maximum number of epochs")
     batch_size: int = _opt(128, "images per training step")
     learning_rate: float = _opt(3e-3, "peak learning rate (reached after one warm-up epoch, then cosine decay)")
-    weight_decay: float = _opt(1e-4, "AdamW weight decay")
+    weight_decay: float = _opt(0.05, "AdamW decoupled weight decay, on kernels only (not BatchNorm or biases)")
     val_size: int = _opt(5000, "training images held out for validation")
-    patience: int = _opt(8, "stop after this many epochs without a better validation loss")
+    patience: int = _opt(20, "stop after this many epochs without a better validation loss (a safety net: "
+                         "under the cosine schedule the best epochs come last)")
     augment: bool = _opt(True, "random rotation, zoom, shear and shift of the training images")
     seed: int = _opt(1, "random seed (split, shuffling, augmentation, initial weights)")
     train_samples: int = _opt(0, "train on the first N images after the split (0: all); for quick runs")
