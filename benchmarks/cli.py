@@ -9,6 +9,7 @@ import argparse
 import os
 
 from edge.errors import DigitliteError
+from edge.runtime import RUNTIMES
 
 MARKERS = ("<!-- bench-results:begin -->", "<!-- bench-results:end -->")
 
@@ -33,7 +34,7 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("models", nargs="*", metavar="MODEL", help="the .tflite models (default: the shipped int8 model)")
-    p.add_argument("--runtime", action="append", choices=("all", "litert", "tflite", "tensorflow"),
+    p.add_argument("--runtime", action="append", choices=("all", *RUNTIMES),
                    help="interpreters to measure (repeatable; default: all installed)")
     p.add_argument("--threads", type=_ints, default=[1, os.cpu_count() or 1], help="thread counts, e.g. 1,4")
     p.add_argument("--batches", type=_ints, default=[1, 8, 64], help="batch sizes for throughput")
@@ -61,6 +62,9 @@ def run(args) -> int:
     results = bench(BenchConfig(models=models, runtimes=args.runtime or ["all"], threads=args.threads,
                                 batches=args.batches, runs=args.runs, min_seconds=args.min_seconds,
                                 accuracy=not args.no_accuracy, memory=not args.no_memory, data_dir=args.data_dir))
+    import sys
+
+    results["command"] = "digitlite " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "digitlite bench"
     if args.json:
         atomic.write_json(args.json, results)
     if args.plot:

@@ -29,6 +29,17 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
+def publish(name: str, data, table: str, markers: tuple[str, str], readme: bool, results: Path | None = None) -> None:
+    """Write ``results/<name>.json`` and ``<name>.md``, print the table, and paste it into the
+    README between ``markers`` when ``readme`` is true."""
+    folder = Path(results or RESULTS)
+    atomic.write_json(folder / f"{name}.json", data)
+    atomic.write_bytes(folder / f"{name}.md", (table + "\n").encode())
+    print(table)
+    if readme:
+        update_readme(table, markers)
+
+
 def update_readme(table: str, markers: tuple[str, str], readme: Path | None = None) -> None:
     """Replace the text between ``markers`` in the README with ``table``."""
     readme = readme or README

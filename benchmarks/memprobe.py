@@ -1,9 +1,11 @@
 """Peak memory of an inference process: run as its own process so nothing else is counted.
 
     python -m benchmarks.memprobe MODEL.tflite [--runtime auto] [--threads N] [--images 1000]
+    python -m benchmarks.memprobe --classify FOLDER [--model MODEL.tflite]
 
-Imports only the edge runtime, loads the model, classifies ``--images`` digits and
-prints JSON: resident set size (peak, in MB) after start-up, after loading, and at the end.
+Imports only the edge runtime, loads the model, classifies ``--images`` digits (or runs
+`digitlite classify FOLDER`, output discarded) and prints JSON: resident set size (peak,
+in MB) after start-up, after loading, and at the end.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def _peak_mb() -> float:
 def main(argv=None) -> int:
     """Measure and print the peak resident memory of loading and running one model."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.memprobe")
-    p.add_argument("model")
+    p.add_argument("model", nargs="?", help="the .tflite model (default: the shipped one)")
+    p.add_argument("--classify", metavar="FOLDER", help="measure `digitlite classify FOLDER` instead")
     p.add_argument("--runtime", default="auto")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--images", type=int, default=1000)
@@ -38,6 +41,20 @@ def main(argv=None) -> int:
     import numpy as np
 
     started = _peak_mb()
+    if args.classify:
+        import contextlib
+        import os
+
+        from edge.cli import main as digitlite
+
+        cmd = ["classify", args.classify] + (["--model", args.model] if args.model else [])
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            code = digitlite(cmd)
+        print(json.dumps({"command": "digitlite " + " ".join(cmd), "exit_code": code, "start_mb": round(started, 1),
+                          "peak_mb": round(_peak_mb(), 1)}))
+        return 0
+    if not args.model:
+        p.error("a model is needed (or --classify FOLDER)")
     from edge.runtime import Classifier
 
     clf = Classifier(args.model, runtime=args.runtime, threads=args.threads)

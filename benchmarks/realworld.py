@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from benchmarks.common import RESULTS, update_readme
+from benchmarks.common import RESULTS, publish
 from edge import atomic
 
 MARKERS = ("<!-- realworld-results:begin -->", "<!-- realworld-results:end -->")
@@ -238,6 +238,18 @@ def evaluate(folder: Path, classifier) -> dict:
     }
 
 
+def classify_memory(folder: Path, model: Path) -> dict:
+    """Peak resident memory of `digitlite classify FOLDER` in a fresh process (benchmarks.memprobe)."""
+    import subprocess
+
+    run = subprocess.run([sys.executable, "-m", "benchmarks.memprobe", "--classify", str(folder), str(model)],
+                         capture_output=True, text=True, timeout=600)
+    try:
+        return json.loads(run.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"error": (run.stderr.strip().splitlines() or ["memprobe failed"])[-1]}
+
+
 def markdown(result: dict) -> str:
     """The README table."""
     acc = result["accuracy"]
@@ -254,8 +266,11 @@ def markdown(result: dict) -> str:
             a = acc[key]
             rows.append(f"| {names[key]} | {a['total']} | {a['correct']} | {a['accuracy'] * 100:.1f}% |")
     rows.append("")
+    memory = result.get("classify_memory", {})
+    peak = f", peak resident memory of `digitlite classify` on the folder {memory['peak_mb']:.0f} MB" \
+        if "peak_mb" in memory else ""
     rows.append(f"Model `{result['model']}`; set built by `python -m benchmarks.realworld` (seed {result['seed']}); "
-                f"{result['images']} images classified in {result['seconds']} s. Raw figures and every miss: "
+                f"{result['images']} images classified in {result['seconds']} s{peak}. Raw figures and every miss: "
                 "[`benchmarks/results/realworld.json`](benchmarks/results/realworld.json).")
     return "\n".join(rows)
 
@@ -284,12 +299,10 @@ def main(argv=None) -> int:
         build_set(folder, args.per_digit, args.seed, mnist.test_images, mnist.test_labels)
     model = Path(args.model) if args.model else default_model()
     result = {"model": model.name, "seed": args.seed, **evaluate(folder, Classifier(model))}
-    atomic.write_json(Path(args.results) / "realworld.json", result)
-    table = markdown(result)
-    atomic.write_bytes(Path(args.results) / "realworld.md", (table + "\n").encode())
-    print(json.dumps(result, indent=2) if args.json else table)
-    if args.update_readme:
-        update_readme(table, MARKERS)
+    result["classify_memory"] = classify_memory(folder, model)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    publish("realworld", result, markdown(result), MARKERS, args.update_readme, args.results)
     return 0
 
 

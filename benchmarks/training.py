@@ -20,7 +20,6 @@ from pathlib import Path
 
 from benchmarks import common
 from benchmarks.common import RESULTS, machine
-from edge import atomic
 
 MARKERS = ("<!-- training-results:begin -->", "<!-- training-results:end -->")
 
@@ -86,13 +85,7 @@ def main(argv=None) -> int:
     extra = [a for a in args.train_args if a != "--"]
     runs = [train_once(arch, Path(args.out), extra) for arch in (args.arch or ["digitnet", "baseline"])]
     results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "runs": runs}
-    folder = Path(args.results)
-    atomic.write_json(folder / "training.json", results)
-    table = markdown(results)
-    atomic.write_bytes(folder / "training.md", (table + "\n").encode())
-    print(table)
-    if args.update_readme:
-        common.update_readme(table, MARKERS)
+    common.publish("training", results, markdown(results), MARKERS, args.update_readme, args.results)
     return 0
 
 

@@ -45,6 +45,19 @@ def _umask() -> int:
     return mask
 
 
+def check_writable(folder: str | os.PathLike) -> None:
+    """Create ``folder`` if needed and prove a file can be written there (OSError if not).
+
+    Long jobs call this first, so that a bad output folder fails in a second, not after
+    the work is done.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / ".digitlite-write-test") as tmp:
+        tmp.write_bytes(b"")
+    (folder / ".digitlite-write-test").unlink()
+
+
 def write_bytes(target: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``target`` atomically."""
     with atomic_path(target) as tmp:

@@ -13,6 +13,7 @@ import sys
 from importlib import metadata
 
 from edge.errors import DigitliteError
+from edge.runtime import RUNTIME_CHOICES
 
 ENTRY_POINT_GROUP = "digitlite.commands"
 
@@ -32,7 +33,7 @@ def _register_eval(subparsers) -> None:
     p.add_argument("model", help="a .keras or .tflite model file")
     p.add_argument("--data-dir", help="folder holding the MNIST .gz files (default: $DIGITLITE_DATA, then the cache)")
     p.add_argument("--samples", type=int, default=0, help="evaluate only the first N test images (0: all)")
-    p.add_argument("--runtime", default="auto", choices=("auto", "litert", "tflite", "tensorflow"),
+    p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
                    help="TFLite interpreter for a .tflite model")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(handler=_run_eval)
@@ -55,7 +56,7 @@ def _run_eval(args) -> int:
 
 def _add_model_options(p) -> None:
     p.add_argument("--model", help="a .tflite digit classifier (default: the int8 model shipped with digitlite)")
-    p.add_argument("--runtime", default="auto", choices=("auto", "litert", "tflite", "tensorflow"),
+    p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
                    help="TFLite interpreter (auto: ai-edge-litert, else tflite-runtime, else TensorFlow)")
     p.add_argument("--threads", type=int, default=None, help="interpreter threads (default: the runtime's choice)")
 
@@ -129,7 +130,48 @@ def _run_classify(args) -> int:
     return 1 if failed else 0
 
 
-EDGE_COMMANDS = (_register_classify, _register_eval)
+def _roi(text: str):
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected x,y,width,height in pixels, got {text!r}") from None
+    if w < 1 or h < 1 or x < 0 or y < 0:
+        raise argparse.ArgumentTypeError(f"the region {text!r} is empty or off the frame")
+    return (x, y, w, h)
+
+
+def _register_camera(subparsers) -> None:
+    p = subparsers.add_parser(
+        "camera", help="read digits live from a camera, a video file or a stream",
+        description="Finds the digit(s) in each frame (or in --roi), shows boxes, digits, confidence and FPS "
+                    "in a window (q quits), or with --headless prints one JSON line per frame "
+                    "(frame, number, digits with confidence and box, latency).",
+    )
+    p.add_argument("--source", default="0", help="OpenCV source: device index, video file or stream URL")
+    _add_model_options(p)
+    p.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: until the end or q)")
+    p.add_argument("--roi", type=_roi, help="only look inside x,y,width,height")
+    p.add_argument("--min-confidence", type=float, default=0.6,
+                   help="below this probability a digit is reported as unknown (no flicker on empty frames)")
+    p.set_defaults(handler=_run_camera)
+
+
+def _run_camera(args) -> int:
+    from edge.camera import run as camera_loop
+
+    if args.max_frames < 0:
+        raise DigitliteError(f"--max-frames must not be negative (got {args.max_frames})")
+    if not 0.0 <= args.min_confidence <= 1.0:
+        raise DigitliteError(f"--min-confidence must be between 0 and 1 (got {args.min_confidence})")
+    classifier = _load_classifier(args)
+    frames = camera_loop(classifier, source=args.source, headless=args.headless, max_frames=args.max_frames,
+                         roi=args.roi, min_confidence=args.min_confidence)
+    print(f"{frames} frames read from {args.source}", file=sys.stderr)
+    return 0
+
+
+EDGE_COMMANDS = (_register_classify, _register_camera, _register_eval)
 
 
 def _plugin_commands():

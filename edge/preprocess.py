@@ -208,6 +208,26 @@ def _rule_runs(mask: np.ndarray, full: float, from_edge: float) -> np.ndarray:
     return line
 
 
+def _ruled_rows(mask: np.ndarray, fill: float = 0.3, segments: int = 10, bands: int = 3) -> np.ndarray:
+    """Rows of ruled paper that thresholding broke into fragments.
+
+    A row counts when its ink covers ``fill`` of it and is spread along all of it (ink in
+    nine of ten equal segments); such rows count as rules only when they form at least
+    ``bands`` separate bands, as a page's lines do and a digit's strokes cannot.
+    """
+    h, w = mask.shape
+    if w < segments:
+        return np.zeros_like(mask)
+    cut = np.array_split(np.arange(w), segments)
+    spread = np.stack([mask[:, c].any(axis=1) for c in cut], axis=1).sum(axis=1)
+    rows = (mask.mean(axis=1) >= fill) & (spread >= segments - 1)
+    starts = np.flatnonzero(np.diff(np.concatenate(([0], rows.view(np.int8)))) == 1)
+    line = np.zeros_like(mask)
+    if len(starts) >= bands:
+        line[rows] = mask[rows]
+    return line
+
+
 def remove_rules(mask: np.ndarray, full: float = 0.9, from_edge: float = 0.4) -> np.ndarray:
     """Drop ruled or grid lines: ink runs across the page, horizontal or vertical.
 
@@ -219,7 +239,7 @@ def remove_rules(mask: np.ndarray, full: float = 0.9, from_edge: float = 0.4) ->
     out = mask.copy()
     for axis in (1, 0):
         m = mask if axis == 1 else mask.T
-        line = _rule_runs(m, full, from_edge)
+        line = _rule_runs(m, full, from_edge) | _ruled_rows(m)
         if axis == 0:
             line = line.T
         if not line.any():

@@ -17,6 +17,7 @@ from edge.errors import DigitliteError
 from edge.quiet import quiet
 
 RUNTIMES = ("litert", "tflite", "tensorflow")
+RUNTIME_CHOICES = ("auto", *RUNTIMES)  # what --runtime accepts
 _MODULES = {
     "litert": "ai_edge_litert.interpreter",
     "tflite": "tflite_runtime.interpreter",

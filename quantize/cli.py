@@ -10,6 +10,7 @@ import argparse
 import json
 
 from edge.errors import DigitliteError
+from edge.runtime import RUNTIME_CHOICES
 from quantize import VARIANTS
 
 
@@ -34,7 +35,7 @@ def register(subparsers) -> None:
     p.add_argument("--max-drop", type=float, default=0.3,
                    help="largest accepted int8 accuracy loss against the float model, in percentage points")
     p.add_argument("--seed", type=int, default=1, help="seed of the calibration sample")
-    p.add_argument("--runtime", default="auto", choices=("auto", "litert", "tflite", "tensorflow"),
+    p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
                    help="interpreter used to evaluate the converted models")
     p.add_argument("--data-dir", default="", help="folder holding the MNIST .gz files")
     p.add_argument("--json", action="store_true", help="print the model cards as JSON")

@@ -72,16 +72,6 @@ def _training_figures(model_path: Path, sha256: str) -> dict:
     return {}
 
 
-def _check_writable(folder: Path) -> None:
-    """Fail now, not after minutes of conversion, if ``folder`` cannot take the output."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic.write_bytes(folder / ".digitlite-write-test", b"")
-        (folder / ".digitlite-write-test").unlink()
-    except OSError as e:
-        raise DigitliteError(f"{folder}: output folder cannot be written ({e.strerror or e})") from None
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -96,7 +86,10 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
         raise DigitliteError(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)} or all")
     model = load_keras_model(model_path)
     out = Path(config.out) if config.out else model_path.parent
-    _check_writable(out)
+    try:
+        atomic.check_writable(out)  # fail now, not after minutes of conversion
+    except OSError as e:
+        raise DigitliteError(f"{out}: output folder cannot be written ({e.strerror or e})") from None
     mnist = load_mnist(config.data_dir or None)
     stem = model_path.stem
     model_sha = _sha256(model_path.read_bytes())

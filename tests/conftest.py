@@ -31,16 +31,23 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The verified MNIST folder: $DIGITLITE_DATA, else ../shared/mnist beside the repo.
+    """The verified MNIST folder: $DIGITLITE_DATA, else ../shared/mnist beside the repo, else the
+    user cache (downloaded there on first use, as `digitlite` itself does).
 
-    The tests need the real data set; without it they fail with a message saying
-    where to put it (they are not skipped).
+    The tests need the real data set; without it they fail with the reason (they are not skipped).
     """
     candidates = [os.environ.get("DIGITLITE_DATA"), str(REPO.parent / "shared" / "mnist")]
     for c in candidates:
         if c and (Path(c) / "t10k-images-idx3-ubyte.gz").is_file():
             return Path(c)
-    pytest.fail("MNIST not found: set DIGITLITE_DATA to the folder with the four MNIST .gz files")
+    from edge.errors import DataError
+    from edge.mnist import cache_dir, load_mnist
+
+    try:
+        load_mnist()  # resolves to the cache when DIGITLITE_DATA is unset, and downloads there
+    except DataError as e:
+        pytest.fail(f"MNIST not found ({e}); set DIGITLITE_DATA to the folder with the four MNIST .gz files")
+    return cache_dir()
 
 
 @pytest.fixture(scope="session")

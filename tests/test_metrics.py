@@ -9,6 +9,8 @@ import pytest
 
 from edge.metrics import classification_report, confusion_matrix, format_report
 
+pytestmark = pytest.mark.edge  # numpy and Pillow only: also run where only tflite-runtime is installed
+
 
 def reference(y_true, y_pred, k):
     """Precision, recall and F1 per class, written out the textbook way."""

@@ -17,6 +17,8 @@ from conftest import assert_one_line_error, idx_bytes, run_cli, write_idx
 from edge import mnist as M
 from edge.errors import DataError
 
+pytestmark = pytest.mark.edge  # numpy and Pillow only: also run where only tflite-runtime is installed
+
 NAMES = list(M.SHA256)
 
 

@@ -11,6 +11,8 @@ from PIL import Image
 from edge.preprocess import (ImageError, find_digits, label_components, load_image, preprocess_file,
                              preprocess_gray)
 
+pytestmark = pytest.mark.edge  # numpy and Pillow only: also run where only tflite-runtime is installed
+
 
 def photo_of(digit: np.ndarray, size=(480, 640), scale=300, ink=0.75, paper=210.0, gradient=0.4, noise=6.0,
              seed=0, at=None) -> np.ndarray:

@@ -150,3 +150,10 @@ def test_missing_data_is_a_one_line_error(tmp_path):
 def test_unknown_option_is_refused_by_name(tmp_path):
     result = run_cli("train", "--epoch", "3x")
     assert result.returncode == 2 and "--epoch" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unwritable_output_folder_fails_before_training(tmp_path, mnist_dir):
+    (tmp_path / "file").write_text("a file where the output folder should be")
+    result = run_cli("train", "--out", str(tmp_path / "file" / "models"), "--data-dir", str(mnist_dir))
+    assert_one_line_error(result, "output folder cannot be written")
+    assert "epoch" not in result.stderr  # refused before any training

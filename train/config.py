@@ -19,8 +19,8 @@ class TrainConfig:
     learning_rate: float = _opt(3e-3, "peak learning rate (reached after one warm-up epoch, then cosine decay)")
     weight_decay: float = _opt(0.05, "AdamW decoupled weight decay, on kernels only (not BatchNorm or biases)")
     val_size: int = _opt(5000, "training images held out for validation")
-    patience: int = _opt(20, "stop after this many epochs without a better validation loss (a safety net: "
-                         "under the cosine schedule the best epochs come last)")
+    patience: int = _opt(8, "stop after this many epochs without a better validation loss, counted from 60%% "
+                         "of the epochs on (before that the cosine schedule's learning rate is still high)")
     augment: bool = _opt(True, "random rotation, zoom, shear and shift of the training images")
     seed: int = _opt(1, "random seed (split, shuffling, augmentation, initial weights)")
     train_samples: int = _opt(0, "train on the first N images after the split (0: all); for quick runs")

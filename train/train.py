@@ -22,6 +22,7 @@ import keras  # noqa: E402  (after TensorFlow's quiet import)
 import numpy as np  # noqa: E402
 
 from edge import atomic  # noqa: E402
+from edge.errors import DigitliteError  # noqa: E402
 from edge.mnist import load_mnist  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.data import eval_dataset, split_validation, training_dataset  # noqa: E402
@@ -50,6 +51,17 @@ class EpochPrinter(keras.callbacks.Callback):
             f"lr {lr:.2e}  {time.perf_counter() - self.start:5.1f}s",
             file=self.stream, flush=True,
         )
+
+
+class LastWeights(keras.callbacks.Callback):
+    """The weights at the end of the last finished epoch (kept for an interrupted run)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights, self.epoch = None, -1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights, self.epoch = self.model.get_weights(), epoch
 
 
 @contextlib.contextmanager
@@ -82,6 +94,10 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
     """
     config.check(ARCHITECTURES)
     mnist = load_mnist(config.data_dir or None)
+    try:
+        atomic.check_writable(config.out)  # fail now, not after the training
+    except OSError as e:
+        raise DigitliteError(f"{config.out}: output folder cannot be written ({e.strerror or e})") from None
     _set_seeds(config.seed)
     (x_train, y_train), (x_val, y_val) = split_validation(
         mnist.train_images, mnist.train_labels, config.val_size, config.seed
@@ -105,9 +121,14 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    # Under a cosine schedule the early, high-learning-rate epochs are not candidates: a low
+    # validation loss there is a noisy snapshot, and the annealed end is what the schedule is
+    # for.  Early stopping and the best-weights choice start at 60% of the epochs.
     stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.patience, restore_best_weights=True
+        monitor="val_loss", patience=config.patience, restore_best_weights=True,
+        start_from_epoch=int(config.epochs * 0.6),
     )
+    last = LastWeights()
     print(
         f"training {config.arch}: {model.count_params():,} parameters, {count_macs(model):,} MACs/image, "
         f"{len(x_train):,} training / {len(x_val):,} validation images, up to {config.epochs} epochs",
@@ -123,42 +144,51 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
                 steps_per_epoch=steps,
                 epochs=config.epochs,
                 validation_data=eval_dataset(x_val, y_val),
-                callbacks=[stopper, history, EpochPrinter(config.epochs, log)],
+                callbacks=[stopper, last, history, EpochPrinter(config.epochs, log)],
                 verbose=0,
                 shuffle=False,  # the dataset shuffles itself, reproducibly
             )
         except KeyboardInterrupt:
             interrupted = True
-            if stopper.best_weights is None:
+            if stopper.best_weights is not None:
+                model.set_weights(stopper.best_weights)
+                kept = stopper.best_epoch + 1
+            elif last.weights is not None:  # before early stopping watches: the last finished epoch
+                model.set_weights(last.weights)
+                kept = last.epoch + 1
+            else:
                 print("interrupted before the first epoch ended: nothing saved, any previous model is "
                       "left as it was", file=log, flush=True)
                 raise
-            model.set_weights(stopper.best_weights)
-            print(f"interrupted: keeping the best weights (epoch {stopper.best_epoch + 1})", file=log, flush=True)
+            print(f"interrupted: keeping the best weights so far (epoch {kept})", file=log, flush=True)
     wall = time.perf_counter() - started
 
     out = Path(config.out)
     default = config.arch == TrainConfig.arch
     model_path = out / ("digits.keras" if default else f"{config.arch}.keras")
     report_dir = out / ("report" if default else f"report-{config.arch}")
-    with _ignore_interrupts():
-        atomic.write_with(model_path, lambda tmp: model.save(tmp), suffix=".keras")
-        run = {
-            "arch": config.arch,
-            "parameters": int(model.count_params()),
-            "macs_per_image": count_macs(model),
-            "epochs_run": len(history.history.get("loss", [])),
-            "best_epoch": int(stopper.best_epoch) + 1,
-            "interrupted": interrupted,
-            "report_dir": report_dir.name,
-            "wall_time_seconds": round(wall, 1),
-            "train_images": int(len(x_train)),
-            "validation_images": int(len(x_val)),
-            "config": dataclasses.asdict(config),
-            "versions": _versions(),
-        }
-        metrics = write_report(model, history.history, mnist.test_images, mnist.test_labels,
-                               report_dir, run, model_path)
+    try:
+        with _ignore_interrupts():
+            atomic.write_with(model_path, lambda tmp: model.save(tmp), suffix=".keras")
+            run = {
+                "arch": config.arch,
+                "parameters": int(model.count_params()),
+                "macs_per_image": count_macs(model),
+                "epochs_run": len(history.history.get("loss", [])),
+                "best_epoch": int(stopper.best_epoch) + 1 if stopper.best_weights is not None else int(last.epoch) + 1,
+                "interrupted": interrupted,
+                "report_dir": report_dir.name,
+                "wall_time_seconds": round(wall, 1),
+                "train_images": int(len(x_train)),
+                "validation_images": int(len(x_val)),
+                "config": dataclasses.asdict(config),
+                "versions": _versions(),
+            }
+            metrics = write_report(model, history.history, mnist.test_images, mnist.test_labels,
+                                   report_dir, run, model_path)
+    except OSError as e:
+        raise DigitliteError(f"{out}: cannot write the model or its report ({e.strerror or e}); "
+                             "nothing is half-written: each file is replaced whole or not at all") from None
     return metrics
 
 

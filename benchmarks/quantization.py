@@ -1,0 +1,61 @@
+"""The quantization table, from the model cards `digitlite quantize` writes beside each .tflite.
+
+    digitlite quantize models/digits.keras --variant all
+    digitlite quantize models/baseline.keras --variant all
+    python -m benchmarks.quantization models/*.tflite --update-readme
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from benchmarks.common import publish
+
+MARKERS = ("<!-- quantize-results:begin -->", "<!-- quantize-results:end -->")
+
+
+def load_cards(models: list[str]) -> list[dict]:
+    """The card of each model (``X.tflite`` -> ``X.json``); SystemExit naming a model without one."""
+    cards = []
+    for m in models:
+        card = Path(m).with_suffix(".json")
+        try:
+            cards.append(json.loads(card.read_text()))
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"benchmarks.quantization: {card}: no readable model card ({e})") from None
+    return cards
+
+
+def markdown(cards: list[dict]) -> str:
+    """Model | variant | size | float | TFLite | drop | full-integer | I/O | status."""
+    rows = ["| model | variant | size | float Keras accuracy | TFLite accuracy | drop (points) | full-integer | input / output | status |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for c in cards:
+        full = {True: "yes", False: "**no**"}.get(c.get("full_integer"), "–")
+        rows.append(
+            f"| `{c['file']}` | {c['variant']} | {c['size_bytes'] / 1024:.1f} KB | {c['float_accuracy'] * 100:.2f}% | "
+            f"{c['tflite_accuracy'] * 100:.2f}% | {c['drop_points']:+.2f} | {full} | "
+            f"{c['input']['dtype']} / {c['output']['dtype']} | {c['status']} |")
+    rows.append("")
+    rows.append("Accuracy on the 10,000 MNIST test images, every TFLite model evaluated through the edge runtime; "
+                "the int8 models are calibrated on 500 training images stratified over the digits. "
+                "Each row is read from the model card beside the `.tflite` file.")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    """Print (and optionally paste into the README) the table for the given models."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.quantization", description=__doc__.split("\n\n")[0])
+    p.add_argument("models", nargs="+", help=".tflite files with their .json cards beside them")
+    p.add_argument("--update-readme", action="store_true")
+    args = p.parse_args(argv)
+    cards = load_cards(args.models)
+    publish("quantization", cards, markdown(cards), MARKERS, args.update_readme)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

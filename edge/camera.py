@@ -1,0 +1,166 @@
+"""Real-time digits from a camera, a video file or a stream: the plain OpenCV loop a Pi user can read.
+
+Each frame: grayscale, the region of interest, shrunk to ``work_side`` pixels, the same
+digit finding and preprocessing as ``classify`` (edge/preprocess.py), one batched model
+call.  With a window: boxes, digits, confidences and the FPS averaged over the last 10
+frames; ``q`` quits.  Headless: one JSON line per frame.  OpenCV is imported here only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.errors import DigitliteError
+from edge.preprocess import ImageError, find_digits
+
+READ_TIMEOUT_MS = 5000  # a stalled stream is an error after this, not a hang
+FAILED_READS_ALLOWED = 5  # consecutive failed reads from a device before it counts as disconnected
+
+
+def import_cv2():
+    """OpenCV, or a clear message saying how to install it."""
+    try:
+        import cv2
+    except ImportError:
+        raise DigitliteError("the camera needs OpenCV: pip install 'digitlite[camera]' (or opencv-python-headless)") from None
+    return cv2
+
+
+def parse_source(source: str):
+    """A device index (``"0"``) as an int; a file path or stream URL as it is."""
+    return int(source) if source.isdigit() else source
+
+
+def open_capture(source: str):
+    """Open an OpenCV source with open/read timeouts; DigitliteError if it cannot be opened."""
+    cv2 = import_cv2()
+    src = parse_source(source)
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, READ_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
+    cap = cv2.VideoCapture(src, cv2.CAP_ANY, params)
+    if not cap.isOpened():
+        cap.release()
+        what = f"camera {src}" if isinstance(src, int) else str(src)
+        hint = "is it plugged in, and free?" if isinstance(src, int) else "does it exist, and is it a video OpenCV can read?"
+        raise DigitliteError(f"{what}: cannot open ({hint})")
+    return cap
+
+
+@dataclass
+class FrameResult:
+    """What was read in one frame."""
+
+    index: int
+    digits: list  # [{"digit", "confidence", "box"}], left to right; digit None under min_confidence
+    latency_ms: float
+
+    def as_dict(self) -> dict:
+        """The JSON line for this frame."""
+        number = "".join("?" if d["digit"] is None else str(d["digit"]) for d in self.digits)
+        return {"frame": self.index, "number": number, "digits": self.digits, "latency_ms": round(self.latency_ms, 3)}
+
+
+class FrameReader:
+    """Digits in frames: find, preprocess and classify, for one frame at a time."""
+
+    def __init__(self, classifier, roi=None, work_side: int = 160, min_confidence: float = 0.6,
+                 min_height: float = 0.08):
+        self.classifier, self.roi, self.work_side = classifier, roi, work_side
+        self.min_confidence, self.min_height = min_confidence, min_height
+        self.cv2 = import_cv2()
+
+    def read(self, frame: np.ndarray, index: int = 0) -> FrameResult:
+        """Classify the digits in one BGR (or gray) frame."""
+        cv2 = self.cv2
+        started = time.perf_counter()
+        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        x0, y0 = 0, 0
+        if self.roi:
+            x0, y0, w, h = self.roi
+            gray = gray[y0:y0 + h, x0:x0 + w]
+        h, w = gray.shape
+        scale = self.work_side / max(h, w)
+        small = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        digits = []
+        try:
+            found = find_digits(small.astype(np.float32))
+        except ImageError:
+            found = []
+        found = [d for d in found if (d.box[3] - d.box[1]) >= self.min_height * small.shape[0]]
+        if found:
+            probs = self.classifier.predict_proba(np.stack([d.pixels for d in found]))
+            for d, p in zip(found, probs):
+                digit, conf = int(p.argmax()), float(p.max())
+                box = [x0 + round(d.box[0] / scale), y0 + round(d.box[1] / scale),
+                       x0 + round(d.box[2] / scale), y0 + round(d.box[3] / scale)]
+                digits.append({"digit": digit if conf >= self.min_confidence else None,
+                               "confidence": round(conf, 4), "box": box})
+        return FrameResult(index, digits, (time.perf_counter() - started) * 1000)
+
+
+def draw(frame: np.ndarray, result: FrameResult, fps: float, roi=None) -> np.ndarray:
+    """Boxes, digits and confidences, the region of interest and the FPS, drawn on the frame."""
+    cv2 = import_cv2()
+    out = frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    if roi:
+        x, y, w, h = roi
+        cv2.rectangle(out, (x, y), (x + w, y + h), (255, 200, 0), 1)
+    for d in result.digits:
+        x0, y0, x1, y1 = d["box"]
+        color = (0, 200, 0) if d["digit"] is not None else (0, 0, 255)
+        cv2.rectangle(out, (x0, y0), (x1, y1), color, 2)
+        label = f"{d['digit'] if d['digit'] is not None else '?'} {d['confidence'] * 100:.0f}%"
+        cv2.putText(out, label, (x0, max(20, y0 - 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.8, color, 2)
+    cv2.putText(out, f"FPS {fps:.1f}", (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 3)
+    cv2.putText(out, f"FPS {fps:.1f}", (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 1)
+    return out
+
+
+def run(classifier, source: str = "0", headless: bool = False, max_frames: int = 0, roi=None,
+        min_confidence: float = 0.6, out=sys.stdout) -> int:
+    """The camera loop; returns the number of frames read.
+
+    Ends at ``max_frames``, the end of a video file, ``q`` in the window, or Ctrl-C.  A
+    device that stops delivering frames is an error (DigitliteError), not a hang.
+    """
+    cv2 = import_cv2()
+    cap = open_capture(source)
+    is_device = isinstance(parse_source(source), int)
+    reader = FrameReader(classifier, roi=roi, min_confidence=min_confidence)
+    times = deque(maxlen=10)
+    frames, failures = 0, 0
+    try:
+        while not max_frames or frames < max_frames:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                if not is_device:
+                    break  # end of the file or stream
+                failures += 1
+                if failures > FAILED_READS_ALLOWED:
+                    raise DigitliteError(f"camera {source}: stopped delivering frames (disconnected?)")
+                continue
+            failures = 0
+            result = reader.read(frame, frames)
+            frames += 1
+            times.append(time.perf_counter())
+            fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+            if headless:
+                print(json.dumps(result.as_dict()), file=out, flush=True)
+            else:
+                cv2.imshow("digitlite", draw(frame, result, fps, roi))
+                if cv2.waitKey(1) & 0xFF == ord("q"):
+                    break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cap.release()
+        if not headless:
+            cv2.destroyAllWindows()
+    if frames == 0:
+        raise DigitliteError(f"{source}: no frame could be read")
+    return frames

@@ -1,0 +1,80 @@
+"""The real-world set, the quantization table and the camera benchmark, on tiny inputs."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks import camera, quantization, realworld
+from edge.preprocess import load_image
+
+
+def test_every_digit_template_draws_ink_inside_the_canvas():
+    rng = np.random.default_rng(0)
+    for digit in range(10):
+        for _ in range(5):
+            ink = realworld.stroke_digit(digit, rng)
+            assert ink.shape == (realworld.CANVAS, realworld.CANVAS) and 0 <= ink.min() and ink.max() <= 1
+            assert 0.02 < ink.mean() < 0.4  # strokes, not an empty or a filled canvas
+            assert ink[:3].max() < 0.5 and ink[-3:].max() < 0.5  # the digit is not cut by the edge
+
+
+def test_real_world_set_is_seeded_and_complete(tmp_path, mnist):
+    a = realworld.build_set(tmp_path / "a", 3, seed=11, mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
+    b = realworld.build_set(tmp_path / "b", 3, seed=11, mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
+    rows = list(csv.DictReader(open(a / "labels.csv")))
+    assert len(rows) == 30 and sorted({int(r["label"]) for r in rows}) == list(range(10))
+    assert {r["source"] for r in rows} == {"strokes", "mnist-shapes"}
+    for r in rows:
+        assert (a / r["file"]).read_bytes() == (b / r["file"]).read_bytes()  # same seed, same files
+        assert load_image(a / r["file"]).size > 0
+    c = realworld.build_set(tmp_path / "c", 3, seed=12, mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
+    assert (a / rows[0]["file"]).read_bytes() != (c / rows[0]["file"]).read_bytes()
+
+
+def test_real_world_evaluation_counts_every_image(tmp_path, mnist, quantized):
+    from edge.runtime import Classifier
+
+    folder = realworld.build_set(tmp_path / "set", 2, seed=3, mnist_images=mnist.test_images,
+                                 mnist_labels=mnist.test_labels)
+    result = realworld.evaluate(folder, Classifier(quantized[0] / "digits_int8.tflite"))
+    acc = result["accuracy"]
+    assert acc["all"]["total"] == 20 == result["images"]
+    assert acc["source=strokes"]["total"] + acc["source=mnist-shapes"]["total"] == 20
+    assert acc["all"]["correct"] == 20 - len(result["wrong"])
+    table = realworld.markdown({**result, "model": "m.tflite", "seed": 3})
+    assert "| all images | 20 |" in table
+
+
+def test_quantization_table_from_cards(quantized, tmp_path):
+    out, _ = quantized
+    cards = quantization.load_cards([str(out / f"digits_{v}.tflite") for v in ("int8", "float32")])
+    table = quantization.markdown(cards)
+    assert "| `digits_int8.tflite` | int8 |" in table and "uint8 / uint8" in table and "| yes |" in table
+    (tmp_path / "x.tflite").write_bytes(b"")
+    with pytest.raises(SystemExit, match="x.json: no readable model card"):
+        quantization.load_cards([str(tmp_path / "x.tflite")])
+
+
+def test_camera_benchmark_measures_every_frame(tmp_path, mnist, quantized):
+    from edge.runtime import Classifier
+
+    video = camera.make_video(tmp_path / "v.avi", mnist.test_images[0], frames=10)
+    result = camera.measure(video, Classifier(quantized[0] / "digits_int8.tflite", threads=1), frames=25)
+    assert result["frames"] == 25 and result["fps"] > 0
+    assert sum(result["answers"].values()) == 25  # the 10-frame file is looped
+    assert result["decode"]["n"] == result["find_preprocess_infer"]["n"] == 25
+
+
+def test_memprobe_reports_its_own_process(quantized):
+    import json
+
+    run = subprocess.run([sys.executable, "-m", "benchmarks.memprobe", str(quantized[0] / "digits_int8.tflite"),
+                          "--images", "200"], capture_output=True, text=True)
+    report = json.loads(run.stdout)
+    assert report["runtime"] == "litert" and report["tensorflow_loaded"] is False
+    assert 0 < report["start_mb"] <= report["loaded_mb"] <= report["peak_mb"] < 500

@@ -1,0 +1,70 @@
+"""The shipped model through the edge commands alone: what a Pi with only an interpreter runs.
+
+Marked `edge`: .ci/run runs these again in a virtual environment holding only
+tflite-runtime, NumPy 1, Pillow and pytest (no TensorFlow, no ai-edge-litert).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, assert_one_line_error, run_cli
+from test_preprocess import photo_of
+
+pytestmark = pytest.mark.edge
+SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
+
+
+def test_the_model_and_its_card_ship_in_the_package():
+    from edge.classify import default_model
+
+    assert default_model() == SHIPPED and SHIPPED.stat().st_size <= 100_000
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    import hashlib
+
+    assert card["sha256"] == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
+    assert card["variant"] == "int8" and card["full_integer"] is True and card["status"] == "passed"
+
+
+def test_eval_of_the_shipped_model_matches_its_card(mnist_dir):
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    result = run_cli("eval", str(SHIPPED), "--json", "--data-dir", str(mnist_dir))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["accuracy"] == pytest.approx(card["tflite_accuracy"])
+
+
+def test_classify_with_the_default_model_reads_photos_and_drawings(tmp_path, mnist):
+    labels = {}
+    for i in range(10):
+        digit = mnist.test_images[i]
+        Image.fromarray(photo_of(digit, seed=i).astype(np.uint8)).save(tmp_path / f"photo_{i}.jpg")
+        Image.fromarray(255 - digit).resize((280, 280)).save(tmp_path / f"drawing_{i}.png")
+        labels[f"photo_{i}.jpg"] = labels[f"drawing_{i}.png"] = int(mnist.test_labels[i])
+    result = run_cli("classify", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    right = sum(r["digit"] == labels[r["path"].rsplit("/", 1)[-1]] for r in records)
+    assert len(records) == 20 and right >= 19
+
+
+def test_no_heavy_module_is_imported_by_classify(tmp_path, mnist):
+    Image.fromarray(mnist.test_images[0]).save(tmp_path / "d.png")
+    code = ("import sys\nfrom edge.cli import main\n"
+            f"rc = main(['classify', {str(tmp_path / 'd.png')!r}])\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('tensorflow', 'keras', 'train', 'quantize', 'benchmarks', 'cv2'))\n"
+            "print('HEAVY', heavy, rc)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO))
+    assert "HEAVY [] 0" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_wrong_model_file_is_one_line(tmp_path):
+    (tmp_path / "m.tflite").write_bytes(SHIPPED.read_bytes()[:5000])  # cut short
+    result = run_cli("classify", str(tmp_path / "m.tflite"), "--model", str(tmp_path / "m.tflite"))
+    assert_one_line_error(result, "m.tflite")
