@@ -18,6 +18,7 @@ import numpy as np
 
 from edge.errors import DigitliteError
 from edge.preprocess import ImageError, find_digits
+from edge.quiet import quiet
 
 READ_TIMEOUT_MS = 5000  # a stalled stream is an error after this, not a hang
 FAILED_READS_ALLOWED = 5  # consecutive failed reads from a device before it counts as disconnected
@@ -29,6 +30,12 @@ def import_cv2():
         import cv2
     except ImportError:
         raise DigitliteError("the camera needs OpenCV: pip install 'digitlite[camera]' (or opencv-python-headless)") from None
+    # OpenCV logs its own warnings on stderr (a missing device, a damaged frame); this tool
+    # reports such problems itself, in one line.
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:
+        pass
     return cv2
 
 
@@ -42,8 +49,10 @@ def open_capture(source: str):
     cv2 = import_cv2()
     src = parse_source(source)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, READ_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
-    cap = cv2.VideoCapture(src, cv2.CAP_ANY, params)
-    if not cap.isOpened():
+    with quiet(stdout=False):  # FFmpeg prints its exceptions straight to the file descriptor
+        cap = cv2.VideoCapture(src, cv2.CAP_ANY, params)
+        opened = cap.isOpened()
+    if not opened:
         cap.release()
         what = f"camera {src}" if isinstance(src, int) else str(src)
         hint = "is it plugged in, and free?" if isinstance(src, int) else "does it exist, and is it a video OpenCV can read?"

@@ -174,23 +174,21 @@ def _run_camera(args) -> int:
 EDGE_COMMANDS = (_register_classify, _register_camera, _register_eval)
 
 
-def _plugin_commands():
-    """(name, register function) for each stage installed beside edge."""
+def _stage_entry_points() -> dict:
+    """name -> entry point for each stage installed beside edge (nothing imported yet)."""
     try:
-        eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
     except Exception:  # broken metadata must not take the edge commands down with it
-        return []
-    found = []
-    for ep in sorted(eps, key=lambda e: e.name):
-        try:
-            found.append((ep.name, ep.load()))
-        except ImportError:
-            continue  # a stage whose module is absent from this install (e.g. a slim Pi bundle)
-    return found
+        return {}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser: edge commands plus every installed stage's commands."""
+def build_parser(load: str | None = "all") -> argparse.ArgumentParser:
+    """The argument parser: edge commands plus every installed stage's commands.
+
+    A stage's ``cli`` module is imported only when ``load`` names it (or is "all", for
+    the full help); the others are listed by name, so running an edge command imports
+    nothing of train, quantize or benchmarks.
+    """
     parser = argparse.ArgumentParser(
         prog="digitlite",
         description="Handwritten digit recognition for the edge: train, quantize, classify, benchmark.",
@@ -199,9 +197,19 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in EDGE_COMMANDS:
         register(subparsers)
-    for _, register in _plugin_commands():
-        register(subparsers)
+    for name, ep in sorted(_stage_entry_points().items()):
+        if load in ("all", name):
+            try:
+                ep.load()(subparsers)
+                continue
+            except ImportError:
+                pass  # a stage whose module is absent from this install (e.g. a slim Pi bundle)
+        subparsers.add_parser(name, help=f"(see digitlite {name} --help)")
     return parser
+
+
+def _command_in(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,12 +218,18 @@ def main(argv: list[str] | None = None) -> int:
     Bad input ends in one line on stderr and exit code 1 (2 for usage errors,
     130 for Ctrl-C), never a traceback.
     """
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(load=_command_in(argv) or "all")
     args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):  # a stage listed by name whose module could not be imported
+        print(f"digitlite: error: '{args.command}' is not available in this install "
+              "(pip install 'digitlite[train]' for train and quantize)", file=sys.stderr)
+        return 1
     try:
         return int(args.handler(args) or 0)
     except DigitliteError as e:
-        print(f"digitlite: error: {e}", file=sys.stderr)
+        lines = str(e).strip().splitlines() or [type(e).__name__]
+        print(f"digitlite: error: {lines[0]}", file=sys.stderr)  # one line, whatever the message held
         return 1
     except KeyboardInterrupt:
         print("digitlite: interrupted", file=sys.stderr)

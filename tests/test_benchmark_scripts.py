@@ -19,7 +19,7 @@ def test_every_digit_template_draws_ink_inside_the_canvas():
         for _ in range(5):
             ink = realworld.stroke_digit(digit, rng)
             assert ink.shape == (realworld.CANVAS, realworld.CANVAS) and 0 <= ink.min() and ink.max() <= 1
-            assert 0.02 < ink.mean() < 0.4  # strokes, not an empty or a filled canvas
+            assert 0.005 < ink.mean() < 0.4  # strokes (a fine-liner 1 is little ink), not empty or filled
             assert ink[:3].max() < 0.5 and ink[-3:].max() < 0.5  # the digit is not cut by the edge
 
 

@@ -49,10 +49,7 @@ def run(args) -> int:
         from train.train import train
     except ImportError as e:
         raise DigitliteError(f"training needs TensorFlow ({e}); install it with: pip install 'digitlite[train]'") from None
-    try:
-        metrics = train(config)
-    except ValueError as e:
-        raise DigitliteError(str(e)) from None
+    metrics = train(config)
     summary = {k: metrics[k] for k in SUMMARY_KEYS}
     summary["model"] = str(args.out) + "/" + metrics["model_file"]
     summary["report"] = str(args.out) + "/" + metrics["report_dir"]

@@ -53,32 +53,52 @@ class EpochPrinter(keras.callbacks.Callback):
         )
 
 
-class LastWeights(keras.callbacks.Callback):
-    """The weights at the end of the last finished epoch (kept for an interrupted run)."""
+class StopRequest(keras.callbacks.Callback):
+    """Ctrl-C and SIGTERM ask training to stop at the end of the current step.
+
+    Raising KeyboardInterrupt from a signal handler can land inside TensorFlow's C++ code
+    and leave it broken; a flag checked between steps cannot.  A second Ctrl-C stops at once.
+    """
 
     def __init__(self):
         super().__init__()
-        self.weights, self.epoch = None, -1
+        self.requested = False
+
+    def request(self, signum=None, frame=None):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.requested:
+            self.model.stop_training = True
+
+
+class LastWeights(keras.callbacks.Callback):
+    """The weights at the end of the last epoch that ran to its end."""
+
+    def __init__(self, stop: StopRequest):
+        super().__init__()
+        self.stop, self.weights, self.epoch = stop, None, -1
 
     def on_epoch_end(self, epoch, logs=None):
-        self.weights, self.epoch = self.model.get_weights(), epoch
+        if not self.stop.requested:  # an epoch cut short by a stop request does not count
+            self.weights, self.epoch = self.model.get_weights(), epoch
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Treat SIGTERM like Ctrl-C while training, so a killed job still keeps its best model."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
+def _signals_to(stop: StopRequest):
+    """Route SIGINT and SIGTERM to ``stop`` while training (main thread only)."""
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {sig: signal.signal(sig, stop.request) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _set_seeds(seed: int) -> None:
@@ -92,7 +112,10 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
     architecture ``<out>/<arch>.keras`` and ``<out>/report-<arch>/``, so both can
     share a folder.  Every file is written atomically.
     """
-    config.check(ARCHITECTURES)
+    try:
+        config.check(ARCHITECTURES)
+    except ValueError as e:
+        raise DigitliteError(str(e)) from None
     mnist = load_mnist(config.data_dir or None)
     try:
         atomic.check_writable(config.out)  # fail now, not after the training
@@ -128,39 +151,36 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
         monitor="val_loss", patience=config.patience, restore_best_weights=True,
         start_from_epoch=int(config.epochs * 0.6),
     )
-    last = LastWeights()
+    stop = StopRequest()
+    last = LastWeights(stop)
     print(
         f"training {config.arch}: {model.count_params():,} parameters, {count_macs(model):,} MACs/image, "
         f"{len(x_train):,} training / {len(x_val):,} validation images, up to {config.epochs} epochs",
         file=log, flush=True,
     )
     started = time.perf_counter()
-    interrupted = False
     history = keras.callbacks.History()
-    with _sigterm_as_interrupt():
-        try:
-            model.fit(
-                training_dataset(x_train, y_train, config.batch_size, config.seed, config.augment),
-                steps_per_epoch=steps,
-                epochs=config.epochs,
-                validation_data=eval_dataset(x_val, y_val),
-                callbacks=[stopper, last, history, EpochPrinter(config.epochs, log)],
-                verbose=0,
-                shuffle=False,  # the dataset shuffles itself, reproducibly
-            )
-        except KeyboardInterrupt:
-            interrupted = True
-            if stopper.best_weights is not None:
-                model.set_weights(stopper.best_weights)
-                kept = stopper.best_epoch + 1
-            elif last.weights is not None:  # before early stopping watches: the last finished epoch
-                model.set_weights(last.weights)
-                kept = last.epoch + 1
-            else:
-                print("interrupted before the first epoch ended: nothing saved, any previous model is "
-                      "left as it was", file=log, flush=True)
-                raise
-            print(f"interrupted: keeping the best weights so far (epoch {kept})", file=log, flush=True)
+    with _signals_to(stop):
+        model.fit(
+            training_dataset(x_train, y_train, config.batch_size, config.seed, config.augment),
+            steps_per_epoch=steps,
+            epochs=config.epochs,
+            validation_data=eval_dataset(x_val, y_val),
+            callbacks=[stop, stopper, last, history, EpochPrinter(config.epochs, log)],
+            verbose=0,
+            shuffle=False,  # the dataset shuffles itself, reproducibly
+        )
+    interrupted = stop.requested
+    if interrupted:
+        if last.weights is None:
+            print("interrupted before the first epoch ended: nothing saved, any previous model is "
+                  "left as it was", file=log, flush=True)
+            raise KeyboardInterrupt
+        # The best watched epoch if it ran to its end, else the last one that did.
+        best_ok = stopper.best_weights is not None and stopper.best_epoch <= last.epoch
+        model.set_weights(stopper.best_weights if best_ok else last.weights)
+        kept = (stopper.best_epoch if best_ok else last.epoch) + 1
+        print(f"interrupted: keeping the best weights so far (epoch {kept})", file=log, flush=True)
     wall = time.perf_counter() - started
 
     out = Path(config.out)
