@@ -64,6 +64,65 @@ def _check_tflite_runtime_numpy() -> None:
                              "pip install 'numpy<2' (or use ai-edge-litert)")
 
 
+def check_tflite_bytes(data: bytes) -> str | None:
+    """Why ``data`` cannot be a complete TFLite model, or None if its structure holds.
+
+    Some interpreters (tflite-runtime 2.14) map the file and crash with a bus error on a
+    truncated model instead of raising, so the layout is checked first: the "TFL3"
+    identifier, the root table and its vtable, the operator-code, subgraph and buffer
+    vectors, and every buffer's data, all inside the file.
+    """
+    import struct
+
+    size = len(data)
+
+    def u32(pos):
+        if pos < 0 or pos + 4 > size:
+            raise IndexError(pos)
+        return struct.unpack_from("<I", data, pos)[0]
+
+    def table_fields(pos):
+        vtable = pos - struct.unpack_from("<i", data, pos)[0] if 0 <= pos <= size - 4 else -1
+        if vtable < 0 or vtable + 4 > size:
+            raise IndexError(vtable)
+        vsize = struct.unpack_from("<H", data, vtable)[0]
+        if vsize < 4 or vtable + vsize > size:
+            raise IndexError(vtable)
+        return [struct.unpack_from("<H", data, vtable + 4 + 2 * i)[0] for i in range((vsize - 4) // 2)]
+
+    def vector(pos, field, fields, item=4):
+        if field >= len(fields) or not fields[field]:
+            return None, 0
+        start = pos + fields[field] + u32(pos + fields[field])
+        length = u32(start)
+        if start + 4 + length * item > size:
+            raise IndexError(start)
+        return start + 4, length
+
+    if size < 8 or data[4:8] != b"TFL3":
+        return "no TFLite identifier (TFL3)"
+    try:
+        root = u32(0)
+        fields = table_fields(root)
+        for field in (1, 2):  # operator codes, subgraphs: vectors of tables
+            start, length = vector(root, field, fields)
+            for i in range(length):
+                table_fields(start + 4 * i + u32(start + 4 * i))
+        start, length = vector(root, 4, fields)  # buffers
+        for i in range(length):
+            buf = start + 4 * i + u32(start + 4 * i)
+            bfields = table_fields(buf)
+            vector(buf, 0, bfields, item=1)
+            if len(bfields) > 2 and bfields[1] and bfields[2]:  # data stored after the flatbuffer
+                offset, length_ = struct.unpack_from("<QQ", data, buf + bfields[1])[0], \
+                    struct.unpack_from("<Q", data, buf + bfields[2])[0]
+                if offset + length_ > size:
+                    raise IndexError(offset)
+    except (IndexError, struct.error):
+        return "truncated or corrupt"
+    return None
+
+
 class Classifier:
     """A loaded ``.tflite`` digit classifier: (N, 28, 28) uint8 pixels in, (N, 10) probabilities out."""
 
@@ -76,6 +135,13 @@ class Classifier:
         if model_path is not None and not self.path.is_file():
             raise DigitliteError(f"{self.path}: no such model file")
         self.runtime, interpreter = interpreter_class(runtime)
+        try:
+            raw = model_content if model_content is not None else self.path.read_bytes()
+        except OSError as e:
+            raise DigitliteError(f"{self.path}: cannot read ({e.strerror or e})") from None
+        problem = check_tflite_bytes(raw)
+        if problem:
+            raise DigitliteError(f"{self.path}: not a valid TFLite model ({problem})")
         try:
             source = {"model_path": str(self.path)} if model_content is None else {"model_content": model_content}
             with quiet(stdout=False):  # "INFO: Created TensorFlow Lite XNNPACK delegate" and friends
