@@ -171,7 +171,31 @@ def _run_camera(args) -> int:
     return 0
 
 
-EDGE_COMMANDS = (_register_classify, _register_camera, _register_eval)
+def _register_serve(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve", help="serve the draw-a-digit web page (and its JSON API)",
+        description="A page where you draw a digit and see the prediction; POST /api/predict takes a PNG or "
+                    'JSON {"pixels": [[...]]}; GET /api/health gives the model card. Binds to 127.0.0.1: use '
+                    "--host 0.0.0.0 to reach it from a phone on the same network.",
+    )
+    _add_model_options(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
+    p.set_defaults(handler=_run_serve)
+
+
+def _run_serve(args) -> int:
+    from edge.classify import default_model
+    from edge.serve import serve
+
+    if not 0 <= args.port <= 65535:
+        raise DigitliteError(f"--port must be between 0 and 65535 (got {args.port})")
+    classifier = _load_classifier(args)
+    serve(classifier, args.model or default_model(), host=args.host, port=args.port)
+    return 0
+
+
+EDGE_COMMANDS = (_register_classify, _register_camera, _register_serve, _register_eval)
 
 
 def _stage_entry_points() -> dict:

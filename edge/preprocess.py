@@ -331,12 +331,17 @@ def _components(mask: np.ndarray):
     labels, n = label_components(mask)
     if n == 0:
         return labels, []
-    areas = np.bincount(labels.ravel(), minlength=n + 1)
-    boxes = []
-    for i in range(1, n + 1):
-        ys, xs = np.nonzero(labels == i)
-        boxes.append((int(areas[i]), (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)))
-    return labels, boxes
+    ys, xs = np.nonzero(labels)
+    ids = labels[ys, xs]
+    areas = np.bincount(ids, minlength=n + 1)
+    left, top = np.full(n + 1, mask.shape[1]), np.full(n + 1, mask.shape[0])
+    right, bottom = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
+    np.minimum.at(left, ids, xs)
+    np.maximum.at(right, ids, xs)
+    np.minimum.at(top, ids, ys)
+    np.maximum.at(bottom, ids, ys)
+    return labels, [(int(areas[i]), (int(left[i]), int(top[i]), int(right[i]) + 1, int(bottom[i]) + 1))
+                    for i in range(1, n + 1)]
 
 
 def to_mnist(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -1,0 +1,199 @@
+"""The draw-a-digit web page and its JSON API, on the standard library's threading HTTP server.
+
+    GET  /              the page (static files from the package: no CDN, no network)
+    GET  /api/health    {"status": "ok", "model": <the model card's essentials>, ...}
+    POST /api/predict   body: the drawing as a PNG (Content-Type: image/png), or JSON
+                        {"pixels": [[0-255, ...], ...]} (any size, any polarity)
+                        -> {"digit", "confidence", "probabilities", "latency_ms", "input"}
+
+Inference goes through the same runtime and preprocessing as `digitlite classify`.  Bad
+requests get a 4xx with {"error": ...} and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import DigitliteError
+from edge.preprocess import ImageError, load_image, preprocess_gray
+
+MAX_BODY = 2 * 1024 * 1024  # a 280x280 drawing is a few kilobytes
+MAX_SIDE = 2048  # pixels per side for JSON drawings
+SOCKET_TIMEOUT = 10  # seconds a client may take to send its request
+STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+
+
+class RequestError(Exception):
+    """A client error: HTTP status and a message for the JSON body."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def web_root() -> Path:
+    """The folder of the page's static files inside the package."""
+    return Path(str(resources.files("edge") / "web"))
+
+
+def _card(model_path: Path) -> dict:
+    try:
+        card = json.loads(model_path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {"file": model_path.name}
+    keys = ("file", "variant", "tflite_accuracy", "size_bytes", "sha256", "parameters", "macs_per_image")
+    return {k: card[k] for k in keys if k in card}
+
+
+class DigitServer(ThreadingHTTPServer):
+    """One model, shared by the request threads (one interpreter call at a time)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, classifier, model_path: Path):
+        super().__init__(address, Handler)
+        self.classifier, self.card = classifier, _card(model_path)
+        self.lock = threading.Lock()
+        self.served = 0
+
+    def predict(self, gray: np.ndarray) -> dict:
+        """Preprocess a grayscale drawing and classify it."""
+        started = time.perf_counter()
+        pixels = preprocess_gray(gray, "drawing")
+        with self.lock:  # a TFLite interpreter is not safe to call from two threads at once
+            probs = self.classifier.predict_proba(pixels)[0]
+            self.served += 1
+        return {"digit": int(probs.argmax()), "confidence": round(float(probs.max()), 6),
+                "probabilities": [round(float(p), 6) for p in probs],
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3), "input": pixels.tolist()}
+
+
+def decode_drawing(content_type: str, body: bytes) -> np.ndarray:
+    """The request body as a grayscale array, or RequestError."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind in ("image/png", "image/jpeg", "image/webp", "application/octet-stream"):
+        try:
+            return load_image(body, "drawing")
+        except ImageError as e:
+            raise RequestError(400, str(e)) from None
+    if kind == "application/json":
+        try:
+            pixels = np.asarray(json.loads(body)["pixels"], dtype=np.float32)
+        except (ValueError, KeyError, TypeError):
+            raise RequestError(400, 'expected JSON {"pixels": [[0-255, ...], ...]}') from None
+        if pixels.ndim != 2 or not (1 <= pixels.shape[0] <= MAX_SIDE and 1 <= pixels.shape[1] <= MAX_SIDE):
+            raise RequestError(400, f"pixels must be a 2-D array of at most {MAX_SIDE}x{MAX_SIDE}")
+        if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
+            raise RequestError(400, "pixels must be numbers from 0 to 255")
+        return pixels
+    raise RequestError(415, f"unsupported Content-Type {kind or '(none)'}: send image/png or application/json")
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes: the page, its static files, /api/health and /api/predict."""
+
+    server: DigitServer
+    timeout = SOCKET_TIMEOUT
+    server_version = "digitlite"
+
+    def log_message(self, format, *args):  # noqa: A002 (the stdlib's name)
+        pass  # one line per request would drown the console on a Pi; errors are in the responses
+
+    def _send(self, status: int, body: bytes, content_type: str, extra: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, obj: dict, extra: dict | None = None) -> None:
+        self._send(status, json.dumps(obj).encode(), "application/json", extra)
+
+    def do_GET(self):  # noqa: N802 (the stdlib's name)
+        path = self.path.split("?", 1)[0]
+        if path == "/api/health":
+            self._json(200, {"status": "ok", "model": self.server.card, "runtime": self.server.classifier.runtime,
+                             "served": self.server.served})
+        elif path == "/api/predict":
+            self._json(405, {"error": "use POST for /api/predict"}, {"Allow": "POST"})
+        elif path in ("/", "/index.html") or path.startswith("/static/"):
+            name = "index.html" if path in ("/", "/index.html") else path[len("/static/"):]
+            file = web_root() / name
+            if "/" in name or name.startswith(".") or not file.is_file() or file.suffix not in STATIC_TYPES:
+                self._json(404, {"error": f"no such file: {path}"})
+            else:
+                self._send(200, file.read_bytes(), STATIC_TYPES[file.suffix])
+        else:
+            self._json(404, {"error": f"no such path: {path}"})
+
+    do_HEAD = do_GET
+
+    def do_POST(self):  # noqa: N802
+        if self.path.split("?", 1)[0] != "/api/predict":
+            self._json(404 if not self.path.startswith("/api/") else 405,
+                       {"error": f"cannot POST to {self.path}"}, {"Allow": "GET"})
+            return
+        try:
+            length = self.headers.get("Content-Length")
+            if length is None:
+                raise RequestError(411, "Content-Length is required")
+            try:
+                length = int(length)
+            except ValueError:
+                raise RequestError(400, "Content-Length is not a number") from None
+            if length > MAX_BODY:
+                raise RequestError(413, f"body of {length} bytes is over the {MAX_BODY} byte limit")
+            if length <= 0:
+                raise RequestError(400, "empty body")
+            body = self.rfile.read(length)
+            if len(body) < length:
+                raise RequestError(400, "body shorter than its Content-Length")
+            gray = decode_drawing(self.headers.get("Content-Type", ""), body)
+            try:
+                answer = self.server.predict(gray)
+            except ImageError:
+                raise RequestError(422, "no digit found: draw one") from None
+            self._json(200, answer)
+        except RequestError as e:
+            self.close_connection = True  # the rest of an oversized body is not read
+            self._json(e.status, {"error": str(e)})
+
+    def _not_allowed(self):
+        self._json(405, {"error": f"{self.command} is not allowed"}, {"Allow": "GET, POST"})
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
+
+
+def serve(classifier, model_path: Path, host: str = "127.0.0.1", port: int = 8000, out=sys.stderr) -> None:
+    """Serve until Ctrl-C; DigitliteError if the address cannot be bound."""
+    try:
+        server = DigitServer((host, port), classifier, Path(model_path))
+    except OSError as e:
+        raise DigitliteError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
+    bound_port = server.server_address[1]
+    shown = "localhost" if host in ("127.0.0.1", "localhost") else host
+    print(f"draw a digit at http://{shown}:{bound_port}/  (Ctrl-C to stop)", file=out, flush=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"note: listening on {host}: anyone who can reach this machine on port {bound_port} can use it",
+              file=out, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

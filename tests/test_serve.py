@@ -1,0 +1,213 @@
+"""`digitlite serve`: the JSON API, its bad requests, a bounded loopback load, and a real browser."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO
+
+SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The server on a free loopback port, in a thread, with the shipped model."""
+    from edge.runtime import Classifier
+    from edge.serve import DigitServer
+
+    srv = DigitServer(("127.0.0.1", 0), Classifier(SHIPPED), SHIPPED)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv.server_address
+    srv.shutdown()
+    srv.server_close()
+
+
+def request(address, method, path, body=b"", headers=None):
+    conn = http.client.HTTPConnection(*address, timeout=30)
+    conn.request(method, path, body=body, headers=headers or {})
+    res = conn.getresponse()
+    data = res.read()
+    conn.close()
+    return res.status, res.getheader("Content-Type"), data
+
+
+def drawing_png(image: np.ndarray) -> bytes:
+    """A digit as the page sends it: dark strokes on a white 280x280 canvas, PNG."""
+    buf = io.BytesIO()
+    Image.fromarray(255 - image).resize((280, 280), Image.BILINEAR).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_page_and_static_files(server):
+    status, kind, body = request(server, "GET", "/")
+    assert status == 200 and kind.startswith("text/html")
+    page = body.decode()
+    for element in ('id="pad"', 'id="clear"', 'id="digit"', 'id="probs"'):
+        assert element in page
+    assert "http" not in page.replace("http-equiv", "")  # no CDN: everything comes from this server
+    assert request(server, "GET", "/static/app.js")[0] == 200
+    assert request(server, "GET", "/static/style.css")[0] == 200
+    assert request(server, "GET", "/static/../serve.py")[0] == 404
+
+
+def test_health_gives_the_model_card(server):
+    status, kind, body = request(server, "GET", "/api/health")
+    health = json.loads(body)
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    assert status == 200 and kind == "application/json"
+    assert health["status"] == "ok" and health["model"]["sha256"] == card["sha256"]
+
+
+def test_predict_png_and_pixels(server, mnist):
+    from edge.preprocess import preprocess_gray
+    from edge.runtime import Classifier
+
+    reference = Classifier(SHIPPED)
+    for i in range(5):
+        image = mnist.test_images[i]
+        status, _, body = request(server, "POST", "/api/predict", drawing_png(image), {"Content-Type": "image/png"})
+        answer = json.loads(body)
+        assert status == 200 and answer["digit"] == int(mnist.test_labels[i])
+        assert len(answer["probabilities"]) == 10 and answer["latency_ms"] > 0
+        assert np.array(answer["input"]).shape == (28, 28)
+        pixels = json.dumps({"pixels": image.tolist()}).encode()
+        status, _, body = request(server, "POST", "/api/predict", pixels, {"Content-Type": "application/json"})
+        expected = int(reference.predict_proba(preprocess_gray(image.astype(np.float32))).argmax())
+        assert status == 200 and json.loads(body)["digit"] == expected
+
+
+@pytest.mark.parametrize("method, path, body, headers, status, fragment", [
+    ("POST", "/api/predict", drawing_png(np.zeros((28, 28), np.uint8)), {"Content-Type": "image/png"}, 422, "no digit"),
+    ("POST", "/api/predict", b"\x89PNG garbage", {"Content-Type": "image/png"}, 400, "drawing"),
+    ("POST", "/api/predict", b'{"pixels": [1, 2, 3]}', {"Content-Type": "application/json"}, 400, "2-D array"),
+    ("POST", "/api/predict", b'{"pixels": "nope"}', {"Content-Type": "application/json"}, 400, "expected JSON"),
+    ("POST", "/api/predict", b'{"pixels": [[1, 300]]}', {"Content-Type": "application/json"}, 400, "0 to 255"),
+    ("POST", "/api/predict", b"{not json", {"Content-Type": "application/json"}, 400, "expected JSON"),
+    ("POST", "/api/predict", b"hello", {"Content-Type": "text/plain"}, 415, "Content-Type"),
+    ("POST", "/api/predict", b"", {"Content-Type": "image/png"}, 400, "empty body"),
+    ("GET", "/api/predict", b"", {}, 405, "POST"),
+    ("PUT", "/api/predict", b"x", {"Content-Type": "image/png"}, 405, "not allowed"),
+    ("GET", "/nowhere", b"", {}, 404, "no such path"),
+    ("POST", "/elsewhere", b"x", {"Content-Type": "image/png"}, 404, "cannot POST"),
+])
+def test_bad_requests_get_a_json_4xx(server, method, path, body, headers, status, fragment):
+    got, kind, data = request(server, method, path, body, headers)
+    assert got == status and kind == "application/json"
+    assert fragment in json.loads(data)["error"]
+
+
+def test_oversized_body_is_refused_without_reading_it(server):
+    conn = http.client.HTTPConnection(*server, timeout=30)
+    conn.putrequest("POST", "/api/predict")
+    conn.putheader("Content-Type", "image/png")
+    conn.putheader("Content-Length", str(50 * 1024 * 1024))
+    conn.endheaders()
+    res = conn.getresponse()
+    assert res.status == 413 and "limit" in json.loads(res.read())["error"]
+    conn.close()
+    assert request(server, "GET", "/api/health")[0] == 200
+
+
+def test_bounded_load_with_malformed_requests(server, mnist):
+    """2,000 requests from 16 concurrent clients on loopback; every valid answer right, no 5xx."""
+    goods = [(drawing_png(mnist.test_images[i]), int(mnist.test_labels[i])) for i in range(20)]
+
+    def one(k):
+        if k % 5 == 4:  # one in five is garbage
+            status, _, _ = request(server, "POST", "/api/predict", b"junk" * k, {"Content-Type": "image/png"})
+            return status in (400, 422), status
+        png, label = goods[k % len(goods)]
+        status, _, body = request(server, "POST", "/api/predict", png, {"Content-Type": "image/png"})
+        return status == 200 and json.loads(body)["digit"] == label, status
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(one, range(2000)))
+    assert all(ok for ok, _ in results), [s for ok, s in results if not ok][:10]
+    assert not any(s >= 500 for _, s in results)
+    status, _, body = request(server, "GET", "/api/health")
+    assert status == 200 and json.loads(body)["served"] >= 1600
+
+
+# --- a real browser --------------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def test_drawing_in_a_real_browser(server, tmp_path):
+    """Headless Chromium draws digits on #pad with pointer events and reads #digit."""
+    from playwright.sync_api import sync_playwright
+
+    from benchmarks.realworld import TEMPLATES
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (.ci/run installs it)"
+    url = f"http://{server[0]}:{server[1]}/"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update"])
+        page = browser.new_page(viewport={"width": 420, "height": 900})
+        page.goto(url)
+        box = page.locator("#pad").bounding_box()
+        read = {}  # (digit, style) -> what #digit showed
+        for digit, style in ((0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (4, 1), (7, 0), (7, 1)):
+            page.click("#clear")
+            for stroke in TEMPLATES[digit][style]:
+                points = [(box["x"] + (0.15 + 0.7 * x) * box["width"], box["y"] + (0.1 + 0.8 * y) * box["height"])
+                          for x, y in stroke]
+                page.mouse.move(*points[0])
+                page.mouse.down()
+                for pt in points[1:]:
+                    page.mouse.move(*pt, steps=2)
+                page.mouse.up()
+            page.wait_for_function("document.body.dataset.asked && "
+                                   "document.body.dataset.answered === document.body.dataset.asked")
+            read[(digit, style)] = page.inner_text("#digit")
+            page.screenshot(path=str(tmp_path / f"digit_{digit}_{style}.png"))
+        browser.close()
+    assert read == {k: str(k[0]) for k in read}, read
+    assert (tmp_path / "digit_7_0.png").stat().st_size > 5000
+
+
+def test_serve_command_starts_answers_and_stops_on_ctrl_c():
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "serve", "--port", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        port = int(re.search(r"localhost:(\d+)/", line).group(1))
+        status, _, body = request(("127.0.0.1", port), "GET", "/api/health")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_a_port_in_use_is_one_line(server):
+    from conftest import assert_one_line_error, run_cli
+
+    assert_one_line_error(run_cli("serve", "--port", str(server[1])), "cannot listen on", str(server[1]))
+    assert_one_line_error(run_cli("serve", "--port", "70000"), "--port must be between 0 and 65535")
+
+
+def test_serve_benchmark_counts_every_request(server, mnist):
+    from benchmarks.serve import drawing, measure
+
+    bodies = [(drawing(mnist.test_images[i]), int(mnist.test_labels[i])) for i in range(3)]
+    result = measure(server, bodies, requests=24, clients=4)
+    assert result["status_200"] == result["correct"] == 24 and result["requests_per_second"] > 0
+    assert result["server_latency"]["n"] == result["round_trip"]["n"] == 24
