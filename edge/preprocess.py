@@ -57,6 +57,9 @@ def load_image(source, name: str | None = None) -> np.ndarray:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():
+            # Pillow warns about corrupt EXIF or TIFF tags and decodes what it can; this tool
+            # answers for the file itself, in one line, so the warnings are not printed.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
             if img.width * img.height > MAX_PIXELS:
