@@ -157,13 +157,7 @@ def dark_ink_guess(gray: np.ndarray) -> bool:
 
 def _rank_filter(a: np.ndarray, size: int, reduce) -> np.ndarray:
     """Separable max or min (``reduce``) over a size x size window, edges replicated."""
-    r = size // 2
-    for axis in (0, 1):
-        pad = [(0, 0), (0, 0)]
-        pad[axis] = (r, r)
-        windows = np.lib.stride_tricks.sliding_window_view(np.pad(a, pad, mode="edge"), size, axis=axis)
-        a = reduce(windows, axis=-1)
-    return a
+    return _rank_filter_axis(_rank_filter_axis(a, size, 0, reduce), size, 1, reduce)
 
 
 def paper_estimate(a: np.ndarray, size: int) -> np.ndarray:
@@ -258,11 +252,8 @@ def _rank_filter_axis(a: np.ndarray, size: int, axis: int, reduce) -> np.ndarray
     """Max or min (``reduce``) over ``size`` pixels along one axis, edges replicated."""
     pad = [(0, 0), (0, 0)]
     pad[axis] = (size // 2, size // 2)
-    return _rank_filter_1d(np.pad(a, pad, mode="edge"), size, axis, reduce)
-
-
-def _rank_filter_1d(a: np.ndarray, size: int, axis: int, reduce) -> np.ndarray:
-    return reduce(np.lib.stride_tricks.sliding_window_view(a, size, axis=axis), axis=-1)
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(a, pad, mode="edge"), size, axis=axis)
+    return reduce(windows, axis=-1)
 
 
 def otsu_threshold(values: np.ndarray, bins: int = 128) -> float:
@@ -459,7 +450,7 @@ def _free_standing(box, w: int, h: int) -> bool:
     return x0 > 0 and y0 > 0 and x1 < w and y1 < h
 
 
-def _digit_group(mask_shape, kept) -> tuple[int, int, int, int]:
+def _digit_group(kept) -> tuple[int, int, int, int]:
     """The box of the largest component plus the pieces that belong with it (a broken 5, a 7's bar).
 
     Pieces join while they lie within a quarter of the group's size of it; the group grows
@@ -487,7 +478,7 @@ def preprocess_gray(gray: np.ndarray, name: str = "<image>") -> np.ndarray:
     if min(small.shape) < 3:
         small = np.pad(small, 2, mode="edge")
     ink, mask, kept = find_ink(small, name)
-    x0, y0, x1, y1 = _digit_group(mask.shape, kept)
+    x0, y0, x1, y1 = _digit_group(kept)
     region = np.zeros_like(mask)
     region[y0:y1, x0:x1] = True
     return to_mnist(ink, mask & region)

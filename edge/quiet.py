@@ -1,11 +1,12 @@
-"""Import and run TensorFlow without its chatter on stdout and stderr.
+"""Keep native libraries' chatter off stdout and stderr.
 
 TensorFlow 2.19+ logs through absl before logging is initialised, which
-TF_CPP_MIN_LOG_LEVEL no longer silences (tensorflow/tensorflow#100442), and the TFLite
-converter prints the whole exported signature on stdout.  Those lines would bury the
-tables and one-line errors this tool promises, so the file descriptors point at
-/dev/null while TensorFlow starts up and while it converts.  Errors still surface as
-Python exceptions.  Importing this module imports nothing heavy.
+TF_CPP_MIN_LOG_LEVEL no longer silences (tensorflow/tensorflow#100442); the TFLite
+converter prints the whole exported signature on stdout; TFLite interpreters announce
+their delegates and FFmpeg prints its exceptions, all straight to the file descriptors.
+Those lines would bury the tables and one-line errors this tool promises, so ``quiet``
+points the descriptors at /dev/null around such calls.  Errors still surface as Python
+exceptions.  Importing this module imports nothing heavy.
 """
 
 from __future__ import annotations
