@@ -149,12 +149,12 @@ def bench_one(model: Path, runtime: str, threads: int, config: BenchConfig, test
         t0 = time.perf_counter()
         clf = Classifier(model, runtime=runtime, threads=threads)
         row["load_ms"] = (time.perf_counter() - t0) * 1e3
-        one = clf._to_input(test.test_images[:1])
+        one = clf.to_input(test.test_images[:1])
         row["call"] = percentiles(time_calls(clf, one, config.runs, config.min_seconds))
         progress()
         row["throughput"] = {}
         for b in config.batches:
-            batch = clf._to_input(test.test_images[:b])
+            batch = clf.to_input(test.test_images[:b])
             calls = time_calls(clf, batch, max(20, config.runs // b), config.min_seconds / 2, warmup=5)
             row["throughput"][str(b)] = throughput(b, float(np.median(calls)))
         progress()

@@ -22,21 +22,11 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     exception, KeyboardInterrupt included, the temp file is removed and the
     previous ``target`` is left as it was.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts get the usual permissions
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        with open(tmp_path, "rb") as f:
+    with _deferred(target, suffix) as tmp:
+        yield tmp
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp_path, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise
+        os.replace(tmp, target)
 
 
 def _umask() -> int:
@@ -73,3 +63,38 @@ def write_with(target: str | os.PathLike, writer: Callable[[Path], None], suffix
     """Call ``writer(tmp_path)`` and move the result onto ``target`` atomically."""
     with atomic_path(target, suffix=suffix) as tmp:
         writer(tmp)
+
+
+def write_all(files: dict) -> None:
+    """Write several files ``{path: bytes}`` as a set: every temp file first, then the renames.
+
+    Running out of space (or any failure) while writing leaves every old file as it was; only
+    the renames, which need no space, come after the last byte is written.  Used where two
+    files must match, like a model and its card.
+    """
+    with contextlib.ExitStack() as stack:
+        temps = {}
+        for target, data in files.items():
+            tmp = stack.enter_context(_deferred(target))
+            tmp.write_bytes(data)
+            temps[Path(target)] = tmp
+        for target, tmp in temps.items():
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        for target, tmp in temps.items():
+            os.replace(tmp, target)
+
+
+@contextlib.contextmanager
+def _deferred(target, suffix: str = "") -> Iterator[Path]:
+    """A temp path beside ``target``, removed on the way out unless it was renamed away."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts get the usual permissions
+    try:
+        yield Path(tmp)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)

@@ -1,5 +1,8 @@
 """Real-time digits from a camera, a video file or a stream: the plain OpenCV loop a Pi user can read.
 
+Sources: anything OpenCV opens (a device index such as ``0``, a video file, a stream URL),
+or ``picamera`` (``picamera:N``) for the Raspberry Pi camera module through Picamera2.
+
 Each frame: grayscale, the region of interest, shrunk to ``work_side`` pixels, the same
 digit finding and preprocessing as ``classify`` (edge/preprocess.py), one batched model
 call.  With a window: boxes, digits, confidences and the FPS averaged over the last 10
@@ -9,6 +12,7 @@ frames; ``q`` quits.  Headless: one JSON line per frame.  OpenCV is imported her
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import deque
@@ -26,6 +30,9 @@ FAILED_READS_ALLOWED = 5  # consecutive failed reads from a device before it cou
 
 def import_cv2():
     """OpenCV, or a clear message saying how to install it."""
+    # FFmpeg, inside OpenCV, prints every damaged video frame on stderr ("[mjpeg @ 0x…] error
+    # count"); damaged frames are decoded as far as they go and read like any other, so quiet it.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         import cv2
     except ImportError:
@@ -44,8 +51,100 @@ def parse_source(source: str):
     return int(source) if source.isdigit() else source
 
 
+def picamera_number(source: str) -> int | None:
+    """The camera-module number for ``picamera`` / ``picamera:N``; None for any other source."""
+    name, _, number = source.partition(":")
+    if name != "picamera":
+        return None
+    if number and not number.isdigit():
+        raise DigitliteError(f"{source}: expected picamera or picamera:N (N the camera number)")
+    return int(number or 0)
+
+
+def is_live(source: str) -> bool:
+    """True for a device (a number or a camera module), whose failed reads mean a fault, not the end."""
+    return isinstance(parse_source(source), int) or picamera_number(source) is not None
+
+
+def is_stream(source: str) -> bool:
+    """True for a network stream (a URL), which has no end: a failed read means it stalled or dropped."""
+    return "://" in source
+
+
+class PicameraCapture:
+    """The Raspberry Pi camera module through Picamera2, with the calls the loop makes on cv2.VideoCapture.
+
+    Frames come as "RGB888", which Picamera2 lays out as B, G, R bytes: OpenCV's order.
+    Picamera2 comes from Raspberry Pi OS (``sudo apt install python3-picamera2``), so the
+    virtual environment must see the system's packages.
+    """
+
+    def __init__(self, number: int = 0, size: tuple[int, int] = (640, 480)):
+        try:
+            from picamera2 import Picamera2
+        except ImportError:
+            raise DigitliteError("--source picamera needs Picamera2: sudo apt install python3-picamera2, and a venv "
+                                 "made with --system-site-packages (the Pi bundle's install.sh makes one)") from None
+        try:
+            with quiet(stdout=False):  # libcamera logs its start-up on stderr
+                cameras = Picamera2.global_camera_info()
+        except Exception as e:  # libcamera raises whatever it likes when the stack is broken
+            raise DigitliteError(f"picamera: libcamera could not list the cameras ({_first_line(e)})") from None
+        if number >= len(cameras):
+            found = f"{len(cameras)} camera module(s) found" if cameras else "no camera module found"
+            raise DigitliteError(f"picamera:{number}: {found}; is the ribbon cable seated and the camera "
+                                 "detected (rpicam-hello --list-cameras)?")
+        self._cam = None
+        try:
+            with quiet(stdout=False):
+                cam = Picamera2(number)
+                self._cam = cam
+                cam.configure(cam.create_video_configuration(main={"size": size, "format": "RGB888"}))
+                cam.start()
+        except Exception as e:
+            self.release()
+            raise DigitliteError(f"picamera:{number}: cannot start ({_first_line(e)}); is another program using it?") from None
+
+    def isOpened(self) -> bool:  # noqa: N802 - the cv2.VideoCapture name
+        """True while the camera is running."""
+        return self._cam is not None
+
+    def read(self):
+        """(True, BGR frame), or (False, None) when the camera gave no frame."""
+        if self._cam is None:
+            return False, None
+        try:
+            frame = self._cam.capture_array("main")
+        except Exception:
+            return False, None
+        if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3) or frame.size == 0:
+            return False, None
+        return True, frame[..., :3] if frame.ndim == 3 else frame  # XRGB8888 would carry a 4th byte
+
+    def release(self) -> None:
+        """Stop and close the camera (safe to call twice)."""
+        cam, self._cam = self._cam, None
+        if cam is not None:
+            for step in (cam.stop, cam.close):
+                try:
+                    step()
+                except Exception:
+                    pass
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def open_capture(source: str):
-    """Open an OpenCV source with open/read timeouts; DigitliteError if it cannot be opened."""
+    """Open a source: Picamera2 for ``picamera[:N]``, else OpenCV with open/read timeouts.
+
+    DigitliteError if it cannot be opened.
+    """
+    number = picamera_number(source)
+    if number is not None:
+        return PicameraCapture(number)
     cv2 = import_cv2()
     src = parse_source(source)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, READ_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
@@ -134,12 +233,14 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
         min_confidence: float = 0.6, out=sys.stdout) -> int:
     """The camera loop; returns the number of frames read.
 
-    Ends at ``max_frames``, the end of a video file, ``q`` in the window, or Ctrl-C.  A
-    device that stops delivering frames is an error (DigitliteError), not a hang.
+    Ends at ``max_frames``, the end of a video file, ``q`` in the window, or Ctrl-C (or
+    SIGTERM).  A device or network stream that stops delivering frames is an error
+    (DigitliteError) after the read timeout, not a hang; a damaged frame in a file is
+    decoded as far as it goes and read like any other.
     """
     cv2 = import_cv2()
     cap = open_capture(source)
-    is_device = isinstance(parse_source(source), int)
+    is_device = is_live(source)
     reader = FrameReader(classifier, roi=roi, min_confidence=min_confidence)
     times = deque(maxlen=10)
     frames, failures = 0, 0
@@ -147,8 +248,11 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
         while not max_frames or frames < max_frames:
             ok, frame = cap.read()
             if not ok or frame is None:
+                if is_stream(source):
+                    raise DigitliteError(f"{source}: the stream stopped delivering frames "
+                                         f"(no frame for {READ_TIMEOUT_MS // 1000} s, or it ended) after {frames} frames")
                 if not is_device:
-                    break  # end of the file or stream
+                    break  # end of the file
                 failures += 1
                 if failures > FAILED_READS_ALLOWED:
                     raise DigitliteError(f"camera {source}: stopped delivering frames (disconnected?)")

@@ -19,10 +19,12 @@ ENTRY_POINT_GROUP = "digitlite.commands"
 
 
 def _version() -> str:
-    try:
-        return metadata.version("digitlite")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
+    for name in ("digitlite", "digitlite-edge"):  # the full install, or the Pi bundle's wheel
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "unknown (not installed)"
 
 
 def _register_eval(subparsers) -> None:
@@ -36,6 +38,8 @@ def _register_eval(subparsers) -> None:
     p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
                    help="TFLite interpreter for a .tflite model")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument("--predictions", action="store_true",
+                   help="with --json: add each image's predicted digit and a sha256 of all output probabilities")
     p.set_defaults(handler=_run_eval)
 
 
@@ -45,7 +49,8 @@ def _run_eval(args) -> int:
     from edge.evaluate import evaluate_model
     from edge.metrics import format_report
 
-    report = evaluate_model(args.model, data_dir=args.data_dir, samples=args.samples, runtime=args.runtime)
+    report = evaluate_model(args.model, data_dir=args.data_dir, samples=args.samples, runtime=args.runtime,
+                            predictions=args.predictions)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -147,7 +152,8 @@ def _register_camera(subparsers) -> None:
                     "in a window (q quits), or with --headless prints one JSON line per frame "
                     "(frame, number, digits with confidence and box, latency).",
     )
-    p.add_argument("--source", default="0", help="OpenCV source: device index, video file or stream URL")
+    p.add_argument("--source", default="0",
+                   help="a device index, video file or stream URL (OpenCV), or picamera[:N] for the Pi camera module")
     _add_model_options(p)
     p.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: until the end or q)")
@@ -195,7 +201,96 @@ def _run_serve(args) -> int:
     return 0
 
 
-EDGE_COMMANDS = (_register_classify, _register_camera, _register_serve, _register_eval)
+def _register_info(subparsers) -> None:
+    p = subparsers.add_parser(
+        "info", help="check that a model runs here: interpreter, model card, one test call",
+        description="Loads the model with the chosen interpreter, runs it once on a blank image and prints "
+                    "the interpreter, the model's interface and sha256 and its card's accuracy. Exit 1 if it "
+                    "cannot run.",
+    )
+    _add_model_options(p)
+    p.add_argument("--calls", type=int, default=0, metavar="N",
+                   help="also time N single-image calls and report the median and p99 (a quick speed check on the device)")
+    p.add_argument("--json", action="store_true", help="print the same as JSON")
+    p.set_defaults(handler=_run_info)
+
+
+def _run_info(args) -> int:
+    import hashlib
+    import json
+    import platform
+    import time
+
+    import numpy as np
+
+    from edge.runtime import interpreter_version
+
+    if args.calls < 0:
+        raise DigitliteError(f"--calls must not be negative (got {args.calls})")
+    classifier = _load_classifier(args)
+    started = time.perf_counter()
+    probs = classifier.predict_proba(np.zeros((1, 28, 28), np.uint8))
+    call_ms = (time.perf_counter() - started) * 1000
+    if probs.shape != (1, 10) or not np.all(np.isfinite(probs)):
+        raise DigitliteError(f"{classifier.path}: the model ran but returned {probs.shape} non-finite output")
+    interface = classifier.describe()
+    card_path = classifier.path.with_suffix(".json")
+    try:
+        card = json.loads(card_path.read_text())
+    except (OSError, ValueError):
+        card = {}
+    info = {
+        "digitlite": _version(), "python": platform.python_version(), "machine": platform.machine(),
+        "numpy": np.__version__, "interpreter": classifier.runtime,
+        "interpreter_version": interpreter_version(classifier.runtime),
+        "model": str(classifier.path), "sha256": hashlib.sha256(classifier.path.read_bytes()).hexdigest(),
+        "input": interface["input"], "output": interface["output"], "first_call_ms": round(call_ms, 3),
+        "card_accuracy": card.get("tflite_accuracy") if isinstance(card, dict) else None,
+    }
+    if args.calls:
+        batch = classifier.to_input(np.zeros((1, 28, 28), np.uint8))
+        for _ in range(min(args.calls, 20)):  # warm-up
+            classifier.invoke(batch)
+        times = []
+        for _ in range(args.calls):
+            t = time.perf_counter()
+            classifier.invoke(batch)
+            times.append(time.perf_counter() - t)
+        p50, p99 = np.percentile(np.asarray(times) * 1e6, [50, 99])
+        info.update(calls=args.calls, call_p50_us=round(float(p50), 1), call_p99_us=round(float(p99), 1))
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            print(f"{key:20} {value}")
+    return 0
+
+
+def _register_export(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="build the folder to copy to a Raspberry Pi (edge wheel, model, install and run scripts)",
+        description="Writes OUT with the edge runtime's wheel (no TensorFlow), the model and its card, "
+                    "requirements files for the Pi, install.sh, run.sh and a systemd unit. Copy OUT to the Pi "
+                    "and run ./install.sh there.",
+    )
+    p.add_argument("out", metavar="OUT", help="folder to write (must be empty or absent, unless --force)")
+    p.add_argument("--target", default="pi", choices=("pi",), help="the device (pi: 64-bit Raspberry Pi OS)")
+    p.add_argument("--model", help="the .tflite model to ship, with its .json card beside it (default: the shipped int8 model)")
+    p.add_argument("--force", action="store_true", help="replace OUT if it is not empty")
+    p.set_defaults(handler=_run_export)
+
+
+def _run_export(args) -> int:
+    from edge.export import export_bundle
+
+    manifest = export_bundle(args.out, target=args.target, model=args.model, force=args.force)
+    print(f"{args.out}: {len(manifest['files']) + 2} files for target {args.target} "
+          f"({manifest['wheel']}, {manifest['model']}); copy it to the device and run ./install.sh there")
+    return 0
+
+
+EDGE_COMMANDS = (_register_classify, _register_camera, _register_serve, _register_eval, _register_info,
+                 _register_export)
 
 
 def _stage_entry_points() -> dict:
@@ -236,13 +331,29 @@ def _command_in(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
+def _sigterm_as_ctrl_c() -> None:
+    # `kill`, `systemctl stop` and `timeout` send SIGTERM, whose default ends Python on the spot:
+    # no temp file removed, no camera released. As Ctrl-C, every command stops the way it
+    # documents (train installs its own handler while it trains).
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (main() called from a test's thread): leave it
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the process exit code.
 
     Bad input ends in one line on stderr and exit code 1 (2 for usage errors,
-    130 for Ctrl-C), never a traceback.
+    130 for Ctrl-C or SIGTERM), never a traceback.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
+    _sigterm_as_ctrl_c()
     parser = build_parser(load=_command_in(argv) or "all")
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):  # a stage listed by name whose module could not be imported

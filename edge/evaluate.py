@@ -72,8 +72,14 @@ def model_predictor(model_path: str | os.PathLike, runtime: str = "auto", thread
     raise DigitliteError(f"{path}: unknown model type {path.suffix or '(no extension)'}; expected .keras or .tflite")
 
 
-def evaluate_model(model_path: str | os.PathLike, data_dir=None, samples: int = 0, runtime: str = "auto") -> dict:
-    """Accuracy, loss, confusion matrix and per-class P/R/F1 of a model on the MNIST test images."""
+def evaluate_model(model_path: str | os.PathLike, data_dir=None, samples: int = 0, runtime: str = "auto",
+                   predictions: bool = False) -> dict:
+    """Accuracy, loss, confusion matrix and per-class P/R/F1 of a model on the MNIST test images.
+
+    With ``predictions``, the report also holds each image's predicted digit, its
+    probabilities (rounded to 6 decimals) and the sha256 of all of them as float32, to
+    compare two machines output for output.
+    """
     predict = model_predictor(model_path, runtime=runtime)
     mnist = load_mnist(data_dir)
     images, labels = mnist.test_images, mnist.test_labels
@@ -81,6 +87,13 @@ def evaluate_model(model_path: str | os.PathLike, data_dir=None, samples: int = 
         raise DigitliteError(f"--samples must not be negative (got {samples})")
     if samples:
         images, labels = images[:samples], labels[:samples]
-    report = classification_report(labels, predict(images))
+    probs = predict(images)
+    report = classification_report(labels, probs)
     report["model"] = str(model_path)
+    if predictions:
+        import hashlib
+
+        report["predictions"] = [int(d) for d in np.argmax(probs, axis=1)]
+        report["probabilities"] = np.round(probs.astype(np.float64), 6).tolist()
+        report["probabilities_sha256"] = hashlib.sha256(np.ascontiguousarray(probs, np.float32).tobytes()).hexdigest()
     return report

@@ -49,6 +49,16 @@ def interpreter_class(runtime: str = "auto"):
     raise DigitliteError(f"no TFLite interpreter found; install {wanted} (pip install ai-edge-litert)")
 
 
+def interpreter_version(name: str) -> str | None:
+    """The installed version of the package behind runtime ``name`` (None if unknown)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(_PACKAGES[name])
+    except (KeyError, metadata.PackageNotFoundError):
+        return None
+
+
 def _check_tflite_runtime_numpy() -> None:
     # tflite-runtime's last release (2.14) was built against NumPy 1 but does not say so in
     # its metadata; under NumPy 2 it fails with an opaque SystemError on the first model.
@@ -170,7 +180,8 @@ class Classifier:
         """The dtype the model takes (uint8, int8 or float32)."""
         return np.dtype(self.input["dtype"])
 
-    def _to_input(self, pixels: np.ndarray) -> np.ndarray:
+    def to_input(self, pixels: np.ndarray) -> np.ndarray:
+        """0-255 pixels (N, 28, 28) as the model's input tensor (dtype, quantization, shape)."""
         scale, zero = self.input["quantization"]
         x = pixels.astype(np.float32)
         if self.input_dtype != np.float32:
@@ -207,7 +218,7 @@ class Classifier:
             images = images[None]
         if images.shape[1:3] != (28, 28):
             raise ValueError(f"images must be (N, 28, 28), got {images.shape}")
-        chunks = [self._from_output(self.invoke(self._to_input(images[i:i + batch_size])))
+        chunks = [self._from_output(self.invoke(self.to_input(images[i:i + batch_size])))
                   for i in range(0, len(images), batch_size)]
         return np.concatenate(chunks).reshape(len(images), -1) if chunks else np.zeros((0, 10), np.float32)
 

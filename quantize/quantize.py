@@ -142,15 +142,21 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
                                 f"--max-drop {config.max_drop:g}")
         card["status"] = "rejected" if problems else "passed"
         cards.append(card)
+        try:
+            if problems:
+                atomic.write_json(out / f"{stem}_{variant}.rejected.json", {**card, "problems": problems})
+            else:  # the model and its card are replaced together or not at all
+                atomic.write_all({out / card["file"]: data,
+                                  out / f"{stem}_{variant}.json": (json.dumps(card, indent=2) + "\n").encode()})
+        except OSError as e:
+            raise DigitliteError(f"{out / card['file']}: cannot write ({e.strerror or e}); the previous model and "
+                                 "card are left as they were") from None
         if problems:
-            atomic.write_json(out / f"{stem}_{variant}.rejected.json", {**card, "problems": problems})
             kept = out / card["file"]
             raise QuantizeRejected(
                 f"{'; '.join(problems)}; {kept if kept.exists() else 'no previous ' + card['file']} left as it was, "
                 f"report in {out / (stem + '_' + variant + '.rejected.json')}"
             )
-        atomic.write_bytes(out / card["file"], data)
-        atomic.write_json(out / f"{stem}_{variant}.json", card)
         stale = out / f"{stem}_{variant}.rejected.json"
         if stale.exists():
             stale.unlink()

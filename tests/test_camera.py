@@ -117,3 +117,175 @@ def test_overlay_draws_boxes_and_fps(mnist):
 def test_bad_options(moving_digit, args, fragment):
     result = run_cli("camera", "--source", str(moving_digit), "--headless", *args)
     assert result.returncode != 0 and fragment in result.stderr and "Traceback" not in result.stderr
+
+
+# --- the Raspberry Pi camera module (--source picamera), through a stand-in Picamera2 ---
+
+STANDIN = '''
+"""A stand-in for Raspberry Pi OS's picamera2 package: frames from a .npy file, faults on request."""
+import json, os
+import numpy as np
+
+MODE = os.environ.get("STANDIN_MODE", "ok")
+LOG = os.environ["STANDIN_LOG"]
+
+
+def _log(event, **kw):
+    with open(LOG, "a") as f:
+        f.write(json.dumps({"event": event, **kw}) + "\\n")
+
+
+class Picamera2:
+    @staticmethod
+    def global_camera_info():
+        if MODE == "broken":
+            raise RuntimeError("libcamera: failed to start the camera manager")
+        return [] if MODE == "none" else [{"Model": "imx708", "Num": 0}]
+
+    def __init__(self, camera_num=0):
+        self.frames = np.load(os.environ["STANDIN_FRAMES"])
+        self.i = 0
+        _log("open", num=camera_num)
+
+    def create_video_configuration(self, main=None, **kw):
+        return {"main": main}
+
+    def configure(self, config):
+        _log("configure", format=config["main"]["format"], size=list(config["main"]["size"]))
+
+    def start(self):
+        if MODE == "busy":
+            raise RuntimeError("Failed to acquire camera: Device or resource busy")
+        _log("start")
+
+    def capture_array(self, name="main"):
+        if MODE == "stall" and self.i >= 3:
+            raise RuntimeError("Camera frontend has timed out!")
+        frame = self.frames[self.i % len(self.frames)]
+        self.i += 1
+        return frame
+
+    def stop(self):
+        _log("stop")
+
+    def close(self):
+        _log("close")
+'''
+
+
+@pytest.fixture
+def picamera(tmp_path, mnist):
+    """Env for run_cli with the stand-in picamera2 importable; frames: the 7 in BGR and in XRGB8888."""
+    (tmp_path / "picamera2").mkdir()
+    (tmp_path / "picamera2" / "__init__.py").write_text(STANDIN)
+    gray = photo_of(mnist.test_images[0], size=(480, 640), scale=220, seed=3).astype(np.uint8)
+    bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    xrgb = np.concatenate([bgr, np.full((480, 640, 1), 255, np.uint8)], axis=2)
+    np.save(tmp_path / "frames.npy", np.stack([bgr, xrgb[..., :3]]))
+    np.save(tmp_path / "frames4.npy", np.stack([xrgb, xrgb]))
+    log = tmp_path / "log.jsonl"
+
+    def env(mode="ok", frames="frames.npy"):
+        return {"PYTHONPATH": str(tmp_path), "STANDIN_MODE": mode, "STANDIN_LOG": str(log),
+                "STANDIN_FRAMES": str(tmp_path / frames)}
+
+    env.events = lambda: [json.loads(line)["event"] for line in log.read_text().splitlines()]
+    env.log = log
+    return env
+
+
+@pytest.mark.parametrize("frames", ["frames.npy", "frames4.npy"])
+def test_picamera_frames_go_through_the_same_pipeline(picamera, frames):
+    result = run_cli("camera", "--source", "picamera", "--headless", "--max-frames", "6", env=picamera(frames=frames))
+    assert result.returncode == 0, result.stderr
+    lines = _lines(result.stdout)
+    assert [line["number"] for line in lines] == [str(SHIPPED_DIGIT)] * 6
+    assert picamera.events() == ["open", "configure", "start", "stop", "close"]
+    configure = json.loads(picamera.log.read_text().splitlines()[1])
+    assert configure["format"] == "RGB888" and configure["size"] == [640, 480]  # B, G, R bytes: OpenCV's order
+
+
+@pytest.mark.parametrize("mode, fragment", [
+    ("none", "picamera:0: no camera module found"),
+    ("broken", "libcamera could not list the cameras (libcamera: failed to start the camera manager)"),
+    ("busy", "picamera:0: cannot start (Failed to acquire camera: Device or resource busy)"),
+    ("stall", "camera picamera: stopped delivering frames"),
+])
+def test_picamera_faults_are_one_line_errors(picamera, mode, fragment):
+    result = run_cli("camera", "--source", "picamera", "--headless", env=picamera(mode), timeout=60)
+    assert_one_line_error(result, fragment)
+    if mode in ("busy", "stall"):
+        assert picamera.events()[-2:] == ["stop", "close"]  # the camera is released on the way out
+    if mode == "stall":
+        assert len(_lines(result.stdout)) == 3  # the frames before the stall were reported
+
+
+def test_picamera_without_picamera2_says_what_to_install(tmp_path):
+    # an empty folder first on the path, and no picamera2 anywhere on this machine
+    result = run_cli("camera", "--source", "picamera:1", "--headless", env={"PYTHONPATH": str(tmp_path)})
+    assert_one_line_error(result, "sudo apt install python3-picamera2", "--system-site-packages")
+
+
+def test_a_bad_picamera_number(picamera):
+    result = run_cli("camera", "--source", "picamera:x", "--headless", env=picamera())
+    assert_one_line_error(result, "expected picamera or picamera:N")
+
+
+# --- damaged and stalled sources ---
+
+def _corrupt_frames(video, first, last, seed=0):
+    """Overwrite bytes inside the JPEG data of frames first..last-1 (their headers stay)."""
+    data = bytearray(video.read_bytes())
+    starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]
+    rng = np.random.default_rng(seed)
+    for k in range(first, last):
+        for j in rng.integers(starts[k] + 2000, starts[k] + 6000, 200):
+            data[j] = int(rng.integers(0, 256))
+    return bytes(data)
+
+
+def test_damaged_frames_are_read_through_quietly(moving_digit, tmp_path):
+    damaged = tmp_path / "damaged.avi"
+    damaged.write_bytes(_corrupt_frames(moving_digit, 10, 20))
+    result = run_cli("camera", "--source", str(damaged), "--headless", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == f"40 frames read from {damaged}"  # no decoder noise on stderr
+    numbers = [line["number"] for line in _lines(result.stdout)]
+    assert len(numbers) == 40 and numbers[:10] == numbers[20:30] == [str(SHIPPED_DIGIT)] * 10
+
+
+def test_a_stream_that_stalls_is_an_error_not_a_hang(moving_digit):
+    """An HTTP stream that sends half the video, then nothing, holding the connection open."""
+    import http.server
+    import threading
+    import time
+
+    data = moving_digit.read_bytes()
+    release = threading.Event()
+
+    class Stalling(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "video/x-msvideo")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            release.wait(60)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stalling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/clip.avi"
+    try:
+        started = time.monotonic()
+        result = run_cli("camera", "--source", url, "--headless", timeout=90)
+        took = time.monotonic() - started
+    finally:
+        release.set()
+        server.shutdown()
+    assert_one_line_error(result, url, "the stream stopped delivering frames")
+    assert 0 < len(_lines(result.stdout)) < 40  # the frames that came were reported
+    assert took < 60

@@ -56,7 +56,7 @@ def _outputs_in(python: str, model, runtime: str, env=None) -> dict:
         "from edge.mnist import load_mnist\n"
         "from edge.runtime import Classifier\n"
         f"clf = Classifier({str(model)!r}, runtime={runtime!r})\n"
-        "x = clf._to_input(load_mnist().test_images)\n"
+        "x = clf.to_input(load_mnist().test_images)\n"
         "raw = [clf.invoke(x[i:i + 500]).tolist() for i in range(0, len(x), 500)]\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'train', 'quantize'))\n"
         "print(json.dumps({'runtime': clf.runtime, 'raw': sum(raw, []), 'heavy': heavy}))\n"

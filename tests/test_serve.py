@@ -211,3 +211,18 @@ def test_serve_benchmark_counts_every_request(server, mnist):
     result = measure(server, bodies, requests=24, clients=4)
     assert result["status_200"] == result["correct"] == 24 and result["requests_per_second"] > 0
     assert result["server_latency"]["n"] == result["round_trip"]["n"] == 24
+
+
+def test_soak_of_a_server_process_keeps_answers_right_and_memory_flat(mnist):
+    """`benchmarks.serve --soak` on a short run: a leak of tens of KB per request would show."""
+    from benchmarks.serve import drawing, malformed_requests, soak
+
+    bodies = [(drawing(mnist.test_images[i]), int(mnist.test_labels[i])) for i in range(10)]
+    r = soak(bodies, requests=700, clients=4, samples=4)
+    assert r["server_alive_at_end"] and r["status_5xx"] == 0
+    assert r["valid_right"] == r["valid"] == 560
+    # every bad request answered 4xx; only a 2 MB body may meet the close that follows its 413 instead
+    assert r["malformed_4xx"] == r["malformed"] == 140 - r["resets"]
+    assert set(r["reset_kinds"]) <= {"too big"}
+    assert len(malformed_requests()) == 7 and len(r["rss_mb"]) == 5
+    assert r["rss_growth_mb"] < 20, r["rss_mb"]

@@ -1,0 +1,246 @@
+"""`digitlite export --target pi`: the bundle, its wheel, its scripts, and every way it can be wrong."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_one_line_error, run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
+EXPECTED_FILES = {"README.txt", "SHA256SUMS", "bundle.json", "digitlite-camera.service.in", "install.sh", "run.sh",
+                  "requirements.txt", "requirements-tflite-runtime.txt", "model/digits_int8.tflite",
+                  "model/digits_int8.json"}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "pi"
+    result = run_cli("export", "--target", "pi", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "copy it to the device and run ./install.sh" in result.stdout
+    return out
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_bundle_holds_wheel_model_card_requirements_and_scripts(bundle):
+    files = _files(bundle)
+    wheels = [f for f in files if f.endswith(".whl")]
+    assert len(wheels) == 1 and wheels[0].startswith("digitlite_edge-")
+    assert files - set(wheels) == EXPECTED_FILES
+    assert (bundle / "model/digits_int8.tflite").read_bytes() == SHIPPED.read_bytes()
+    assert json.loads((bundle / "model/digits_int8.json").read_text())["sha256"] == \
+        hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
+    assert "ai-edge-litert" in (bundle / "requirements.txt").read_text()
+    tfl = (bundle / "requirements-tflite-runtime.txt").read_text()
+    assert "tflite-runtime==2.14.0" in tfl and "numpy>=1.23,<2" in tfl and "<4.11" in tfl
+    for script in ("install.sh", "run.sh"):
+        assert os.access(bundle / script, os.X_OK)
+        assert subprocess.run(["sh", "-n", str(bundle / script)]).returncode == 0  # valid shell
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    assert manifest["target"] == "pi" and manifest["model"] == "model/digits_int8.tflite"
+    assert set(manifest["files"]) == files - {"bundle.json", "SHA256SUMS"}
+    check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=bundle, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "99.62 %" in (bundle / "README.txt").read_text()  # from the card, not typed in
+
+
+def test_the_wheel_is_the_edge_package_alone_with_valid_metadata(bundle):
+    wheel = next(bundle.glob("*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        assert {n.split("/")[0] for n in names} == {"edge", wheel.name.rsplit("-", 3)[0] + ".dist-info"}
+        assert "edge/models/digits_int8.tflite" in names and "edge/web/index.html" in names
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+        dist = next(n.split("/")[0] for n in names if n.endswith(".dist-info/RECORD"))
+        meta = zf.read(f"{dist}/METADATA").decode()
+        assert "Name: digitlite-edge" in meta and "Requires-Dist: numpy" in meta
+        assert "tensorflow" not in meta.lower() and "litert" not in meta.lower()
+        assert "digitlite = edge.cli:run" in zf.read(f"{dist}/entry_points.txt").decode()
+        for line in zf.read(f"{dist}/RECORD").decode().splitlines():  # every hash and size right
+            name, digest, size = line.rsplit(",", 2)
+            if name.endswith("RECORD"):
+                continue
+            data = zf.read(name)
+            expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            assert digest == f"sha256={expected}" and int(size) == len(data), name
+
+
+def test_the_same_sources_give_the_same_wheel(bundle, tmp_path):
+    from edge.export import build_edge_wheel
+
+    again = build_edge_wheel(tmp_path)
+    assert again.read_bytes() == next(bundle.glob("*.whl")).read_bytes()
+
+
+def test_the_wheel_installs_and_runs_without_the_checkout(bundle, tmp_path, mnist_dir):
+    target = tmp_path / "site"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                          str(next(bundle.glob("*.whl")))], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr
+    env = {"PYTHONPATH": str(target)}
+    where = subprocess.run([sys.executable, "-c", "import edge; print(edge.__file__)"], cwd=tmp_path, env={
+        **os.environ, **env}, capture_output=True, text=True)
+    assert where.stdout.strip().startswith(str(target)), where  # the installed copy, not the repository
+    result = run_cli("eval", str(bundle / "model/digits_int8.tflite"), "--samples", "300", "--json",
+                     "--data-dir", str(mnist_dir), env=env,
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["accuracy"] > 0.98
+
+
+def test_export_a_trained_model_with_its_card(quantized, tmp_path):
+    folder, _ = quantized
+    out = tmp_path / "b"
+    result = run_cli("export", str(out), "--model", str(folder / "digits_int8.tflite"))
+    assert result.returncode == 0, result.stderr
+    assert (out / "model/digits_int8.tflite").read_bytes() == (folder / "digits_int8.tflite").read_bytes()
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("missing model", "nothing.tflite: no such model file"),
+    ("corrupt model", "bad.tflite: not a valid TFLite model"),
+    ("no card", "digits_int8.json: the model card is missing"),
+    ("card of another model", "does not match digits_int8.tflite: not this model's card"),
+    ("broken card", "digits_int8.json: unreadable model card"),
+])
+def test_export_refuses_a_wrong_model(tmp_path, case, fragment):
+    model = tmp_path / "digits_int8.tflite"
+    shutil.copyfile(SHIPPED, model)
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    if case == "missing model":
+        model = tmp_path / "nothing.tflite"
+    elif case == "corrupt model":
+        model = tmp_path / "bad.tflite"
+        model.write_bytes(SHIPPED.read_bytes()[:5000])
+    elif case == "card of another model":
+        card["sha256"] = "0" * 64
+    if case == "broken card":
+        model.with_suffix(".json").write_text("{not json")
+    elif case != "no card":
+        model.with_suffix(".json").write_text(json.dumps(card))
+    result = run_cli("export", str(tmp_path / "out"), "--model", str(model))
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no half-made bundle
+
+
+def test_export_keeps_a_folder_it_was_not_told_to_replace(bundle, tmp_path):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    assert_one_line_error(run_cli("export", str(out)), "folder is not empty (use --force")
+    assert (out / "mine.txt").read_text() == "keep me"
+    assert run_cli("export", str(out), "--force").returncode == 0
+    assert _files(out) == _files(bundle)
+    (tmp_path / "file").write_text("x")
+    assert_one_line_error(run_cli("export", str(tmp_path / "file")), "exists and is not a folder")
+
+
+def test_an_export_that_fails_half_way_leaves_the_previous_bundle(bundle, tmp_path, monkeypatch):
+    import edge.export as export
+
+    out = tmp_path / "b"
+    shutil.copytree(bundle, out)
+    before = {f: (out / f).read_bytes() for f in _files(out)}
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export.shutil, "copyfile", disk_full)
+    with pytest.raises(export.DigitliteError, match="No space left on device"):
+        export.export_bundle(out, force=True)
+    assert {f: (out / f).read_bytes() for f in _files(out)} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # the temp folder is gone
+
+
+# --- the scripts in the bundle ---
+
+def _sh(bundle, script, *args, env=None):
+    return subprocess.run(["sh", str(bundle / script), *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def copy(bundle, tmp_path):
+    out = tmp_path / "bundle"
+    shutil.copytree(bundle, out)
+    return out
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    (lambda b: next(b.glob("*.whl")).unlink(), "the bundle lacks digitlite_edge-"),
+    (lambda b: (b / "model/digits_int8.tflite").unlink(), "the bundle lacks model/digits_int8.tflite"),
+    (lambda b: (b / "model/digits_int8.tflite").write_bytes(b"TFL3" * 10), "is damaged (sha256 mismatch"),
+    (lambda b: (b / "SHA256SUMS").unlink(), "SHA256SUMS is missing"),
+])
+def test_install_refuses_an_incomplete_bundle(copy, tmp_path, damage, fragment):
+    damage(copy)
+    result = _sh(copy, "install.sh", env={"DIGITLITE_VENV": str(tmp_path / "venv")})
+    assert result.returncode == 1 and result.stderr.startswith("install.sh: error: ") and fragment in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "venv").exists()
+
+
+def test_install_refuses_an_unknown_interpreter(copy):
+    result = _sh(copy, "install.sh", "onnx")
+    assert result.returncode == 1 and "unknown interpreter 'onnx': choose litert or tflite-runtime" in result.stderr
+
+
+def test_run_before_install_says_to_install(copy, tmp_path):
+    result = _sh(copy, "run.sh", env={"DIGITLITE_VENV": str(tmp_path / "none")})
+    assert result.returncode == 1 and f"run {copy}/install.sh first" in result.stderr
+
+
+def test_install_then_run_from_the_bundle(copy, tmp_path, mnist_dir):
+    """The whole user path on this machine: install.sh (pip from the registry), run.sh, the systemd unit."""
+    venv = tmp_path / "venv"
+    env = {"DIGITLITE_VENV": str(venv)}
+    result = _sh(copy, "install.sh", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "interpreter          litert" in result.stdout  # install.sh ends with `digitlite info`
+    assert (venv / "bin" / "digitlite").exists()
+    unit = (copy / "digitlite-camera.service").read_text()
+    assert f"ExecStart={copy}/run.sh --source 0" in unit and f"Environment=DIGITLITE_VENV={venv}" in unit
+    assert "Restart=on-failure" in unit and f"StandardOutput=append:{copy}/digits.jsonl" in unit
+    assert "@" not in unit.split("[Unit]", 1)[1]  # every placeholder filled
+
+    from PIL import Image
+
+    from test_preprocess import photo_of
+    from edge.mnist import load_mnist
+
+    digit = load_mnist(mnist_dir).test_images[0]  # a 7
+    Image.fromarray(photo_of(digit).astype("uint8")).save(tmp_path / "seven.png")
+    out = _sh(copy, "run.sh", "classify", str(tmp_path / "seven.png"), "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["digit"] == 7
+    camera = _sh(copy, "run.sh", "--source", "9", env=env)  # no camera here: a clear error for systemd's journal
+    assert camera.returncode == 1 and camera.stderr.strip() == \
+        "digitlite: error: camera 9: cannot open (is it plugged in, and free?)"
+    (copy / "model/digits_int8.tflite").unlink()
+    gone = _sh(copy, "run.sh", env=env)
+    assert gone.returncode == 1 and "the bundle lacks model/digits_int8.tflite" in gone.stderr
+
+
+def test_info_checks_a_model_and_names_a_missing_interpreter():
+    result = run_cli("info", "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["interpreter"] == "litert" and info["card_accuracy"] == 0.9962
+    assert info["sha256"] == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
+    missing = run_cli("info", "--runtime", "tflite")  # tflite-runtime is not in the main test install
+    assert_one_line_error(missing, "no TFLite interpreter found; install tflite-runtime")
