@@ -328,7 +328,7 @@ def measure(args) -> dict:
     if args.samples < 1 or args.images < 10:
         raise DigitliteError("--samples must be at least 1 and --images at least 10")
     _need("qemu-aarch64-static", "qemu-user-static")
-    work = Path(args.work)
+    work = Path(args.work).resolve()  # the commands run with the work folder as their cwd
     work.mkdir(parents=True, exist_ok=True)
     rootfs = make_rootfs(work)
     cpuinfo = work / "cpuinfo-pi4"
@@ -337,6 +337,7 @@ def measure(args) -> dict:
     export_bundle(bundle, target="pi", model=args.model, force=True)
     model = str(next((bundle / "model").glob("*.tflite")))
     data_dir = args.data_dir or os.environ.get("DIGITLITE_DATA")
+    data_dir = str(Path(data_dir).resolve()) if data_dir else None
     images, video = make_inputs(work, args.images, data_dir)
     cwd = work  # not the repository: `-m edge` must find the installed wheel, not the checkout
     host_arch = platform.machine()

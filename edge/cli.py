@@ -216,13 +216,13 @@ def _register_info(subparsers) -> None:
 
 
 def _run_info(args) -> int:
-    import hashlib
     import json
     import platform
     import time
 
     import numpy as np
 
+    from edge.digest import sha256_file
     from edge.runtime import interpreter_version
 
     if args.calls < 0:
@@ -243,7 +243,7 @@ def _run_info(args) -> int:
         "digitlite": _version(), "python": platform.python_version(), "machine": platform.machine(),
         "numpy": np.__version__, "interpreter": classifier.runtime,
         "interpreter_version": interpreter_version(classifier.runtime),
-        "model": str(classifier.path), "sha256": hashlib.sha256(classifier.path.read_bytes()).hexdigest(),
+        "model": str(classifier.path), "sha256": sha256_file(classifier.path),
         "input": interface["input"], "output": interface["output"], "first_call_ms": round(call_ms, 3),
         "card_accuracy": card.get("tflite_accuracy") if isinstance(card, dict) else None,
     }

@@ -28,6 +28,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from edge.digest import sha256_file
 from edge.errors import DigitliteError
 
 TARGETS = ("pi",)
@@ -100,10 +101,6 @@ def build_edge_wheel(out_dir: str | os.PathLike, version: str | None = None) -> 
     return wheel
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _model_with_card(model: Path) -> tuple[Path, dict]:
     from edge.runtime import check_tflite_bytes
 
@@ -121,7 +118,7 @@ def _model_with_card(model: Path) -> tuple[Path, dict]:
         raise DigitliteError(f"{card_path}: unreadable model card ({e})") from None
     if not isinstance(card, dict):
         raise DigitliteError(f"{card_path}: not a model card (expected a JSON object)")
-    if card.get("sha256") not in (None, _sha256(model)):
+    if card.get("sha256") not in (None, sha256_file(model)):
         raise DigitliteError(f"{card_path}: the card's sha256 does not match {model.name}: not this model's card")
     return card_path, card
 
@@ -276,9 +273,9 @@ def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.Pa
         files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
         manifest = {"target": target, "digitlite": version, "wheel": wheel.name, "model": f"model/{model.name}",
                     "default_interpreter": "ai-edge-litert", "requirements": sorted(REQUIREMENTS),
-                    "files": {f: _sha256(tmp / f) for f in files}}
+                    "files": {f: sha256_file(tmp / f) for f in files}}
         (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        sums = "".join(f"{_sha256(tmp / f)}  {f}\n" for f in [*files, "bundle.json"])
+        sums = "".join(f"{sha256_file(tmp / f)}  {f}\n" for f in [*files, "bundle.json"])
         (tmp / "SHA256SUMS").write_text(sums)
         for f in (tmp, *tmp.rglob("*")):
             if f.is_dir():

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edge import atomic
+from edge.digest import sha256_file
 from edge.errors import DigitliteError
 from edge.evaluate import load_keras_model
 from edge.metrics import classification_report
@@ -72,10 +73,6 @@ def _training_figures(model_path: Path, sha256: str) -> dict:
     return {}
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
     """Convert, evaluate, gate and write each variant; return the model cards (int8 first)."""
     model_path = Path(config.model)
@@ -92,7 +89,7 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
         raise DigitliteError(f"{out}: output folder cannot be written ({e.strerror or e})") from None
     mnist = load_mnist(config.data_dir or None)
     stem = model_path.stem
-    model_sha = _sha256(model_path.read_bytes())
+    model_sha = sha256_file(model_path)
 
     print(f"evaluating the float model {model_path} on {len(mnist.test_labels):,} test images", file=log, flush=True)
     float_probs = model.predict(mnist.test_images[..., None].astype(np.float32), batch_size=1000, verbose=0)
@@ -127,7 +124,7 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
             "calibration_samples": config.calibration_samples if variant == "int8" else 0,
             "seed": config.seed,
             "size_bytes": len(data),
-            "sha256": _sha256(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
             "versions": _versions(classifier.runtime),
         }
         problems = []

@@ -6,9 +6,9 @@ report and a model that do not belong together can be told apart.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from edge.digest import sha256_file
 from edge.quiet import import_tensorflow
 
 import_tensorflow()
@@ -110,15 +110,6 @@ def plot_feature_maps(model: keras.Model, image: np.ndarray, path: Path, max_map
         axes[r, 0].set_title(f"{layer.name} {out.shape[1]}x{out.shape[2]}x{out.shape[3]}", fontsize=7, loc="left")
     fig.suptitle("feature maps")
     _save(fig, path)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_report(model: keras.Model, history: dict, test_images: np.ndarray, test_labels: np.ndarray,
