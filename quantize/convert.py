@@ -10,6 +10,11 @@ Variants:
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import signal
+import tempfile
+
 import numpy as np
 
 from edge.errors import DigitliteError
@@ -17,6 +22,7 @@ from edge.quiet import import_tensorflow, quiet
 from quantize import VARIANTS
 
 tf = import_tensorflow()
+LOW_TEMP_SPACE = 64 * 1024 * 1024  # TensorFlow writes a SavedModel of the model to the temp folder first
 
 
 def representative_images(images: np.ndarray, labels: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -57,8 +63,47 @@ def convert(model, variant: str, calibration: np.ndarray | None = None, io_type:
         converter.inference_input_type = getattr(tf, io_type)
         converter.inference_output_type = getattr(tf, io_type)
     try:
-        with quiet():
-            return converter.convert()
+        with quiet(), _interrupt_after() as stop:
+            data = converter.convert()
+        if stop:
+            raise KeyboardInterrupt
+        return data
     except Exception as e:  # the converter's errors are long MLIR dumps: keep the first line
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DigitliteError(f"TFLite conversion ({variant}) failed: {first[:300]}") from None
+        raise DigitliteError(f"TFLite conversion ({variant}) failed: {first[:300]}{_temp_space_hint()}") from None
+
+
+@contextlib.contextmanager
+def _interrupt_after():
+    """Hold Ctrl-C and SIGTERM until the converter returns; yield a list that is non-empty if one came.
+
+    The converter calls back into Python (the representative dataset) from C++, which swallows
+    a KeyboardInterrupt raised there: the conversion then ran to its end as if nothing happened.
+    """
+    stop: list[int] = []
+    try:
+        previous = {sig: signal.signal(sig, lambda signum, frame: stop.append(signum))
+                    for sig in (signal.SIGINT, signal.SIGTERM)
+                    if signal.getsignal(sig) is not signal.SIG_IGN}  # nohup and friends keep theirs
+    except ValueError:  # not the main thread: leave the signals alone
+        yield stop
+        return
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _temp_space_hint() -> str:
+    # A full temp folder makes the converter fail with an unrelated message ("'NoneType' object
+    # is not callable"), so say when space there is short.
+    folder = tempfile.gettempdir()
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    if free >= LOW_TEMP_SPACE:
+        return ""
+    return (f" ({free / 1e6:.1f} MB free in {folder}, where TensorFlow writes the model while converting: "
+            "free some space or set TMPDIR to a roomier folder)")

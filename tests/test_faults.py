@@ -36,11 +36,19 @@ def previous(tiny_model, tmp_path_factory, mnist_dir):
     return out
 
 
+def _default_signals():
+    # A test runner started in the background by a shell inherits SIGINT ignored, and so would
+    # the command under test: give it the handlers a terminal gives it.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _quantize_until(tiny_model, out, mnist_dir, trigger: str, sig: int) -> tuple[int, str]:
     """Start `digitlite quantize`, send ``sig`` once ``trigger`` shows on stderr, return (exit code, stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "edge", "quantize", str(tiny_model), "--out", str(out),
                              "--max-drop", "5", "--calibration-samples", "200", "--data-dir", str(mnist_dir)],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            preexec_fn=_default_signals)
     seen = []
     for line in proc.stderr:
         seen.append(line)
@@ -161,3 +169,18 @@ def test_a_set_of_files_is_written_whole_or_not_at_all(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["m.json", "m.tflite"]
     atomic.write_all({model: b"new model", card: b"new card"})
     assert (model.read_bytes(), card.read_bytes()) == (b"new model", b"new card")
+
+
+def test_a_full_temp_folder_during_conversion_is_named(previous, tiny_model, mnist_dir, tmp_path):
+    """TensorFlow writes the model to the temp folder while converting; a 64 KB TMPDIR cannot hold it."""
+    out, small = tmp_path / "out", tmp_path / "tmp"
+    shutil.copytree(previous, out)
+    small.mkdir()
+    before = _snapshot(out)
+    unshare = ["unshare", "--mount"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
+    script = ('mount -t tmpfs -o size=64k tmpfs "$1" && TMPDIR="$1" exec "$2" -m edge quantize "$3" --out "$4" '
+              '--max-drop 5 --calibration-samples 200 --data-dir "$5"')
+    result = subprocess.run([*unshare, "sh", "-c", script, "sh", str(small), sys.executable, str(tiny_model),
+                             str(out), str(mnist_dir)], capture_output=True, text=True, timeout=300)
+    assert_one_line_error(result, "TFLite conversion (int8) failed", f"free in {small}", "set TMPDIR")
+    assert _snapshot(out) == before
