@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.errors import DigitliteError
+from edge.errors import DigitliteError, first_line
 from edge.preprocess import ImageError, find_digits
 from edge.quiet import quiet
 
@@ -89,7 +89,7 @@ class PicameraCapture:
             with quiet(stdout=False):  # libcamera logs its start-up on stderr
                 cameras = Picamera2.global_camera_info()
         except Exception as e:  # libcamera raises whatever it likes when the stack is broken
-            raise DigitliteError(f"picamera: libcamera could not list the cameras ({_first_line(e)})") from None
+            raise DigitliteError(f"picamera: libcamera could not list the cameras ({first_line(e)})") from None
         if number >= len(cameras):
             found = f"{len(cameras)} camera module(s) found" if cameras else "no camera module found"
             raise DigitliteError(f"picamera:{number}: {found}; is the ribbon cable seated and the camera "
@@ -103,7 +103,7 @@ class PicameraCapture:
                 cam.start()
         except Exception as e:
             self.release()
-            raise DigitliteError(f"picamera:{number}: cannot start ({_first_line(e)}); is another program using it?") from None
+            raise DigitliteError(f"picamera:{number}: cannot start ({first_line(e)}); is another program using it?") from None
 
     def isOpened(self) -> bool:  # noqa: N802 - the cv2.VideoCapture name
         """True while the camera is running."""
@@ -130,11 +130,6 @@ class PicameraCapture:
                     step()
                 except Exception:
                     pass
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def open_capture(source: str):

@@ -12,8 +12,9 @@ import argparse
 import sys
 from importlib import metadata
 
-from edge.errors import DigitliteError
+from edge.errors import DigitliteError, first_line
 from edge.runtime import RUNTIME_CHOICES
+from edge.signals import sigterm_as_ctrl_c
 
 ENTRY_POINT_GROUP = "digitlite.commands"
 
@@ -331,21 +332,6 @@ def _command_in(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
-def _sigterm_as_ctrl_c() -> None:
-    # `kill`, `systemctl stop` and `timeout` send SIGTERM, whose default ends Python on the spot:
-    # no temp file removed, no camera released. As Ctrl-C, every command stops the way it
-    # documents (train installs its own handler while it trains).
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (main() called from a test's thread): leave it
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the process exit code.
 
@@ -353,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     130 for Ctrl-C or SIGTERM), never a traceback.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    _sigterm_as_ctrl_c()
+    sigterm_as_ctrl_c()  # systemctl stop, kill, timeout: stop as documented for Ctrl-C
     parser = build_parser(load=_command_in(argv) or "all")
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):  # a stage listed by name whose module could not be imported
@@ -363,8 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except DigitliteError as e:
-        lines = str(e).strip().splitlines() or [type(e).__name__]
-        print(f"digitlite: error: {lines[0]}", file=sys.stderr)  # one line, whatever the message held
+        print(f"digitlite: error: {first_line(e)}", file=sys.stderr)  # one line, whatever the message held
         return 1
     except KeyboardInterrupt:
         print("digitlite: interrupted", file=sys.stderr)

@@ -11,3 +11,12 @@ class DigitliteError(Exception):
 
 class DataError(DigitliteError):
     """MNIST files missing, corrupt, or not what they claim to be."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type name if it has none).
+
+    Libraries raise messages of many lines (MLIR dumps, arrays); errors here are one line.
+    """
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

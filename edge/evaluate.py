@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import DigitliteError
+from edge.errors import DigitliteError, first_line
 from edge.metrics import classification_report
 from edge.mnist import load_mnist
 
@@ -36,8 +36,7 @@ def load_keras_model(path: str | os.PathLike):
     try:
         model = keras.models.load_model(path)
     except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for a bad file
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DigitliteError(f"{path}: not a Keras model ({reason[:200]})") from None
+        raise DigitliteError(f"{path}: not a Keras model ({first_line(e)[:200]})") from None
     shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
     if shape not in ((28, 28, 1), (28, 28)):
         raise DigitliteError(f"{path}: input shape {model.input_shape}, expected (None, 28, 28, 1): not a digit classifier")

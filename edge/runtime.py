@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import DigitliteError
+from edge.errors import DigitliteError, first_line
 from edge.quiet import quiet
 
 RUNTIMES = ("litert", "tflite", "tensorflow")
@@ -158,8 +158,7 @@ class Classifier:
                 self._interp = interpreter(**source, num_threads=threads)
                 self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise DigitliteError(f"{self.path}: not a valid TFLite model ({reason})") from None
+            raise DigitliteError(f"{self.path}: not a valid TFLite model ({first_line(e)})") from None
         inputs, outputs = self._interp.get_input_details(), self._interp.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise DigitliteError(f"{self.path}: expected one input and one output, found "

@@ -10,15 +10,14 @@ Variants:
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import signal
 import tempfile
 
 import numpy as np
 
-from edge.errors import DigitliteError
+from edge.errors import DigitliteError, first_line
 from edge.quiet import import_tensorflow, quiet
+from edge.signals import signals_to
 from quantize import VARIANTS
 
 tf = import_tensorflow()
@@ -62,37 +61,15 @@ def convert(model, variant: str, calibration: np.ndarray | None = None, io_type:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = getattr(tf, io_type)
         converter.inference_output_type = getattr(tf, io_type)
+    stop: list[int] = []  # the converter calls the dataset from C++, which can swallow a KeyboardInterrupt
     try:
-        with quiet(), _interrupt_after() as stop:
+        with quiet(), signals_to(lambda signum, frame: stop.append(signum)):
             data = converter.convert()
-        if stop:
-            raise KeyboardInterrupt
-        return data
     except Exception as e:  # the converter's errors are long MLIR dumps: keep the first line
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DigitliteError(f"TFLite conversion ({variant}) failed: {first[:300]}{_temp_space_hint()}") from None
-
-
-@contextlib.contextmanager
-def _interrupt_after():
-    """Hold Ctrl-C and SIGTERM until the converter returns; yield a list that is non-empty if one came.
-
-    The converter calls back into Python (the representative dataset) from C++, which swallows
-    a KeyboardInterrupt raised there: the conversion then ran to its end as if nothing happened.
-    """
-    stop: list[int] = []
-    try:
-        previous = {sig: signal.signal(sig, lambda signum, frame: stop.append(signum))
-                    for sig in (signal.SIGINT, signal.SIGTERM)
-                    if signal.getsignal(sig) is not signal.SIG_IGN}  # nohup and friends keep theirs
-    except ValueError:  # not the main thread: leave the signals alone
-        yield stop
-        return
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        raise DigitliteError(f"TFLite conversion ({variant}) failed: {first_line(e)[:300]}{_temp_space_hint()}") from None
+    if stop:
+        raise KeyboardInterrupt
+    return data
 
 
 def _temp_space_hint() -> str:

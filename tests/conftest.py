@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -63,6 +64,16 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd=None)
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "edge", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=cwd)
+
+
+def default_signals() -> None:
+    """``preexec_fn`` for a command that a test interrupts: the signal handlers a terminal gives.
+
+    A test runner started in the background by a shell inherits SIGINT ignored, and so would
+    the command under test, which then rightly ignores Ctrl-C.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:

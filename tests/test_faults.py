@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, run_cli
+from conftest import assert_one_line_error, default_signals, run_cli
 from edge import atomic
 from edge.runtime import Classifier
 
@@ -36,19 +36,12 @@ def previous(tiny_model, tmp_path_factory, mnist_dir):
     return out
 
 
-def _default_signals():
-    # A test runner started in the background by a shell inherits SIGINT ignored, and so would
-    # the command under test: give it the handlers a terminal gives it.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-
-
 def _quantize_until(tiny_model, out, mnist_dir, trigger: str, sig: int) -> tuple[int, str]:
     """Start `digitlite quantize`, send ``sig`` once ``trigger`` shows on stderr, return (exit code, stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "edge", "quantize", str(tiny_model), "--out", str(out),
                              "--max-drop", "5", "--calibration-samples", "200", "--data-dir", str(mnist_dir)],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            preexec_fn=_default_signals)
+                            preexec_fn=default_signals)
     seen = []
     for line in proc.stderr:
         seen.append(line)

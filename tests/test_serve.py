@@ -179,22 +179,26 @@ def test_drawing_in_a_real_browser(server, tmp_path):
     assert (tmp_path / "digit_7_0.png").stat().st_size > 5000
 
 
-def test_serve_command_starts_answers_and_stops_on_ctrl_c():
+def test_serve_command_starts_answers_and_stops_on_ctrl_c_and_sigterm():
     import re
     import signal
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "edge", "serve", "--port", "0"], stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stderr.readline()
-        port = int(re.search(r"localhost:(\d+)/", line).group(1))
-        status, _, body = request(("127.0.0.1", port), "GET", "/api/health")
-        assert status == 200 and json.loads(body)["status"] == "ok"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0 and "Traceback" not in err
+    from conftest import default_signals
+
+    for stop in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and systemctl stop
+        proc = subprocess.Popen([sys.executable, "-m", "edge", "serve", "--port", "0"], stderr=subprocess.PIPE,
+                                text=True, preexec_fn=default_signals)
+        try:
+            line = proc.stderr.readline()
+            port = int(re.search(r"localhost:(\d+)/", line).group(1))
+            status, _, body = request(("127.0.0.1", port), "GET", "/api/health")
+            assert status == 200 and json.loads(body)["status"] == "ok"
+        finally:
+            proc.send_signal(stop)
+            _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "Traceback" not in err, (stop, err)
 
 
 def test_a_port_in_use_is_one_line(server):

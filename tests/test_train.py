@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, run_cli
+from conftest import assert_one_line_error, default_signals, run_cli
 from train.report import PLOTS
 
 QUICK = ["--train-samples", "1500", "--val-size", "500", "--epochs", "2", "--batch-size", "64"]
@@ -85,7 +85,8 @@ def test_same_seed_same_model(mnist_dir, tmp_path):
 
 def _start_training(out: Path, mnist_dir: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "edge", "train", "--out", str(out), "--data-dir", str(mnist_dir),
-                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
 
 
 def _wait_for(proc: subprocess.Popen, marker: str, timeout: float = 120) -> list[str]:

@@ -6,7 +6,6 @@ cleanly: the best weights so far are evaluated and saved like a finished run.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import signal
@@ -24,6 +23,7 @@ import numpy as np  # noqa: E402
 from edge import atomic  # noqa: E402
 from edge.errors import DigitliteError  # noqa: E402
 from edge.mnist import load_mnist  # noqa: E402
+from edge.signals import signals_to  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.data import eval_dataset, split_validation, training_dataset  # noqa: E402
 from train.model import ARCHITECTURES, build_model, count_macs  # noqa: E402
@@ -86,21 +86,6 @@ class LastWeights(keras.callbacks.Callback):
             self.weights, self.epoch = self.model.get_weights(), epoch
 
 
-@contextlib.contextmanager
-def _signals_to(stop: StopRequest):
-    """Route SIGINT and SIGTERM to ``stop`` while training (main thread only)."""
-    try:
-        previous = {sig: signal.signal(sig, stop.request) for sig in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _set_seeds(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
@@ -160,7 +145,7 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
     )
     started = time.perf_counter()
     history = keras.callbacks.History()
-    with _signals_to(stop):
+    with signals_to(stop.request):
         model.fit(
             training_dataset(x_train, y_train, config.batch_size, config.seed, config.augment),
             steps_per_epoch=steps,
@@ -188,7 +173,8 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
     model_path = out / ("digits.keras" if default else f"{config.arch}.keras")
     report_dir = out / ("report" if default else f"report-{config.arch}")
     try:
-        with _ignore_interrupts():
+        # a second Ctrl-C (or SIGTERM) must not part the model from its report: the writes finish
+        with signals_to(signal.SIG_IGN):
             atomic.write_with(model_path, lambda tmp: model.save(tmp), suffix=".keras")
             run = {
                 "arch": config.arch,
@@ -210,23 +196,6 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
         raise DigitliteError(f"{out}: cannot write the model or its report ({e.strerror or e}); "
                              "nothing is half-written: each file is replaced whole or not at all") from None
     return metrics
-
-
-@contextlib.contextmanager
-def _ignore_interrupts():
-    """Let the final writes finish: a second Ctrl-C must not cut a model in half.
-
-    The writes are atomic anyway; this only keeps the model and its report together.
-    """
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _versions() -> dict:
