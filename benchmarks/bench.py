@@ -86,21 +86,6 @@ def available_runtimes(wanted: list[str]) -> list[str]:
     return found
 
 
-def time_calls(clf: Classifier, batch: np.ndarray, runs: int, min_seconds: float, warmup: int = WARMUP) -> list[float]:
-    """Seconds per interpreter call on ``batch``: warm-up excluded, at least ``runs`` calls and ``min_seconds``."""
-    for _ in range(warmup):
-        clf.invoke(batch)
-    interp, index = clf._interp, clf.input["index"]
-    interp.set_tensor(index, batch)
-    timings = []
-    started = time.perf_counter()
-    while len(timings) < runs or time.perf_counter() - started < min_seconds:
-        t0 = time.perf_counter()
-        interp.invoke()
-        timings.append(time.perf_counter() - t0)
-    return timings
-
-
 def sample_png(image: np.ndarray, size: int = 280) -> bytes:
     """A digit as a user would hand it over: a 280x280 PNG, dark ink on white."""
     from PIL import Image
@@ -150,12 +135,12 @@ def bench_one(model: Path, runtime: str, threads: int, config: BenchConfig, test
         clf = Classifier(model, runtime=runtime, threads=threads)
         row["load_ms"] = (time.perf_counter() - t0) * 1e3
         one = clf.to_input(test.test_images[:1])
-        row["call"] = percentiles(time_calls(clf, one, config.runs, config.min_seconds))
+        row["call"] = percentiles(clf.time_calls(one, config.runs, config.min_seconds, warmup=WARMUP))
         progress()
         row["throughput"] = {}
         for b in config.batches:
             batch = clf.to_input(test.test_images[:b])
-            calls = time_calls(clf, batch, max(20, config.runs // b), config.min_seconds / 2, warmup=5)
+            calls = clf.time_calls(batch, max(20, config.runs // b), config.min_seconds / 2, warmup=5)
             row["throughput"][str(b)] = throughput(b, float(np.median(calls)))
         progress()
         row["end_to_end"] = percentiles(time_end_to_end(clf, png, max(50, config.runs // 10)))

@@ -249,14 +249,8 @@ def _run_info(args) -> int:
         "card_accuracy": card.get("tflite_accuracy") if isinstance(card, dict) else None,
     }
     if args.calls:
-        batch = classifier.to_input(np.zeros((1, 28, 28), np.uint8))
-        for _ in range(min(args.calls, 20)):  # warm-up
-            classifier.invoke(batch)
-        times = []
-        for _ in range(args.calls):
-            t = time.perf_counter()
-            classifier.invoke(batch)
-            times.append(time.perf_counter() - t)
+        times = classifier.time_calls(classifier.to_input(np.zeros((1, 28, 28), np.uint8)), args.calls,
+                                      warmup=min(args.calls, 50))
         p50, p99 = np.percentile(np.asarray(times) * 1e6, [50, 99])
         info.update(calls=args.calls, call_p50_us=round(float(p50), 1), call_p99_us=round(float(p99), 1))
     if args.json:

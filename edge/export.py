@@ -265,12 +265,11 @@ def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.Pa
             (tmp / name).write_text(text)
             (tmp / name).chmod(0o755)
         (tmp / "digitlite-camera.service.in").write_text(SERVICE)
-        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+        files = sorted([*(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()), "README.txt"])
         accuracy = card.get("tflite_accuracy")
         (tmp / "README.txt").write_text(README.format(
             version=version, model=model.name, files=", ".join(files),
             accuracy=f" ({accuracy * 100:.2f} % on the MNIST test set)" if isinstance(accuracy, float) else ""))
-        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
         manifest = {"target": target, "digitlite": version, "wheel": wheel.name, "model": f"model/{model.name}",
                     "default_interpreter": "ai-edge-litert", "requirements": sorted(REQUIREMENTS),
                     "files": {f: sha256_file(tmp / f) for f in files}}

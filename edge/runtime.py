@@ -9,6 +9,7 @@ pixels go in (the model rescales them itself) and probabilities come out.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +210,23 @@ class Classifier:
         self._interp.set_tensor(self.input["index"], batch)
         self._interp.invoke()
         return self._interp.get_tensor(self.output["index"])
+
+    def time_calls(self, batch: np.ndarray, runs: int, min_seconds: float = 0.0, warmup: int = 50) -> list[float]:
+        """Seconds per interpreter call on an already-converted ``batch`` (see ``to_input``).
+
+        ``warmup`` calls first, untimed; then at least ``runs`` calls and ``min_seconds``.
+        Only the interpreter's own call is timed: the input is set once, the output not read.
+        """
+        for _ in range(warmup):
+            self.invoke(batch)
+        self._interp.set_tensor(self.input["index"], batch)
+        timings = []
+        started = time.perf_counter()
+        while len(timings) < runs or time.perf_counter() - started < min_seconds:
+            t0 = time.perf_counter()
+            self._interp.invoke()
+            timings.append(time.perf_counter() - t0)
+        return timings
 
     def predict_proba(self, images: np.ndarray, batch_size: int = MAX_BATCH) -> np.ndarray:
         """Class probabilities (N, 10) for 0-255 pixel images of shape (N, 28, 28)."""

@@ -81,3 +81,39 @@ def test_layout_check_accepts_the_shipped_model_and_rejects_garbage():
     assert check_tflite_bytes(data) is None
     assert check_tflite_bytes(b"") == check_tflite_bytes(b"PK\x03\x04zip") == "no TFLite identifier (TFL3)"
     assert check_tflite_bytes(data[:8] + b"\xff" * (len(data) - 8)) == "truncated or corrupt"
+
+
+def test_eval_predictions_give_each_images_digit_and_probabilities(mnist_dir, mnist):
+    """What benchmarks.pi_emulation compares between machines, output for output."""
+    args = ("eval", str(SHIPPED), "--samples", "300", "--json", "--predictions", "--data-dir", str(mnist_dir))
+    first, again = run_cli(*args), run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    preds, probs = np.array(report["predictions"]), np.array(report["probabilities"])
+    assert preds.shape == (300,) and probs.shape == (300, 10)
+    assert (probs.argmax(axis=1) == preds).all() and np.allclose(probs.sum(axis=1), 1, atol=0.02)
+    assert report["accuracy"] == pytest.approx(float(np.mean(preds == mnist.test_labels[:300])))
+    assert len(report["probabilities_sha256"]) == 64
+    assert json.loads(again.stdout)["probabilities_sha256"] == report["probabilities_sha256"]  # deterministic
+    assert "predictions" not in json.loads(run_cli(*args[:-3], "--data-dir", str(mnist_dir)).stdout)
+
+
+def test_info_runs_the_model_and_times_calls(tmp_path):
+    result = run_cli("info", "--json", "--calls", "200", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["calls"] == 200 and 0 < info["call_p50_us"] <= info["call_p99_us"]
+    assert info["input"]["shape"] == [1, 28, 28, 1] and info["output"]["shape"] == [1, 10]
+    assert info["card_accuracy"] == json.loads(SHIPPED.with_suffix(".json").read_text())["tflite_accuracy"]
+    assert_one_line_error(run_cli("info", "--calls", "-1"), "--calls must not be negative")
+    (tmp_path / "cut.tflite").write_bytes(SHIPPED.read_bytes()[:20_000])
+    assert_one_line_error(run_cli("info", "--model", str(tmp_path / "cut.tflite")), "cut.tflite: not a valid TFLite model")
+
+
+def test_time_calls_counts_only_timed_calls():
+    from edge.runtime import Classifier
+
+    clf = Classifier(SHIPPED, threads=1)
+    times = clf.time_calls(clf.to_input(np.zeros((1, 28, 28), np.uint8)), runs=30, warmup=5)
+    assert len(times) == 30 and all(t > 0 for t in times)
+    assert len(clf.time_calls(clf.to_input(np.zeros((4, 28, 28), np.uint8)), runs=1, min_seconds=0.05)) > 1

@@ -148,6 +148,8 @@ def test_export_keeps_a_folder_it_was_not_told_to_replace(bundle, tmp_path):
     assert _files(out) == _files(bundle)
     (tmp_path / "file").write_text("x")
     assert_one_line_error(run_cli("export", str(tmp_path / "file")), "exists and is not a folder")
+    other = run_cli("export", str(tmp_path / "z"), "--target", "zero")
+    assert other.returncode == 2 and "invalid choice: 'zero'" in other.stderr and "Traceback" not in other.stderr
 
 
 def test_an_export_that_fails_half_way_leaves_the_previous_bundle(bundle, tmp_path, monkeypatch):
