@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.errors import DigitliteError, first_line
-from edge.preprocess import ImageError, find_digits
+from edge.lines import LineTracker
+from edge.preprocess import INK_CHOICES, ImageError, find_digits
 from edge.quiet import quiet
 
 READ_TIMEOUT_MS = 5000  # a stalled stream is an error after this, not a hang
@@ -162,39 +163,89 @@ class FrameResult:
     digits: list  # [{"digit", "confidence", "box"}], left to right; digit None under min_confidence
     latency_ms: float
 
+    @property
+    def number(self) -> str:
+        """The digits read left to right, "?" for one under the confidence floor beside confident
+        ones; "" (no digit) when nothing in the frame reads as a digit with confidence."""
+        if all(d["digit"] is None for d in self.digits):
+            return ""
+        return "".join("?" if d["digit"] is None else str(d["digit"]) for d in self.digits)
+
     def as_dict(self) -> dict:
         """The JSON line for this frame."""
-        number = "".join("?" if d["digit"] is None else str(d["digit"]) for d in self.digits)
-        return {"frame": self.index, "number": number, "digits": self.digits, "latency_ms": round(self.latency_ms, 3)}
+        return {"frame": self.index, "number": self.number, "digits": self.digits,
+                "latency_ms": round(self.latency_ms, 3)}
+
+
+class Stabilizer:
+    """A reading that changes only once a new one has held for ``frames`` frames in a row.
+
+    ``update`` takes each frame's own reading and returns the stable one: None until the
+    first reading has held long enough, then the last reading that did ("" for no digit).
+    """
+
+    def __init__(self, frames: int):
+        if frames < 1:
+            raise DigitliteError(f"--stable must be at least 1 (got {frames})")
+        self.frames = frames
+        self.stable: str | None = None
+        self._candidate: str | None = None
+        self._run = 0
+
+    def update(self, reading: str) -> str | None:
+        """Feed one frame's reading; return the stable reading."""
+        if reading == self._candidate:
+            self._run += 1
+        else:
+            self._candidate, self._run = reading, 1
+        if self._run >= self.frames:
+            self.stable = reading
+        return self.stable
 
 
 class FrameReader:
-    """Digits in frames: find, preprocess and classify, for one frame at a time."""
+    """Digits in frames: find, preprocess and classify, for one frame at a time.
+
+    Frames are read as camera frames (edge/preprocess.py): ``ink`` is dark on light paper
+    unless told otherwise, what the frame's edge cuts is not read, and the page's lines are
+    tracked from frame to frame.
+    """
 
     def __init__(self, classifier, roi=None, work_side: int = 160, min_confidence: float = 0.6,
-                 min_height: float = 0.08):
+                 min_height: float = 0.08, ink: str = "dark"):
+        if ink not in INK_CHOICES:
+            raise DigitliteError(f"unknown ink {ink!r}; choose {', '.join(INK_CHOICES)}")
         self.classifier, self.roi, self.work_side = classifier, roi, work_side
-        self.min_confidence, self.min_height = min_confidence, min_height
+        self.min_confidence, self.min_height, self.ink = min_confidence, min_height, ink
         self.cv2 = import_cv2()
+        self.tracker = LineTracker()
 
     def read(self, frame: np.ndarray, index: int = 0) -> FrameResult:
-        """Classify the digits in one BGR (or gray) frame."""
+        """Classify the digits in one BGR (or gray) frame; a frame with nothing to read (black,
+        saturated, noise, a single row) reads as no digit."""
         cv2 = self.cv2
         started = time.perf_counter()
         gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         x0, y0 = 0, 0
         if self.roi:
             x0, y0, w, h = self.roi
+            if x0 >= gray.shape[1] or y0 >= gray.shape[0]:
+                raise DigitliteError(f"--roi {x0},{y0},{w},{h} is off the {gray.shape[1]}x{gray.shape[0]} frame")
             gray = gray[y0:y0 + h, x0:x0 + w]
         h, w = gray.shape
         scale = self.work_side / max(h, w)
-        small = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        small = gray
+        while min(small.shape) >= 4 and max(small.shape) >= 2 * self.work_side:  # halving: OpenCV's fast path
+            small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        if (small.shape[1], small.shape[0]) != size:
+            small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
         digits = []
         try:
-            found = find_digits(small.astype(np.float32))
+            found = find_digits(small.astype(np.float32), ink=self.ink, frame=True, min_height=self.min_height,
+                                tracker=self.tracker)
         except ImageError:
             found = []
-        found = [d for d in found if (d.box[3] - d.box[1]) >= self.min_height * small.shape[0]]
         if found:
             probs = self.classifier.predict_proba(np.stack([d.pixels for d in found]))
             for d, p in zip(found, probs):
@@ -206,8 +257,8 @@ class FrameReader:
         return FrameResult(index, digits, (time.perf_counter() - started) * 1000)
 
 
-def draw(frame: np.ndarray, result: FrameResult, fps: float, roi=None) -> np.ndarray:
-    """Boxes, digits and confidences, the region of interest and the FPS, drawn on the frame."""
+def draw(frame: np.ndarray, result: FrameResult, fps: float, roi=None, stable: str | None = None) -> np.ndarray:
+    """Boxes, digits and confidences, the region of interest, the FPS and the stable reading, drawn on the frame."""
     cv2 = import_cv2()
     out = frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     if roi:
@@ -221,22 +272,28 @@ def draw(frame: np.ndarray, result: FrameResult, fps: float, roi=None) -> np.nda
         cv2.putText(out, label, (x0, max(20, y0 - 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.8, color, 2)
     cv2.putText(out, f"FPS {fps:.1f}", (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 3)
     cv2.putText(out, f"FPS {fps:.1f}", (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 1)
+    if stable is not None:
+        text = f"reading: {stable or '-'}"
+        cv2.putText(out, text, (10, out.shape[0] - 14), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 4)
+        cv2.putText(out, text, (10, out.shape[0] - 14), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 220, 0), 2)
     return out
 
 
 def run(classifier, source: str = "0", headless: bool = False, max_frames: int = 0, roi=None,
-        min_confidence: float = 0.6, out=sys.stdout) -> int:
+        min_confidence: float = 0.6, ink: str = "dark", stable: int = 0, out=sys.stdout) -> int:
     """The camera loop; returns the number of frames read.
 
     Ends at ``max_frames``, the end of a video file, ``q`` in the window, or Ctrl-C (or
-    SIGTERM).  A device or network stream that stops delivering frames is an error
+    SIGTERM).  With ``stable`` (frames), each JSON line also carries the reading that has
+    held that many frames in a row, and the window shows it.  A device or network stream that stops delivering frames is an error
     (DigitliteError) after the read timeout, not a hang; a damaged frame in a file is
     decoded as far as it goes and read like any other.
     """
     cv2 = import_cv2()
     cap = open_capture(source)
     is_device = is_live(source)
-    reader = FrameReader(classifier, roi=roi, min_confidence=min_confidence)
+    reader = FrameReader(classifier, roi=roi, min_confidence=min_confidence, ink=ink)
+    steady = Stabilizer(stable) if stable else None
     times = deque(maxlen=10)
     frames, failures = 0, 0
     try:
@@ -257,10 +314,13 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
             frames += 1
             times.append(time.perf_counter())
             fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+            line = result.as_dict()
+            if steady:
+                line["stable"] = steady.update(result.number)
             if headless:
-                print(json.dumps(result.as_dict()), file=out, flush=True)
+                print(json.dumps(line), file=out, flush=True)
             else:
-                cv2.imshow("digitlite", draw(frame, result, fps, roi))
+                cv2.imshow("digitlite", draw(frame, result, fps, roi, line.get("stable")))
                 if cv2.waitKey(1) & 0xFF == ord("q"):
                     break
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import DigitliteError
-from edge.preprocess import find_digits, load_image, preprocess_gray, save_preprocessed
+from edge.preprocess import WORK_SIDE, find_digits, load_gray, preprocess_gray, save_preprocessed
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 CHUNK = 64  # files preprocessed and classified together: bounds memory on big folders
@@ -85,11 +85,11 @@ def classify_files(classifier, paths: list[str], multi: bool = False, min_confid
         results = [Result(path=p) for p in chunk]
         for i, path in enumerate(chunk):
             try:
-                gray = load_image(path)
+                gray, reduction = load_gray(path, side=WORK_SIDE)  # a big JPEG is decoded at a reduced size
                 if multi:
                     for d in find_digits(gray, path):
                         inputs.append(d.pixels)
-                        owners.append((i, d.box))
+                        owners.append((i, tuple(round(v * reduction) for v in d.box)))  # in the file's pixels
                 else:
                     inputs.append(preprocess_gray(gray, path))
                     owners.append((i, None))

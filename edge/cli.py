@@ -160,7 +160,13 @@ def _register_camera(subparsers) -> None:
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: until the end or q)")
     p.add_argument("--roi", type=_roi, help="only look inside x,y,width,height")
     p.add_argument("--min-confidence", type=float, default=0.6,
-                   help="below this probability a digit is reported as unknown (no flicker on empty frames)")
+                   help="below this probability a digit is unknown (? beside confident digits; a frame of "
+                        "unknowns reads as no digit)")
+    p.add_argument("--ink", default="dark", choices=("dark", "light", "auto"),
+                   help="dark ink on light paper (default), light on dark (chalk), or auto: decided per frame")
+    p.add_argument("--stable", type=int, default=0, metavar="N",
+                   help="also report (JSON 'stable', and in the window) the reading once it has held N frames "
+                        "in a row; each line keeps the frame's own reading as 'number'")
     p.set_defaults(handler=_run_camera)
 
 
@@ -171,9 +177,11 @@ def _run_camera(args) -> int:
         raise DigitliteError(f"--max-frames must not be negative (got {args.max_frames})")
     if not 0.0 <= args.min_confidence <= 1.0:
         raise DigitliteError(f"--min-confidence must be between 0 and 1 (got {args.min_confidence})")
+    if args.stable < 0:
+        raise DigitliteError(f"--stable must not be negative (got {args.stable})")
     classifier = _load_classifier(args)
     frames = camera_loop(classifier, source=args.source, headless=args.headless, max_frames=args.max_frames,
-                         roi=args.roi, min_confidence=args.min_confidence)
+                         roi=args.roi, min_confidence=args.min_confidence, ink=args.ink, stable=args.stable)
     print(f"{frames} frames read from {args.source}", file=sys.stderr)
     return 0
 

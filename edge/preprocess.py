@@ -2,13 +2,15 @@
 
 MNIST digits are white strokes on black, anti-aliased, scaled to fit a 20x20 box
 keeping their aspect ratio, and centred by centre of mass in 28x28.  A photo of ink on
-paper, a scan, a paint-program drawing or an MNIST-style image all go through the same
-steps:
+paper, a scan, a paint-program drawing, a camera frame or an MNIST-style image all go
+through the same steps:
 
-1. decode (EXIF orientation, palette, alpha, 16-bit, CMYK), grayscale, shrink big images;
-2. flatten uneven lighting (divide by a blurred background estimate), detect polarity
-   from the border and make ink bright on dark;
-3. threshold (Otsu on the ink contrast), drop specks, keep the digit's components;
+1. decode (EXIF orientation, palette, alpha, 16-bit, CMYK) to grayscale, at a reduced
+   size where the format allows it (JPEG), and shrink to the working size;
+2. flatten uneven lighting (divide by the paper under the ink), find the ink's polarity,
+   threshold (Otsu on the ink's contrast);
+3. drop the page's lines at any angle (edge/lines.py), then keep only what can be a digit:
+   no specks, frames, slivers, blobs or pieces cut by the edge of a camera frame;
 4. crop, thicken strokes that would end up thinner than MNIST's, scale to fit 20x20,
    centre by centre of mass in 28x28.
 """
@@ -22,9 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 
+from edge import imageops
 from edge.errors import DigitliteError
+from edge.lines import Lines, LineTracker, find_lines, samples
 
 MAX_PIXELS = 40_000_000  # refuse larger images (decompression bombs) before decoding them
 WORK_SIDE = 320  # images are shrunk so their longer side is at most this before analysis
@@ -33,6 +37,10 @@ MIN_LEVELS = 24  # an image whose gray levels span less than this is blank
 BOX = 20  # MNIST: the digit fits a 20x20 box ...
 SIZE = 28  # ... centred in 28x28
 TARGET_STROKE = 2.2  # MNIST's typical stroke width in pixels at 20x20
+INK_CHOICES = ("auto", "dark", "light")  # the ink's polarity: found, or given
+MIN_LINES_SIDE = 48  # smaller images are crops of a digit: no page lines are looked for
+BORDER_DIGIT = 0.25  # a digit cut by a picture's edge spans at least this fraction of its smaller side
+MIN_DIGIT = 0.05  # a digit's box is at least this fraction of the picture's smaller side (else: specks)
 
 
 class ImageError(DigitliteError):
@@ -47,12 +55,20 @@ class Digit:
     box: tuple[int, int, int, int]
 
 
-def load_image(source, name: str | None = None) -> np.ndarray:
+def load_image(source, name: str | None = None, side: int | None = None) -> np.ndarray:
     """Decode an image file (path or bytes) to a float32 grayscale array in 0..255.
 
     Honours EXIF orientation; flattens alpha onto a background that contrasts with the
-    opaque pixels; handles palette, 16-bit, CMYK and animated images (first frame).
+    opaque pixels; handles palette, 16-bit, CMYK and animated images (first frame).  With
+    ``side``, a JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8 of its size that still
+    has ``side`` pixels on its longer side (the format's own reduced decoding): a phone
+    photo is read in a fraction of the time.
     """
+    return load_gray(source, name, side)[0]
+
+
+def load_gray(source, name: str | None = None, side: int | None = None) -> tuple[np.ndarray, float]:
+    """``load_image``, also returning how many original pixels one returned pixel spans."""
     label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "<image>")
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
@@ -65,6 +81,11 @@ def load_image(source, name: str | None = None) -> np.ndarray:
             if img.width * img.height > MAX_PIXELS:
                 raise ImageError(f"{label}: {img.width}x{img.height} is too large (over {MAX_PIXELS:,} pixels)")
             img.seek(0)
+            reduction = 1.0
+            if side and img.format == "JPEG" and img.mode in ("L", "RGB", "YCbCr") and max(img.size) > side:
+                full_width, scale = img.width, side / max(img.size)
+                img.draft("L", (max(1, int(img.width * scale)), max(1, int(img.height * scale))))
+                reduction = full_width / img.width
             img = ImageOps.exif_transpose(img)
             img.load()
     except ImageError:
@@ -81,7 +102,7 @@ def load_image(source, name: str | None = None) -> np.ndarray:
         raise ImageError(f"{label}: cannot decode ({str(e).strip() or type(e).__name__}); truncated or corrupt?") from None
     if img.width < 1 or img.height < 1:
         raise ImageError(f"{label}: empty image ({img.width}x{img.height})")
-    return to_gray(img)
+    return to_gray(img), reduction  # EXIF rotation may swap the sides: the reduction is the same on both
 
 
 def to_gray(img: Image.Image) -> np.ndarray:
@@ -105,12 +126,13 @@ def to_gray(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("L"), dtype=np.float32)
 
 
-def _shrink(gray: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
+def shrink(gray: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
+    """``gray`` (float32) shrunk with a box filter so that its longer side is at most ``side``."""
     h, w = gray.shape
     scale = side / max(h, w)
     if scale >= 1:
-        return gray
-    img = Image.fromarray(gray.astype(np.float32), mode="F")
+        return gray.astype(np.float32, copy=False)
+    img = Image.fromarray(gray.astype(np.float32, copy=False), mode="F")
     return np.asarray(img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BOX), dtype=np.float32)
 
 
@@ -133,31 +155,30 @@ def dark_ink_guess(gray: np.ndarray) -> bool:
     broad ones.  After subtracting a local mean (removing the broad ones), the pixels that
     stand out beyond the noise (4 robust sigmas) are mostly dark for dark ink and mostly
     bright for light ink; they are counted over the middle 70% of the frame, where the
-    subject is, not the table along the border.  When neither side clearly wins (thick strokes on a clean
-    canvas), or the image is small (a 28x28 crop, whose border is background by
-    construction), the border decides: a bright border is paper.
+    subject is, not the table along the border.  When neither side clearly wins, or too
+    little stands out to tell (empty paper), or the image is small (a 28x28 crop, whose
+    border is background by construction), the border decides: a bright border is paper.
     """
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     border_says_dark = float(np.median(border)) > (float(gray.max()) + float(gray.min())) / 2
     if min(h, w) < 64:
         return border_says_dark
+    gray = shrink(gray, 160)  # broad features are what matters here
+    h, w = gray.shape
     detail = gray - _box_blur(gray, max(2, min(h, w) // 6))
     # The subject is in the middle; a table or the page's edge lies along the border.
     detail = detail[int(0.15 * h): int(0.85 * h) + 1, int(0.15 * w): int(0.85 * w) + 1]
     threshold = 4 * 1.4826 * float(np.median(np.abs(detail - np.median(detail))))
     dark = float(np.maximum(-detail - threshold, 0).sum())
     bright = float(np.maximum(detail - threshold, 0).sum())
+    if max(dark, bright) < 0.05 * detail.size:  # under a twentieth of a gray level a pixel: nothing to tell
+        return border_says_dark
     if dark > 1.5 * bright:
         return True
     if bright > 1.5 * dark:
         return False
     return border_says_dark
-
-
-def _rank_filter(a: np.ndarray, size: int, reduce) -> np.ndarray:
-    """Separable max or min (``reduce``) over a size x size window, edges replicated."""
-    return _rank_filter_axis(_rank_filter_axis(a, size, 0, reduce), size, 1, reduce)
 
 
 def paper_estimate(a: np.ndarray, size: int) -> np.ndarray:
@@ -170,238 +191,115 @@ def paper_estimate(a: np.ndarray, size: int) -> np.ndarray:
     # The paper varies slowly: work at 1/step of the resolution, where the window is small.
     step = max(1, size // 8)
     h, w = a.shape
-    if step > 1:
-        small = np.asarray(Image.fromarray(a, "F").resize((max(1, w // step), max(1, h // step)), Image.BOX),
-                           np.float32)
-        closed = _rank_filter(_rank_filter(small, (size // step) | 1, np.max), (size // step) | 1, np.min)
-        closed = _box_blur(closed, 1)
-        return np.asarray(Image.fromarray(closed, "F").resize((w, h), Image.BILINEAR), np.float32)
-    closed = _rank_filter(_rank_filter(a, size, np.max), size, np.min)
-    return _box_blur(closed, max(1, size // 4))
+    small = imageops.block_mean(a, step) if step > 1 and min(h, w) >= 2 * step else a.astype(np.float32)
+    window = (size // step) | 1 if small is not a else size
+    # Padded first, so that the closing is exact up to the image's edge (a vignette's dark
+    # corners are paper, not ink).
+    padded = imageops.pad_edge(small, window)
+    closed = imageops.min_filter(imageops.max_filter(padded, window), window)[window:-window, window:-window]
+    closed = imageops.box3(closed)
+    return imageops.upsample_linear(closed, (h, w)) if closed.shape != (h, w) else closed
 
 
 def ink_map(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
     """Ink strength in 0..1 (1 = ink) with the lighting divided out, for the given polarity."""
     h, w = gray.shape
-    a = (255.0 - gray) if not dark_ink else gray  # now: paper bright, ink dark
+    a = gray.astype(np.float32, copy=False) if dark_ink else np.float32(255.0) - gray  # now: paper bright, ink dark
     size = max(7, min(h, w) // 5) | 1  # wider than a marker stroke at the working resolution
-    paper = np.maximum(paper_estimate(a.astype(np.float32), size), 1.0)
-    return np.clip(1.0 - a / paper, 0.0, 1.0)  # 0 on paper, towards 1 on ink
-
-
-def _rule_runs(mask: np.ndarray, full: float, from_edge: float) -> np.ndarray:
-    """Horizontal ink runs that look like a page's lines: across ``full`` of the width, or
-    across ``from_edge`` of it starting or ending at the image's edge."""
-    width = mask.shape[1]
-    d = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
-    rows, starts = np.nonzero(d == 1)
-    _, ends = np.nonzero(d == -1)
-    lengths = ends - starts
-    at_edge = (starts == 0) | (ends == width)
-    chosen = (lengths >= full * width) | (at_edge & (lengths >= from_edge * width))
-    line = np.zeros_like(mask)
-    for r, a, b in zip(rows[chosen], starts[chosen], ends[chosen]):
-        line[r, a:b] = True
-    return line
-
-
-def _ruled_rows(mask: np.ndarray, fill: float = 0.3, segments: int = 10, bands: int = 3) -> np.ndarray:
-    """Rows of ruled paper that thresholding broke into fragments.
-
-    A row counts when its ink covers ``fill`` of it and is spread along all of it (ink in
-    nine of ten equal segments); such rows count as rules only when they form at least
-    ``bands`` separate bands, as a page's lines do and a digit's strokes cannot.
-    """
-    h, w = mask.shape
-    if w < segments:
-        return np.zeros_like(mask)
-    cut = np.array_split(np.arange(w), segments)
-    spread = np.stack([mask[:, c].any(axis=1) for c in cut], axis=1).sum(axis=1)
-    rows = (mask.mean(axis=1) >= fill) & (spread >= segments - 1)
-    starts = np.flatnonzero(np.diff(np.concatenate(([0], rows.view(np.int8)))) == 1)
-    line = np.zeros_like(mask)
-    if len(starts) >= bands:
-        line[rows] = mask[rows]
-    return line
-
-
-def remove_rules(mask: np.ndarray, full: float = 0.9, from_edge: float = 0.4) -> np.ndarray:
-    """Drop ruled or grid lines: ink runs across the page, horizontal or vertical.
-
-    A page's lines run edge to edge (or from an edge, where the lighting fades them);
-    a digit's strokes do not.  Where a stroke crossed a line it is cut: the gap is
-    bridged across the line on the line's own pixels.  If nothing but such runs is
-    there (a "1" drawn from top to bottom of its canvas) the mask is left as it is.
-    """
-    out = mask.copy()
-    for axis in (1, 0):
-        m = mask if axis == 1 else mask.T
-        line = _rule_runs(m, full, from_edge) | _ruled_rows(m)
-        if axis == 0:
-            line = line.T
-        if not line.any():
-            continue
-        kept = out & ~line
-        across = 1 - axis
-        bridged = _rank_filter_axis(_rank_filter_axis(kept, 5, across, np.max), 5, across, np.min)
-        out = kept | (line & bridged & mask)
-    return out if out.any() else mask
-
-
-def _rank_filter_axis(a: np.ndarray, size: int, axis: int, reduce) -> np.ndarray:
-    """Max or min (``reduce``) over ``size`` pixels along one axis, edges replicated."""
-    pad = [(0, 0), (0, 0)]
-    pad[axis] = (size // 2, size // 2)
-    windows = np.lib.stride_tricks.sliding_window_view(np.pad(a, pad, mode="edge"), size, axis=axis)
-    return reduce(windows, axis=-1)
+    paper = np.maximum(paper_estimate(a, size), np.float32(1.0))
+    strength = np.float32(1.0) - a / paper  # 0 on paper, towards 1 on ink
+    return np.clip(strength, 0.0, 1.0, out=strength)
 
 
 def otsu_threshold(values: np.ndarray, bins: int = 128) -> float:
     """Otsu's threshold of values in 0..1."""
-    hist, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
-    hist = hist.astype(np.float64)
-    centers = (edges[:-1] + edges[1:]) / 2
-    w0 = np.cumsum(hist)
-    w1 = w0[-1] - w0
+    hist = np.bincount((values.ravel() * np.float32(bins - 0.001)).astype(np.intp), minlength=bins)[:bins]
+    centers = (np.arange(bins) + 0.5) / bins
+    w0 = np.cumsum(hist, dtype=np.float64)
     m0 = np.cumsum(hist * centers)
-    mu0 = np.divide(m0, w0, out=np.zeros_like(m0), where=w0 > 0)
-    mu1 = np.divide(m0[-1] - m0, w1, out=np.zeros_like(m0), where=w1 > 0)
-    between = w0 * w1 * (mu0 - mu1) ** 2
+    w1 = w0[-1] - w0
+    # w0 w1 (mu0 - mu1)^2, where both classes hold something
+    between = (m0 * w1 - (m0[-1] - m0) * w0) ** 2 / np.maximum(w0 * w1, 1e-12) * ((w0 > 0) & (w1 > 0))
     return float(centers[int(np.argmax(between))])
 
 
-def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """8-connected component labels of a boolean mask (0 = background), numpy only.
+def _polarity(gray: np.ndarray, ink: str) -> bool:
+    if ink not in INK_CHOICES:
+        raise DigitliteError(f"unknown ink {ink!r}; choose {', '.join(INK_CHOICES)}")
+    return dark_ink_guess(gray) if ink == "auto" else ink == "dark"
 
-    Two-pass union-find over run-length runs, so it is fast even in pure Python for
-    the few hundred runs a digit has.
+
+def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: bool = False,
+             tracker: LineTracker | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+    """Ink map, ink mask and the kept components' (area, box), largest first.
+
+    ``ink`` is the polarity ("dark" ink on light paper, "light" on dark, or "auto" to find
+    it).  The page's lines, specks, frames that enclose other marks and thin slivers are
+    dropped.  Pieces touching the image's border are dropped when free-standing ones
+    exist; in a camera ``frame`` they are always dropped (a digit cut by the frame's edge
+    is not read, and the table, the sheet's edge and a hand come in from there).
     """
-    h, w = mask.shape
-    parent: list[int] = [0]
-    runs = []  # (row, start, end, label)
-    prev: list[tuple[int, int, int]] = []
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for y in range(h):
-        row = mask[y]
-        if not row.any():
-            prev = []
-            continue
-        d = np.diff(np.concatenate(([0], row.view(np.int8), [0])))
-        starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-        current = []
-        for s, e in zip(starts.tolist(), ends.tolist()):
-            label = 0
-            for ps, pe, pl in prev:
-                if ps <= e and pe >= s:  # 8-connectivity: touching diagonally counts
-                    if label == 0:
-                        label = find(pl)
-                    else:
-                        a, b = find(label), find(pl)
-                        if a != b:
-                            parent[max(a, b)] = min(a, b)
-                            label = min(a, b)
-            if label == 0:
-                label = len(parent)
-                parent.append(label)
-            current.append((s, e, label))
-            runs.append((y, s, e, label))
-        prev = current
-    labels = np.zeros((h, w), np.int32)
-    roots = {}
-    for y, s, e, label in runs:
-        root = find(label)
-        labels[y, s:e] = roots.setdefault(root, len(roots) + 1)
-    return labels, len(roots)
+    if float(gray.max() - gray.min()) < MIN_LEVELS:
+        raise ImageError(f"{name}: no digit found (blank or uniform image)")
+    strength = ink_map(gray, _polarity(gray, ink))
+    if float(strength.max()) < MIN_INK_CONTRAST:
+        raise ImageError(f"{name}: no digit found (blank or uniform image)")
+    idx = samples(*strength.shape)
+    sample = strength.ravel()[idx]
+    mask = strength > max(otsu_threshold(sample), MIN_INK_CONTRAST)
+    # A page's lines are looked for where the image is big enough to hold a page (not in an
+    # MNIST-style crop, whose strokes cross most of it).
+    lines = find_lines(strength, mask, tracker) if min(gray.shape) >= MIN_LINES_SIDE else Lines(gray.shape)
+    # The lines may be darker than the writing (pencil on ruled paper), and so may the table
+    # or a shadow coming in from a camera frame's edge: threshold again without them.
+    aside = lines.on_band(idx) if lines else np.zeros(len(idx), bool)
+    if frame and (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()):
+        aside |= _touching_border(mask).ravel()[idx]
+    if aside.any() and not aside.all():
+        mask = strength > max(otsu_threshold(sample[~aside]), MIN_INK_CONTRAST)
+    if lines:
+        kept = lines.remove(mask, strength)
+        # In a picture of one digit, a "1" crossing it from edge to edge looks like a line: with
+        # one or two such bands and nothing else, it is the digit.  Never in a camera frame, nor
+        # on ruled or squared paper (more bands).
+        mask = kept if kept.any() or frame or lines.bands() > 2 else mask
+    if frame:
+        # What comes in from the frame's edge (the table, a shadow, the sheet's edge) is
+        # dropped whole, joined to the edge across gaps of a few pixels (a table's grain).
+        mask &= ~_touching_border(mask, reach=int(0.02 * min(gray.shape)) + 1)
+    mask, kept = _candidates(mask, frame)
+    if not kept:
+        raise ImageError(f"{name}: no digit found")
+    return strength, mask, kept
 
 
-def _components(mask: np.ndarray):
-    """(label image, list of (area, (x0, y0, x1, y1))) for the components of ``mask``."""
-    labels, n = label_components(mask)
-    if n == 0:
-        return labels, []
-    ys, xs = np.nonzero(labels)
-    ids = labels[ys, xs]
-    areas = np.bincount(ids, minlength=n + 1)
-    left, top = np.full(n + 1, mask.shape[1]), np.full(n + 1, mask.shape[0])
-    right, bottom = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
-    np.minimum.at(left, ids, xs)
-    np.maximum.at(right, ids, xs)
-    np.minimum.at(top, ids, ys)
-    np.maximum.at(bottom, ids, ys)
-    return labels, [(int(areas[i]), (int(left[i]), int(top[i]), int(right[i]) + 1, int(bottom[i]) + 1))
-                    for i in range(1, n + 1)]
+def _touching_border(mask: np.ndarray, reach: int = 0) -> np.ndarray:
+    """The pixels of ``mask`` connected to the image's border, across gaps up to ``2 * reach`` pixels.
+
+    With a reach, the table's grain, a shadow's broken edge or the speckle along the
+    sheet's edge count as one piece coming in from the border.
+    """
+    grown = imageops.max_filter(mask.view(np.uint8), 2 * reach + 1).view(bool) if reach else mask
+    return imageops.border_connected(grown) & mask
 
 
-def to_mnist(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Crop the masked ink, fit it in 20x20 keeping the aspect ratio, centre by mass in 28x28."""
-    ys, xs = np.nonzero(mask)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    crop = np.where(mask, ink, ink * 0.0)[y0:y1, x0:x1]
-    # Stroke cores become white, like MNIST's: the 90th percentile of the ink maps to 1.
-    crop = np.clip(crop / max(float(np.percentile(ink[mask], 90)), 1e-6), 0.0, 1.0)
-    h, w = crop.shape
-    scale = BOX / max(h, w)
-    # Strokes thinner than MNIST's after scaling are thickened first (a max filter).
-    stroke = _stroke_width(mask[y0:y1, x0:x1])
-    grow = int(round((TARGET_STROKE / scale - stroke) / 2))
-    if grow > 0:
-        size = 2 * min(grow, 15) + 1
-        crop = np.pad(crop, size)
-        crop = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").filter(ImageFilter.MaxFilter(size)),
-                          np.float32)
-        crop = _box_blur(crop, 1)
-        h, w = crop.shape
-        scale = BOX / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    small = np.asarray(Image.fromarray((crop * 255).astype(np.float32), mode="F").resize((new_w, new_h), Image.LANCZOS),
-                       np.float32)
-    small = np.clip(small, 0, 255)
-    out = np.zeros((SIZE, SIZE), np.float32)
-    top, left = (SIZE - new_h) // 2, (SIZE - new_w) // 2
-    out[top:top + new_h, left:left + new_w] = small
-    total = out.sum()
-    if total > 0:
-        cy = (out.sum(axis=1) * np.arange(SIZE)).sum() / total
-        cx = (out.sum(axis=0) * np.arange(SIZE)).sum() / total
-        dy, dx = int(round(SIZE / 2 - cy)), int(round(SIZE / 2 - cx))  # MNIST's mass centre: (14, 14)
-        dy = int(np.clip(dy, -top, SIZE - top - new_h))
-        dx = int(np.clip(dx, -left, SIZE - left - new_w))
-        out = np.roll(out, (dy, dx), axis=(0, 1))
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
-
-
-def _stroke_width(mask: np.ndarray) -> float:
-    """Approximate stroke width: ink area over half the boundary length."""
-    area = float(mask.sum())
-    if area == 0:
-        return 0.0
-    padded = np.pad(mask, 1)
-    edges = (padded[1:-1, 1:-1] & ~padded[:-2, 1:-1]).sum() + (padded[1:-1, 1:-1] & ~padded[2:, 1:-1]).sum() \
-        + (padded[1:-1, 1:-1] & ~padded[1:-1, :-2]).sum() + (padded[1:-1, 1:-1] & ~padded[1:-1, 2:]).sum()
-    return 2.0 * area / max(float(edges), 1.0)
-
-
-def _ink_and_mask(gray: np.ndarray, dark_ink: bool) -> tuple[np.ndarray, np.ndarray]:
-    ink = ink_map(gray, dark_ink)
-    return ink, remove_rules(ink > max(otsu_threshold(ink), MIN_INK_CONTRAST))
-
-
-def _candidates(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, list]:
+def _candidates(mask: np.ndarray, frame: bool) -> tuple[np.ndarray, list]:
     """The mask with specks, frames, border-touching pieces and line slivers removed, and its
     components' (area, box), largest first."""
-    labels, comps = _components(mask)
-    if not comps:
-        return mask & False, []
     h, w = mask.shape
-    biggest = max(area for area, _ in comps)
-    candidates = [i for i, (area, box) in enumerate(comps, start=1)
-                  if area >= max(0.08 * biggest, 4) and not _sliver(box, w, h)]
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return mask, []
+    # Only the part of the image that holds ink is labelled (a frame's ink is mostly one digit).
+    top, left = int(rows[0]), int(cols[0])
+    labels, stats = imageops.components(mask[top:rows[-1] + 1, left:cols[-1] + 1])
+    stats[:, [0, 2]] += left
+    stats[:, [1, 3]] += top
+    comps = [(int(a), (int(x0), int(y0), int(x1), int(y1))) for x0, y0, x1, y1, a in stats]
+    candidates = list(range(1, len(comps) + 1))
+    biggest = max(comps[i - 1][0] for i in candidates)
+    candidates = [i for i in candidates
+                  if comps[i - 1][0] >= max(0.08 * biggest, 4) and not _sliver(comps[i - 1][1], w, h)]
     # A component whose box encloses another one is a frame (sheet edge, shadow), not writing.
     candidates = [i for i in candidates
                   if not any(j != i and _encloses(comps[i - 1][1], comps[j - 1][1]) for j in candidates)] or candidates
@@ -409,8 +307,18 @@ def _candidates(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, list]:
     if inside and len(inside) < len(candidates):
         biggest_inside = max(comps[i - 1][0] for i in inside)
         candidates = [i for i in inside if comps[i - 1][0] >= 0.08 * biggest_inside]
-    kept = sorted((comps[i - 1] for i in candidates), key=lambda c: -c[0])
-    return np.isin(labels, candidates), kept
+    elif not inside:
+        # Only pieces cut by the image's edge: a tightly cropped digit fills much of its
+        # picture; what is left of a line in a corner does not.
+        side = BORDER_DIGIT * min(h, w)
+        candidates = [i for i in candidates if max(comps[i - 1][1][2] - comps[i - 1][1][0],
+                                                   comps[i - 1][1][3] - comps[i - 1][1][1]) >= side]
+    kept = sorted((comps[i - 1] for i in candidates), key=lambda c: (-c[0], c[1]))
+    chosen = np.zeros(len(comps) + 1, bool)
+    chosen[candidates] = True
+    out = np.zeros_like(mask)
+    out[top:top + labels.shape[0], left:left + labels.shape[1]] = chosen[labels]
+    return out, kept
 
 
 def _sliver(box, w: int, h: int) -> bool:
@@ -420,24 +328,6 @@ def _sliver(box, w: int, h: int) -> bool:
     if bh <= max(2, 0.02 * h) and bw >= 6 * bh:
         return True
     return bw <= max(2, 0.02 * w) and bh >= 6 * bw and (y0 == 0 or y1 == h)
-
-
-def find_ink(gray: np.ndarray, name: str = "<image>") -> tuple[np.ndarray, np.ndarray, list]:
-    """Ink map, ink mask and the kept components' (area, box), largest first.
-
-    The polarity comes from dark_ink_guess.  Specks, frames that enclose other marks,
-    pieces touching the image border (page edges) when free-standing ones exist, and
-    ruled lines are dropped.
-    """
-    if float(gray.max() - gray.min()) < MIN_LEVELS:
-        raise ImageError(f"{name}: no digit found (blank or uniform image)")
-    ink, mask = _ink_and_mask(gray, dark_ink_guess(gray))
-    if float(ink.max()) < MIN_INK_CONTRAST:
-        raise ImageError(f"{name}: no digit found (blank or uniform image)")
-    mask, kept = _candidates(ink, mask)
-    if not kept:
-        raise ImageError(f"{name}: no digit found")
-    return ink, mask, kept
 
 
 def _encloses(outer, inner, margin: int = 2) -> bool:
@@ -470,20 +360,6 @@ def _digit_group(kept) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
-def preprocess_gray(gray: np.ndarray, name: str = "<image>") -> np.ndarray:
-    """A grayscale array (any size, any polarity) -> the 28x28 uint8 MNIST-style input of its digit."""
-    if gray.ndim != 2 or gray.size == 0:
-        raise ImageError(f"{name}: expected a 2-D grayscale image, got shape {gray.shape}")
-    small = _shrink(gray)
-    if min(small.shape) < 3:
-        small = np.pad(small, 2, mode="edge")
-    ink, mask, kept = find_ink(small, name)
-    x0, y0, x1, y1 = _digit_group(kept)
-    region = np.zeros_like(mask)
-    region[y0:y1, x0:x1] = True
-    return to_mnist(ink, mask & region)
-
-
 def _column_groups(kept) -> list[tuple[int, int, int, int]]:
     """Group components into digits, left to right: pieces that overlap in x belong together."""
     tall = max(b[3] - b[1] for _, b in kept)
@@ -500,22 +376,94 @@ def _column_groups(kept) -> list[tuple[int, int, int, int]]:
     return [tuple(g) for g in groups if g[3] - g[1] >= 0.35 * tall]
 
 
-def find_digits(gray: np.ndarray, name: str = "<image>") -> list[Digit]:
-    """Every digit in a grayscale image, left to right, each as 28x28 input with its box.
+def to_mnist(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Crop the masked ink, fit it in 20x20 keeping the aspect ratio, centre by mass in 28x28."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    return _crop_to_mnist(ink[y0:y1, x0:x1], mask[y0:y1, x0:x1])
 
-    Boxes are in the coordinates of ``gray`` (x0, y0, x1, y1).
-    """
+
+def _crop_to_mnist(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``to_mnist`` of a crop whose mask reaches all four sides."""
+    values = ink[mask]
+    # Stroke cores become white, like MNIST's: the 90th percentile of the ink maps to 1.
+    k = min(len(values) - 1, int(0.9 * (len(values) - 1) + 0.5))
+    core = max(float(np.partition(values, k)[k]), 1e-6)
+    crop = np.where(mask, ink, np.float32(0.0)) * np.float32(1.0 / core)
+    np.clip(crop, 0.0, 1.0, out=crop)
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    # Strokes thinner than MNIST's after scaling are thickened first (a max filter).
+    grow = int(round((TARGET_STROKE / scale - _stroke_width(mask)) / 2))
+    if grow > 0:
+        size = 2 * min(grow, 15) + 1
+        crop = imageops.box3(imageops.max_filter(np.pad(crop, size), size))
+        h, w = crop.shape
+        scale = BOX / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    small = imageops.lanczos_resize(crop * np.float32(255.0), (new_h, new_w))
+    np.clip(small, 0, 255, out=small)
+    out = np.zeros((SIZE, SIZE), np.float32)
+    top, left = (SIZE - new_h) // 2, (SIZE - new_w) // 2
+    total = float(small.sum())
+    if total > 0:  # MNIST's mass centre: (14, 14), as far as the box allows
+        cy = top + float(small.sum(axis=1) @ np.arange(new_h, dtype=np.float32)) / total
+        cx = left + float(small.sum(axis=0) @ np.arange(new_w, dtype=np.float32)) / total
+        top = min(max(top + int(round(SIZE / 2 - cy)), 0), SIZE - new_h)
+        left = min(max(left + int(round(SIZE / 2 - cx)), 0), SIZE - new_w)
+    out[top:top + new_h, left:left + new_w] = small
+    return np.rint(out).astype(np.uint8)
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Approximate stroke width: ink area over half the boundary length."""
+    area = int(np.count_nonzero(mask))
+    if area == 0:
+        return 0.0
+    m = mask.view(np.int8)
+    # Boundary length: changes between ink and paper along rows and columns, the image's edge included.
+    edges = (np.count_nonzero(np.diff(m, axis=0)) + np.count_nonzero(np.diff(m, axis=1))
+             + np.count_nonzero(mask[0]) + np.count_nonzero(mask[-1]) + np.count_nonzero(mask[:, 0])
+             + np.count_nonzero(mask[:, -1]))
+    return 2.0 * area / max(float(edges), 1.0)
+
+
+def _working(gray: np.ndarray, name: str) -> np.ndarray:
     if gray.ndim != 2 or gray.size == 0:
         raise ImageError(f"{name}: expected a 2-D grayscale image, got shape {gray.shape}")
-    small = _shrink(gray)
+    small = shrink(gray)
+    if min(small.shape) < 3:
+        small = np.pad(small, 2, mode="edge")
+    return small
+
+
+def preprocess_gray(gray: np.ndarray, name: str = "<image>", ink: str = "auto") -> np.ndarray:
+    """A grayscale array (any size, any polarity) -> the 28x28 uint8 MNIST-style input of its digit."""
+    strength, mask, kept = find_ink(_working(gray, name), name, ink)
+    x0, y0, x1, y1 = _digit_group(kept)
+    if max(x1 - x0, y1 - y0) < MIN_DIGIT * min(mask.shape):
+        raise ImageError(f"{name}: no digit found (only specks)")
+    return to_mnist(strength[y0:y1, x0:x1], mask[y0:y1, x0:x1])
+
+
+def find_digits(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: bool = False,
+                min_height: float = 0.0, tracker: LineTracker | None = None) -> list[Digit]:
+    """Every digit in a grayscale image, left to right, each as 28x28 input with its box.
+
+    Boxes are in the coordinates of ``gray`` (x0, y0, x1, y1).  ``frame`` reads it as a
+    camera frame (see ``find_ink``); digits shorter than ``min_height`` of the image's
+    height are not read.  A ``tracker`` carries the page lines' angle between the frames
+    of a video.
+    """
+    small = _working(gray, name)
     scale_y, scale_x = gray.shape[0] / small.shape[0], gray.shape[1] / small.shape[1]
-    ink, mask, kept = find_ink(small, name)
+    strength, mask, kept = find_ink(small, name, ink, frame, tracker)
     digits = []
     for x0, y0, x1, y1 in _column_groups(kept):
-        region = np.zeros_like(mask)
-        region[y0:y1, x0:x1] = True
+        if y1 - y0 < min_height * small.shape[0] or max(x1 - x0, y1 - y0) < MIN_DIGIT * min(small.shape):
+            continue
         box = (int(x0 * scale_x), int(y0 * scale_y), int(np.ceil(x1 * scale_x)), int(np.ceil(y1 * scale_y)))
-        digits.append(Digit(to_mnist(ink, mask & region), box))
+        digits.append(Digit(to_mnist(strength[y0:y1, x0:x1], mask[y0:y1, x0:x1]), box))
     if not digits:
         raise ImageError(f"{name}: no digit found")
     return digits
@@ -524,7 +472,7 @@ def find_digits(gray: np.ndarray, name: str = "<image>") -> list[Digit]:
 def preprocess_file(source, name: str | None = None) -> np.ndarray:
     """An image file (path or bytes) -> its 28x28 uint8 MNIST-style input."""
     label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "<image>")
-    return preprocess_gray(load_image(source, label), label)
+    return preprocess_gray(load_image(source, label, WORK_SIDE), label)
 
 
 def save_preprocessed(pixels: np.ndarray, path: str | os.PathLike) -> None:

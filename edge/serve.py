@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import DigitliteError
-from edge.preprocess import ImageError, load_image, preprocess_gray
+from edge.preprocess import WORK_SIDE, ImageError, load_image, preprocess_gray
 
 MAX_BODY = 2 * 1024 * 1024  # a 280x280 drawing is a few kilobytes
 MAX_SIDE = 2048  # pixels per side for JSON drawings
@@ -83,7 +83,7 @@ def decode_drawing(content_type: str, body: bytes) -> np.ndarray:
     kind = content_type.split(";")[0].strip().lower()
     if kind in ("image/png", "image/jpeg", "image/webp", "application/octet-stream"):
         try:
-            return load_image(body, "drawing")
+            return load_image(body, "drawing", side=WORK_SIDE)
         except ImageError as e:
             raise RequestError(400, str(e)) from None
     if kind == "application/json":

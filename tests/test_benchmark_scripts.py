@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -60,14 +61,46 @@ def test_quantization_table_from_cards(quantized, tmp_path):
         quantization.load_cards([str(tmp_path / "x.tflite")])
 
 
-def test_camera_benchmark_measures_every_frame(tmp_path, mnist, quantized):
+def test_camera_benchmark_reads_every_frame(tmp_path, mnist, quantized):
     from edge.runtime import Classifier
 
     video = camera.make_video(tmp_path / "v.avi", mnist.test_images[0], frames=10)
-    result = camera.measure(video, Classifier(quantized[0] / "digits_int8.tflite", threads=1), frames=25)
+    result = camera.read_video(video, Classifier(quantized[0] / "digits_int8.tflite", threads=1), stable=3, frames=25)
     assert result["frames"] == 25 and result["fps"] > 0
-    assert sum(result["answers"].values()) == 25  # the 10-frame file is looped
+    assert len(result["readings"]) == len(result["stable_readings"]) == 25  # the 10-frame file is looped
+    assert result["stable_readings"][:2] == [None, None]  # nothing has held 3 frames yet
     assert result["decode"]["n"] == result["find_preprocess_infer"]["n"] == 25
+
+
+def test_the_desk_set_has_a_truth_for_every_frame(tmp_path, mnist):
+    from benchmarks.desk import make_clip, truth_of
+
+    video, truth_file = camera.write_desk_set(tmp_path / "desk", seed=5, clips=2, frames=40,
+                                              mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
+    truth = json.loads(truth_file.read_text())["truth"]
+    assert len(truth) == 80 and video.stat().st_size > 0
+    again = json.loads(camera.write_desk_set(tmp_path / "again", 5, 2, 40, mnist.test_images,
+                                             mnist.test_labels)[1].read_text())["truth"]
+    assert again == truth  # the same seed, the same clips
+    clip = make_clip(5000, 150, mnist.test_images, mnist.test_labels)
+    kinds = {("cut" if t.number is None else "digit" if t.number else "empty") for t in
+             (truth_of(clip, i) for i in range(150))}
+    assert kinds == {"cut", "digit", "empty"}  # numbers come in, stay and leave; empty paper between
+    for i in range(150):
+        t = truth_of(clip, i)
+        assert t.number is None or t.number == "" or t.number.isdigit()
+
+
+def test_camera_scores_whole_numbers_and_empty_frames():
+    truth = [{"clip": 0, "number": n, "paper": "ruled", "ink": "pen" if n else "", "conditions": ["margin line"]}
+             for n in ["", "", None, "12", "12", "12", ""]]
+    readings = ["", "1", "7", "12", "1", "12?", ""]
+    scored = camera.score(readings, truth)["groups"]
+    assert scored["digit"] == {"right": 1, "frames": 3, "rate": 1 / 3}  # a missing or extra digit is wrong
+    assert scored["empty"] == {"right": 2, "frames": 3, "rate": 2 / 3}  # the cut frame is not scored
+    assert scored["empty / margin line"]["frames"] == 3
+    held = camera.score(["", "", "", "", "12", "12", ""], truth, held=2)["groups"]
+    assert held["digit"]["frames"] == 2 and held["empty"]["frames"] == 1  # frames whose truth has held 2
 
 
 def test_memprobe_reports_its_own_process(quantized):

@@ -113,10 +113,93 @@ def test_overlay_draws_boxes_and_fps(mnist):
 @pytest.mark.parametrize("args, fragment", [
     (["--roi", "1,2,0,5"], "is empty or off the frame"),
     (["--max-frames", "-1"], "--max-frames must not be negative"),
+    (["--stable", "-2"], "--stable must not be negative"),
+    (["--ink", "purple"], "invalid choice: 'purple'"),
 ])
 def test_bad_options(moving_digit, args, fragment):
     result = run_cli("camera", "--source", str(moving_digit), "--headless", *args)
     assert result.returncode != 0 and fragment in result.stderr and "Traceback" not in result.stderr
+
+
+def test_stable_reports_a_reading_once_it_has_held(moving_digit):
+    result = run_cli("camera", "--source", str(moving_digit), "--headless", "--stable", "3", "--max-frames", "8")
+    assert result.returncode == 0, result.stderr
+    lines = _lines(result.stdout)
+    assert [line["stable"] for line in lines[:2]] == [None, None]  # not yet held for 3 frames
+    assert all(line["stable"] == line["number"] == str(SHIPPED_DIGIT) for line in lines[2:])
+    plain = _lines(run_cli("camera", "--source", str(moving_digit), "--headless", "--max-frames", "2").stdout)
+    assert "stable" not in plain[0]
+
+
+def test_stabilizer_changes_only_after_a_reading_holds():
+    from edge.camera import Stabilizer
+
+    steady = Stabilizer(3)
+    fed = ["", "", "", "4", "1", "4", "4", "4", "", "4", "", "", ""]
+    out = [steady.update(r) for r in fed]
+    assert out == [None, None, "", "", "", "", "", "4", "4", "4", "4", "4", ""]
+    with pytest.raises(Exception, match="--stable must be at least 1"):
+        Stabilizer(0)
+
+
+def test_empty_lined_paper_under_a_passing_shadow_reads_no_digit(tmp_path):
+    from test_lines import page
+
+    frames = []
+    for i in range(24):
+        a = page(23, spacing=36, kind="grid" if i >= 12 else "ruled", seed=i)
+        yy, xx = np.mgrid[0:480, 0:640]
+        d = np.sqrt(((xx - 40 * i) / 180.0) ** 2 + ((yy - 240) / 140.0) ** 2)
+        a = a * (1 - 0.45 / (1 + np.exp((d - 1) * 6)))  # a hand's soft shadow sweeping across
+        frames.append(np.clip(a, 0, 255).astype(np.uint8))
+    video = write_video(tmp_path / "paper.avi", frames)
+    lines = _lines(run_cli("camera", "--source", str(video), "--headless").stdout)
+    assert len(lines) == 24
+    assert [line["number"] for line in lines] == [""] * 24
+
+
+def test_a_desk_clip_reads_numbers_and_empty_paper(tmp_path, mnist):
+    from benchmarks import camera as bench
+    from edge.classify import default_model
+    from edge.runtime import Classifier
+
+    video, truth_file = bench.write_desk_set(tmp_path / "desk", seed=11, clips=3, frames=90,
+                                             mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
+    run = bench.read_video(video, Classifier(default_model(), threads=1), stable=3)  # the shipped model
+    groups = bench.score(run["readings"], json.loads(truth_file.read_text())["truth"])["groups"]
+    assert groups["digit"]["frames"] >= 40 and groups["empty"]["frames"] >= 40
+    assert groups["digit"]["rate"] >= 0.85, groups["digit"]  # the figures themselves come from benchmarks.camera
+    assert groups["empty"]["rate"] >= 0.95, groups["empty"]
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (480, 640, 3), (1, 640), (640, 1), (1, 640, 3), (2, 2), (1, 1)])
+@pytest.mark.parametrize("kind", ["black", "saturated", "noise"])
+def test_frames_with_nothing_to_read_are_no_digit(shape, kind):
+    from edge.camera import FrameReader
+    from edge.classify import default_model
+    from edge.runtime import Classifier
+
+    reader = FrameReader(Classifier(default_model()))
+    rng = np.random.default_rng(0)
+    frame = {"black": np.zeros(shape, np.uint8), "saturated": np.full(shape, 255, np.uint8),
+             "noise": rng.integers(0, 256, shape, dtype=np.uint8)}[kind]
+    result = reader.read(frame)
+    assert result.number == "" and result.as_dict()["number"] == ""
+
+
+def test_light_ink_is_read_when_asked_for(tmp_path, mnist):
+    frames = [255 - photo_of(mnist.test_images[0], size=(480, 640), scale=200, at=(140, 60 + 8 * i), seed=i,
+                             gradient=0.3, noise=4).astype(np.uint8) for i in range(10)]  # chalk on a board
+    video = write_video(tmp_path / "board.avi", frames)
+    light = _lines(run_cli("camera", "--source", str(video), "--headless", "--ink", "light").stdout)
+    assert [line["number"] for line in light].count(str(SHIPPED_DIGIT)) >= 9
+    auto = _lines(run_cli("camera", "--source", str(video), "--headless", "--ink", "auto").stdout)
+    assert [line["number"] for line in auto].count(str(SHIPPED_DIGIT)) >= 9
+
+
+def test_a_region_off_the_frame_is_one_line_error(moving_digit):
+    result = run_cli("camera", "--source", str(moving_digit), "--headless", "--roi", "700,10,50,50")
+    assert_one_line_error(result, "--roi 700,10,50,50 is off the 640x480 frame")
 
 
 # --- the Raspberry Pi camera module (--source picamera), through a stand-in Picamera2 ---

@@ -103,6 +103,32 @@ def test_multi_reads_a_number_left_to_right(mnist, model, tmp_path):
         assert x0 <= 30 + k * 240 + 100 <= x1 and y0 <= 150 <= y1
 
 
+def test_multi_boxes_of_a_big_jpeg_are_in_its_own_pixels(mnist, tmp_path):
+    page = np.full((1500, 4000), 220.0, np.float32)  # decoded at 1/8 of its size
+    for k, i in enumerate([1, 0, 2]):
+        big = np.asarray(Image.fromarray(mnist.test_images[i]).resize((900, 900), Image.BICUBIC), np.float32)
+        page[300:1200, 200 + k * 1300: 1100 + k * 1300] -= big * 0.8
+    Image.fromarray(page.astype(np.uint8)).save(tmp_path / "number.jpg", quality=90)
+    result = run_cli("classify", str(tmp_path / "number.jpg"), "--multi", "--json")  # the shipped model
+    assert result.returncode == 0, result.stderr
+    record = _json_lines(result.stdout)[0]
+    assert record["number"] == "".join(str(mnist.test_labels[i]) for i in (1, 0, 2))
+    for k, d in enumerate(record["digits"]):
+        x0, y0, x1, y1 = d["box"]
+        assert x0 <= 200 + k * 1300 + 450 <= x1 and y0 <= 750 <= y1 and x1 - x0 > 150 and y1 <= 1500
+
+
+def test_empty_ruled_paper_is_no_digit(tmp_path):
+    from test_lines import page
+
+    Image.fromarray(page(12, kind="ruled", seed=9).astype(np.uint8)).save(tmp_path / "ruled.jpg", quality=90)
+    Image.fromarray(page(40, kind="grid", seed=9).astype(np.uint8)).save(tmp_path / "squared.jpg", quality=90)
+    result = run_cli("classify", str(tmp_path / "ruled.jpg"), str(tmp_path / "squared.jpg"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr and not result.stdout.strip()
+    for name in ("ruled.jpg", "squared.jpg"):
+        assert f"digitlite: error: {tmp_path / name}: no digit found" in result.stderr
+
+
 def test_a_batch_goes_on_past_bad_files(images, model, tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
     (tmp_path / "text.jpg").write_text("not a picture")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge.preprocess import (ImageError, find_digits, label_components, load_image, preprocess_file,
-                             preprocess_gray)
+from edge.imageops import components
+from edge.preprocess import ImageError, find_digits, load_gray, load_image, preprocess_file, preprocess_gray
 
 pytestmark = pytest.mark.edge  # numpy and Pillow only: also run where only tflite-runtime is installed
 
@@ -204,33 +204,45 @@ def test_multi_digit_number_left_to_right(digits):
         assert similarity(d.pixels, preprocess_gray(digits[i].astype(np.float32))) > 0.8
 
 
+def flood_fill_components(mask: np.ndarray) -> list[set]:
+    """The 8-connected components of ``mask`` as sets of (y, x), by breadth-first flood fill."""
+    h, w = mask.shape
+    seen = np.zeros_like(mask, bool)
+    found = []
+    for y in range(h):
+        for x in range(w):
+            if mask[y, x] and not seen[y, x]:
+                stack, members = [(y, x)], set()
+                seen[y, x] = True
+                while stack:
+                    cy, cx = stack.pop()
+                    members.add((cy, cx))
+                    for dy in (-1, 0, 1):
+                        for dx in (-1, 0, 1):
+                            ny, nx = cy + dy, cx + dx
+                            if 0 <= ny < h and 0 <= nx < w and mask[ny, nx] and not seen[ny, nx]:
+                                seen[ny, nx] = True
+                                stack.append((ny, nx))
+                found.append(members)
+    return found
+
+
 def test_component_labelling_against_flood_fill():
     rng = np.random.default_rng(1)
     for _ in range(20):
-        mask = rng.random((30, 40)) > 0.6
-        labels, n = label_components(mask)
-        # reference: breadth-first flood fill, 8-connected
-        seen = np.zeros_like(mask, bool)
-        count = 0
-        for y in range(30):
-            for x in range(40):
-                if mask[y, x] and not seen[y, x]:
-                    count += 1
-                    stack = [(y, x)]
-                    seen[y, x] = True
-                    members = []
-                    while stack:
-                        cy, cx = stack.pop()
-                        members.append((cy, cx))
-                        for dy in (-1, 0, 1):
-                            for dx in (-1, 0, 1):
-                                ny, nx = cy + dy, cx + dx
-                                if 0 <= ny < 30 and 0 <= nx < 40 and mask[ny, nx] and not seen[ny, nx]:
-                                    seen[ny, nx] = True
-                                    stack.append((ny, nx))
-                    assert len({labels[p] for p in members}) == 1  # one component, one label
-        assert n == count
+        mask = rng.random((30, 40)) > rng.uniform(0.3, 0.8)
+        labels, stats = components(mask)
+        reference = flood_fill_components(mask)
+        assert len(stats) == len(reference)
         assert (labels > 0).sum() == mask.sum()
+        for members in reference:
+            ids = {int(labels[p]) for p in members}
+            assert len(ids) == 1  # one component, one label ...
+            k = ids.pop()
+            ys, xs = zip(*members)
+            assert tuple(stats[k - 1]) == (min(xs), min(ys), max(xs) + 1, max(ys) + 1, len(members))  # ... and its stats
+    labels, stats = components(np.zeros((4, 5), bool))
+    assert stats.shape == (0, 5) and not labels.any()
 
 
 def test_sheet_photographed_on_a_dark_table(digits):
@@ -247,3 +259,16 @@ def test_ruled_lines_across_the_page_are_ignored(digits):
         page[y:y + 2, :] = np.minimum(page[y:y + 2, :], 120)  # lines from edge to edge
     out = preprocess_gray(page)
     assert similarity(out, preprocess_gray(digits[4].astype(np.float32))) > 0.7
+
+
+def test_a_big_jpeg_is_decoded_at_a_reduced_size(digits):
+    photo = photo_of(digits[5], size=(3000, 4000), scale=1400, noise=4)
+    data = png_bytes(Image.fromarray(photo.astype(np.uint8)), format="JPEG", quality=90)
+    gray, reduction = load_gray(data, "phone.jpg", side=320)
+    assert reduction == 8 and gray.shape == (375, 500)  # the JPEG's own 1/8 decoding
+    full, one = load_gray(data, "phone.jpg")
+    assert one == 1 and full.shape == (3000, 4000)
+    assert similarity(preprocess_gray(gray), preprocess_gray(full)) > 0.9
+    assert similarity(preprocess_file(data, "phone.jpg"), preprocess_gray(digits[5].astype(np.float32))) > 0.7
+    png = png_bytes(Image.fromarray(photo[:600, :800].astype(np.uint8)))
+    assert load_gray(png, "p.png", side=320)[1] == 1  # other formats are decoded whole

@@ -1,0 +1,329 @@
+"""A page's lines, at any angle: rules, the margin line, grid lines, the sheet's edge.
+
+Printed lines come in two families at right angles (rules and margin, the two directions
+of a grid, and the sheet's edges along them).  The families' angle is where the thin ink's
+projections are sharpest (a Hough transform folded over 90 degrees).  Along each family, a
+line is a one-pixel band of the projection whose ink covers most of its chord across the
+frame, or runs from the frame's edge across a good part of it (the sheet ends, a shadow or
+the light fades it); a digit's stroke covers a short stretch only.  The ink is averaged
+per stretch of the band, so a faint line broken by thresholding into dashes still counts.
+A band that holds more ink than a thin line can is a thick stroke, a shadow or the table.
+
+The bands' pixels are dropped from the ink mask, except where writing crosses a band (ink
+just past it on both sides) or covers it (ink much stronger than the line's own): a digit
+written across a rule, or with its bar along a grid line, stays whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from edge import imageops
+
+SEGMENTS = 16  # stretches a line's chord is cut into
+COVERED = 12  # stretches a line must cover when it crosses the frame ...
+FROM_EDGE = 7  # ... or, from the frame's edge on, without a gap
+MIN_CHORD = 0.3  # chords shorter than this fraction of the frame's smaller side must be covered end to end ...
+MIN_SHORT_CHORD = 8  # ... and at least this long (pixels)
+MAX_THICKNESS = 0.02  # a line is at most this fraction of the frame's smaller side thick (+ 2 pixels)
+MAX_POINTS = 800  # thin ink pixels used to find the families' angle
+COARSE = np.deg2rad(np.arange(0.0, 180.0, 3.0))
+FINE = np.deg2rad(np.arange(-2.5, 2.51, 0.5))
+_FINE_BOTH = np.concatenate([FINE, FINE + np.pi / 2])
+_TRIG_COARSE = (np.cos(COARSE).astype(np.float32), np.sin(COARSE).astype(np.float32))
+
+
+@lru_cache(maxsize=8)
+def samples(h: int, w: int) -> np.ndarray:
+    """A fixed pseudo-random quarter of the pixels (flat indices, sorted): for statistics of the
+    whole image.  Unlike every other row and column, it samples a one-pixel line at any angle."""
+    rng = np.random.default_rng(h * 100_003 + w)
+    return np.sort(rng.choice(h * w, size=max(1, h * w // 4), replace=False))
+
+
+def _sharpness(xs: np.ndarray, ys: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """Sum of squared counts of the points' projections (1-pixel bins), per angle."""
+    rho = (xs[:, None] * cos + ys[:, None] * sin).astype(np.int32)
+    lo = int(rho.min())
+    span = int(rho.max()) - lo + 1
+    index = (rho - lo) + np.arange(len(cos), dtype=np.int32) * span
+    counts = np.bincount(index.ravel(), minlength=len(cos) * span).reshape(len(cos), span)
+    return np.einsum("ij,ij->i", counts, counts)
+
+
+def family_angle(mask: np.ndarray, near: float | None = None) -> float | None:
+    """The angle (radians, 0..pi/2) of the ink's two line families; None with too little ink.
+
+    With ``near`` (the angle in the previous frame of a video), only the 2.5 degrees
+    around it are searched.
+    """
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 20:
+        return None
+    step = -(-len(xs) // MAX_POINTS)
+    xs, ys = xs[::step].astype(np.float32), ys[::step].astype(np.float32)
+    if near is None:
+        coarse = _sharpness(xs, ys, *_TRIG_COARSE)
+        half = len(COARSE) // 2
+        near = COARSE[int(np.argmax(coarse[:half] + coarse[half:]))]
+    angles = near + _FINE_BOTH
+    fine = _sharpness(xs, ys, np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32))
+    best = float(angles[int(np.argmax(fine[:len(FINE)] + fine[len(FINE):]))] % (np.pi / 2))
+    return round(np.degrees(best) * 2) % 180 * np.pi / 360  # on the 0.5-degree grid it was searched on
+
+
+def _chords(rho: np.ndarray, c: float, s: float, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """For lines x*c + y*s = rho: the range of t (along (-s, c)) inside the frame."""
+    lo = np.full(len(rho), -np.inf)
+    hi = np.full(len(rho), np.inf)
+    for a, b, size in ((c, -s, w), (s, c, h)):  # x = rho*c - t*s ; y = rho*s + t*c
+        base = rho * a
+        if abs(b) > 1e-9:
+            t1, t2 = (0 - base) / b, (size - 1 - base) / b
+            lo, hi = np.maximum(lo, np.minimum(t1, t2)), np.minimum(hi, np.maximum(t1, t2))
+        else:
+            outside = (base < 0) | (base > size - 1)
+            lo[outside], hi[outside] = 0.0, -1.0
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Where every pixel falls for both families at one angle: its bin (one pixel of rho) and
+    stretch of the chord.  The two families' bins are numbered one after the other, with an
+    empty bin between them, so that both are judged in one pass."""
+
+    angles: tuple[float, float]
+    bins: tuple[np.ndarray, np.ndarray]  # per family: the bin of each pixel (flat)
+    lo_rho: tuple[float, float]
+    cells: tuple[np.ndarray, np.ndarray]  # per family: bin * SEGMENTS + stretch, of each pixel (flat)
+    sample_cells: np.ndarray  # both families' cells of the samples, one after the other
+    sample_count: np.ndarray  # per cell: how many samples fall in it
+    pixels: np.ndarray  # per cell: how many pixels fall in it
+    chord: np.ndarray  # per bin: its line's length inside the frame
+    judged: np.ndarray  # per bin: long enough to be judged
+    nbins: int
+    second: int  # the second family's first bin
+
+
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends (exclusive) of the runs of True in a 1-D boolean array."""
+    rises = np.flatnonzero(flags[1:] & ~flags[:-1]) + 1
+    falls = np.flatnonzero(flags[:-1] & ~flags[1:]) + 1
+    if flags[0]:
+        rises = np.concatenate([[0], rises])
+    if flags[-1]:
+        falls = np.concatenate([falls, [len(flags)]])
+    return rises, falls
+
+
+@lru_cache(maxsize=24)  # a video's page turns slowly: the same few angles, frame after frame
+def _geometry(h: int, w: int, half_degrees: int) -> _Geometry:
+    yy, xx = np.mgrid[0:h, 0:w]
+    yy, xx = yy.ravel(), xx.ravel()
+    angles, bins, lo_rhos, cells, chords = [], [], [], [], []
+    offset = 0
+    for turn in (0, 180):
+        angle = (half_degrees + turn) * np.pi / 360
+        c, s = float(np.cos(angle)), float(np.sin(angle))
+        corners = np.array([0.0, (w - 1) * c, (h - 1) * s, (w - 1) * c + (h - 1) * s])
+        lo_rho = float(corners.min())
+        nbins = int(corners.max() - lo_rho) + 1
+        t_lo, t_hi = _chords(lo_rho + np.arange(nbins) + 0.5, c, s, w, h)
+        chord = t_hi - t_lo
+        b = np.clip((xx * c + yy * s - lo_rho).astype(np.int64), 0, nbins - 1)
+        seg = np.clip(((yy * c - xx * s - t_lo[b]) * (SEGMENTS / np.maximum(chord[b], 1e-6))).astype(np.int64),
+                      0, SEGMENTS - 1)
+        angles.append(angle)
+        lo_rhos.append(lo_rho)
+        bins.append((b + offset).astype(np.int32))
+        cells.append(((b + offset) * SEGMENTS + seg).astype(np.int32))
+        chords.append(np.append(chord, 0.0))  # the empty bin after each family
+        offset += nbins + 1
+        if turn == 0:
+            second = offset
+    chord = np.concatenate(chords)
+    idx = samples(h, w)
+    sample_cells = np.concatenate([cells[0][idx], cells[1][idx]])
+    pixels = np.bincount(np.concatenate(cells), minlength=offset * SEGMENTS)
+    return _Geometry(tuple(angles), tuple(bins), tuple(lo_rhos), tuple(cells), sample_cells,
+                     np.bincount(sample_cells, minlength=offset * SEGMENTS), pixels, chord,
+                     chord >= MIN_CHORD * min(h, w), offset, second)
+
+
+@dataclass
+class _Family:
+    angle: float
+    lo_rho: float
+    bins: np.ndarray  # the bin of each pixel (flat)
+    starts: np.ndarray  # its bands are bins [start, end)
+    ends: np.ndarray
+    level: np.ndarray  # per band: the line's own ink strength (its core's mean along the chord)
+
+
+def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees: int,
+              threshold: float) -> tuple[np.ndarray, list[_Family]]:
+    """The line bands of both families at ``half_degrees`` (half-degree steps): (band per bin,
+    the families that have bands)."""
+    h, w = shape
+    g = _geometry(h, w, half_degrees)
+    n = g.nbins * SEGMENTS
+    both = np.concatenate([sample_ink, sample_ink])
+    above = both > threshold
+    faint = np.bincount(g.sample_cells, weights=above, minlength=n)
+    faint_ink = np.bincount(g.sample_cells, weights=both * above, minlength=n)
+    inked = np.bincount(np.concatenate([g.cells[0][mask_idx], g.cells[1][mask_idx]]), minlength=n)
+    # A stretch of a line is ink along most of it (a line across it, or a stroke's edge, is a
+    # few of its pixels): ink in the mask, or faint ink in the samples.
+    hot = ((2 * inked >= g.pixels) | (2 * faint > g.sample_count)) & (g.pixels > 0)
+    hot = hot.reshape(g.nbins, SEGMENTS)
+    # A line one pixel wide can straddle two bins, or drift by one over its length.
+    grown = hot.copy()
+    grown[1:] |= hot[:-1]
+    grown[:-1] |= hot[1:]
+    covered = grown.sum(axis=1)
+    from_start = np.logical_and.accumulate(grown, axis=1).sum(axis=1)
+    from_end = np.logical_and.accumulate(grown[:, ::-1], axis=1).sum(axis=1)
+    # A long chord is a line when covered, or covered from the frame's edge on; a short one
+    # (across a corner of the frame) only when covered end to end.
+    band = np.where(g.judged, (covered >= COVERED) | (np.maximum(from_start, from_end) >= FROM_EDGE),
+                    (covered >= SEGMENTS - 1) & (g.chord >= MIN_SHORT_CHORD))
+    if not band.any():
+        return band, []
+    starts, ends = _runs(band)
+    # A line is thin: a band that holds more ink per unit of length than a line can is a
+    # thick stroke, a shadow or the table.
+    per_bin = inked.reshape(g.nbins, SEGMENTS).sum(axis=1)
+    cumulative = np.concatenate([[0], np.cumsum(per_bin)])
+    limit = MAX_THICKNESS * min(h, w) + 2
+    thick = (cumulative[ends] - cumulative[starts]) > limit * np.maximum.reduceat(g.chord, starts)
+    if thick.any():
+        for a, b in zip(starts[thick], ends[thick]):
+            band[a:b] = False
+        starts, ends = starts[~thick], ends[~thick]
+    # The line's own ink: the mean of its inked samples per stretch, typical over the chord
+    # (the median, so that writing over part of the line does not count).
+    mean = (faint_ink / np.maximum(faint, 1)).reshape(g.nbins, SEGMENTS)
+    level = np.median(np.maximum.reduceat(mean, starts, axis=0), axis=1) if len(starts) else mean[:0, 0]
+    split = int(np.searchsorted(starts, g.second))
+    families = []
+    for k, part in enumerate((slice(0, split), slice(split, None))):
+        if len(starts[part]):
+            families.append(_Family(g.angles[k], g.lo_rho[k], g.bins[k], starts[part], ends[part], level[part]))
+    return band, families
+
+
+class Lines:
+    """The line bands found in one image (of one or both families)."""
+
+    def __init__(self, shape: tuple[int, int], band: np.ndarray | None = None, families: list[_Family] = ()):
+        self.shape = shape
+        self.band = band  # per bin of the geometry, both families: on a line's band
+        self.families = list(families)
+
+    def __bool__(self) -> bool:
+        return bool(self.families)
+
+    def bands(self) -> int:
+        """How many line bands were found, in both families."""
+        return sum(len(f.starts) for f in self.families)
+
+    def on_band(self, idx: np.ndarray) -> np.ndarray:
+        """Whether each pixel (flat index) lies on a line's band, ink or not."""
+        out = np.zeros(len(idx), bool)
+        for f in self.families:
+            out |= self.band[f.bins[idx]]
+        return out
+
+    def remove(self, mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
+        """``mask`` without the bands' pixels, except where writing crosses or covers a band."""
+        h, w = self.shape
+        out = mask.copy()
+        if not self.families:
+            return out
+        idx = np.flatnonzero(mask)
+        per_family = [(f, f.bins[idx]) for f in self.families]
+        on_any = np.zeros(len(idx), bool)
+        for f, b in per_family:
+            on_any |= self.band[b]
+        if not on_any.any():
+            return out
+        # Ink off every band, a pixel wider: what a stroke crossing a band leaves on its sides.
+        beyond = mask.copy()
+        beyond.ravel()[idx[on_any]] = False
+        beyond = imageops.max_filter(beyond.view(np.uint8), 3).view(bool).ravel()
+        strength = ink.ravel()[idx]
+        drop = np.zeros(len(idx), bool)
+        for f, b in per_family:
+            on = np.flatnonzero(self.band[b])
+            if not len(on):
+                continue
+            k = np.searchsorted(f.starts, b[on], side="right") - 1
+            level = f.level[k]
+            writing = strength[on] > np.maximum(2.0 * level, level + 0.15)
+            c, s = np.cos(f.angle), np.sin(f.angle)
+            y, x = np.divmod(idx[on], w)
+            rho = b[on] + (x * c + y * s - f.lo_rho) % 1.0  # the pixel's rho in bin units
+            crossing = np.ones(len(on), bool)
+            for sign, dist in ((1.0, f.ends[k] + 1.0 - rho), (-1.0, rho - f.starts[k] + 1.0)):
+                sx = np.rint(x + sign * dist * c).astype(np.int64)
+                sy = np.rint(y + sign * dist * s).astype(np.int64)
+                inside = (sx >= 0) & (sx < w) & (sy >= 0) & (sy < h)
+                hit = np.zeros(len(on), bool)
+                hit[inside] = beyond[sy[inside] * w + sx[inside]]
+                crossing &= hit
+            drop[on[~(crossing | writing)]] = True
+        out.ravel()[idx[drop]] = False
+        return out
+
+
+class LineTracker:
+    """The lines' angle carried from one frame of a video to the next (a page turns slowly).
+
+    A full search is made when no angle is known, and every ``refresh`` frames.
+    """
+
+    def __init__(self, refresh: int = 30):
+        self.refresh = refresh
+        self.angle: float | None = None
+        self._age = 0
+
+    def hint(self) -> float | None:
+        """The angle to search around, or None for a full search."""
+        return self.angle if self.angle is not None and self._age < self.refresh else None
+
+    def update(self, angle: float | None) -> None:
+        """The angle at which lines were found in this frame (None: none were)."""
+        self._age = self._age + 1 if angle is not None and self.angle is not None and self._age < self.refresh else 0
+        self.angle = angle
+
+
+def find_lines(ink: np.ndarray, mask: np.ndarray, tracker: LineTracker | None = None) -> Lines:
+    """The page's lines in ``mask``, thresholded from the ink strength ``ink`` (0..1)."""
+    h, w = mask.shape
+    # Thick ink (a marker's stroke, a shadow, the table) says nothing about the lines' angle:
+    # the angle comes from ink thinner than three pixels.
+    thin = mask & ~imageops.max_filter(imageops.min_filter(mask.view(np.uint8), 3), 3).view(bool)
+    angle = family_angle(thin, tracker.hint() if tracker else None)
+    if angle is None:
+        if tracker:
+            tracker.update(None)
+        return Lines((h, w))
+    # Faint ink (a line thresholding broke into dashes) is ink that clearly stands out from
+    # the paper (the paper's own texture and noise, measured robustly).
+    sample_ink = ink.ravel()[samples(h, w)]
+    few = np.sort(sample_ink[::8])
+    median, upper = float(few[len(few) // 2]), float(few[(3 * len(few)) // 4])
+    threshold = max(0.05, median + 2.5 * 1.4826 * (upper - median))
+    band, families = _families(sample_ink, np.flatnonzero(mask), (h, w), round(np.degrees(angle) * 2), threshold)
+    if tracker:
+        tracker.update(angle if families else None)
+    return Lines((h, w), band, families)
+
+
+def paper_lines(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` that belong to a page's lines, crossing and covering writing left out."""
+    return mask & ~find_lines(ink, mask).remove(mask, ink)
