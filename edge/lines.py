@@ -263,7 +263,7 @@ class Lines:
                 continue
             k = np.searchsorted(f.starts, b[on], side="right") - 1
             level = f.level[k]
-            writing = strength[on] > np.maximum(2.0 * level, level + 0.15)
+            writing = strength[on] > np.maximum(1.6 * level, level + 0.1)
             c, s = np.cos(f.angle), np.sin(f.angle)
             y, x = np.divmod(idx[on], w)
             rho = b[on] + (x * c + y * s - f.lo_rho) % 1.0  # the pixel's rho in bin units
