@@ -277,27 +277,31 @@ def make_clip(seed: int, frames: int = 150, mnist_images=None, mnist_labels=None
                 noise=float(rng.uniform(1.5, 6)), seed=seed)
 
 
-def truth_of(clip: Clip, index: int, margin: int = 10) -> Truth:
-    """The truth of frame ``index`` of ``clip``."""
+def digit_boxes(clip: Clip, index: int, margin: int = 10) -> list[tuple[int, tuple[int, int, int, int], bool]]:
+    """The digits touching frame ``index``: (digit, box in the frame, wholly inside it by ``margin``)."""
     fh, fw = FRAME
-    ox, oy = clip.path[index]
-    ox, oy = int(round(ox)), int(round(oy))
-    inside, cut = [], False
+    ox, oy = (int(round(v)) for v in clip.path[index])
+    found = []
     for boxes in clip.numbers:
         for digit, (x0, y0, x1, y1) in boxes:
-            fx0, fy0, fx1, fy1 = x0 - ox, y0 - oy, x1 - ox, y1 - oy
-            if fx1 <= -margin or fy1 <= -margin or fx0 >= fw + margin or fy0 >= fh + margin:
+            box = (x0 - ox, y0 - oy, x1 - ox, y1 - oy)
+            if box[2] <= -margin or box[3] <= -margin or box[0] >= fw + margin or box[1] >= fh + margin:
                 continue  # wholly outside
-            if fx0 < margin or fy0 < margin or fx1 > fw - margin or fy1 > fh - margin:
-                cut = True
-            else:
-                inside.append((fx0, digit))
+            inside = box[0] >= margin and box[1] >= margin and box[2] <= fw - margin and box[3] <= fh - margin
+            found.append((digit, box, inside))
+    return found
+
+
+def truth_of(clip: Clip, index: int, margin: int = 10) -> Truth:
+    """The truth of frame ``index`` of ``clip``."""
+    found = digit_boxes(clip, index, margin)
+    cut = any(not inside for _, _, inside in found)
     conditions = list(clip.conditions)
     if clip.shadows[index] is not None:
         conditions.append("shadow in frame")
     if index > 0 and clip.path[index] != clip.path[index - 1]:
         conditions.append("moving")
-    number = None if cut else "".join(str(d) for _, d in sorted(inside))
+    number = None if cut else "".join(str(d) for d, box, _ in sorted(found, key=lambda f: f[1][0]))
     return Truth(number, clip.paper, clip.ink if number else "", conditions)
 
 

@@ -109,11 +109,14 @@ def _smooth_noise(shape, cells, rng):
     return np.asarray(Image.fromarray(grid, "F").resize((shape[1], shape[0]), Image.BICUBIC), np.float32)
 
 
-def render_photo(ink: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
-    """A JPEG 'photo' of ``ink`` on paper; returns (bytes, conditions)."""
+def render_photo(ink: np.ndarray, rng: np.random.Generator, size: tuple[int, int] | None = None) -> tuple[bytes, str]:
+    """A JPEG 'photo' of ``ink`` on paper (``size`` = (height, width), else a random camera size);
+    returns (bytes, conditions)."""
     h, w = [(240, 320), (480, 640), (600, 800), (768, 1024), (400, 400)][rng.integers(5)]
     if rng.random() < 0.3:
         h, w = w, h
+    if size is not None:
+        h, w = size
     side = int(min(h, w) * rng.uniform(0.25, 0.7))
     digit = np.asarray(Image.fromarray(ink, "F").resize((side, side), Image.BILINEAR), np.float32)
     y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)

@@ -129,12 +129,22 @@ def _components_numpy(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, stats
 
 
-def pad_edge(a: np.ndarray, n: int) -> np.ndarray:
-    """``a`` with its edge pixels repeated ``n`` times on every side."""
+def pad_edge(a: np.ndarray, n: int, axes: tuple[int, ...] = (0, 1)) -> np.ndarray:
+    """``a`` with its edge pixels repeated ``n`` times on every side (of ``axes``)."""
     cv2 = _cv2()
-    if cv2 is not None and a.dtype in (np.uint8, np.float32):
+    if cv2 is not None and a.dtype in (np.uint8, np.float32) and axes == (0, 1):
         return cv2.copyMakeBorder(a, n, n, n, n, cv2.BORDER_REPLICATE)
-    return np.pad(a, n, mode="edge")
+    h, w = a.shape
+    ny, nx = (n if 0 in axes else 0), (n if 1 in axes else 0)
+    out = np.empty((h + 2 * ny, w + 2 * nx), a.dtype)  # np.pad is several times slower
+    out[ny:ny + h, nx:nx + w] = a
+    if nx:
+        out[ny:ny + h, :nx] = a[:, :1]
+        out[ny:ny + h, nx + w:] = a[:, -1:]
+    if ny:
+        out[:ny] = out[ny]
+        out[ny + h:] = out[ny + h - 1]
+    return out
 
 
 def border_connected(mask: np.ndarray) -> np.ndarray:
@@ -168,10 +178,7 @@ def _rank(a: np.ndarray, size: int, op, cv_name: str) -> np.ndarray:
 
 def _rank_axis(a: np.ndarray, size: int, axis: int, op) -> np.ndarray:
     """``op`` (maximum or minimum) over ``size`` neighbours along ``axis``, by doubling windows."""
-    half = size // 2
-    pad = [(0, 0), (0, 0)]
-    pad[axis] = (half, half)
-    m = np.pad(a, pad, mode="edge")
+    m = pad_edge(a, size // 2, (axis,))
 
     def part(start, stop):
         index = [slice(None), slice(None)]
@@ -197,11 +204,12 @@ def block_mean(a: np.ndarray, step: int) -> np.ndarray:
     cv2 = _cv2()
     if cv2 is not None:
         return cv2.resize(np.ascontiguousarray(a, np.float32), (w, h), interpolation=cv2.INTER_AREA)
-    out = a[0::step, 0::step].astype(np.float32)
-    for i in range(step):
-        for j in range(step):
-            if i or j:
-                out += a[i::step, j::step]
+    rows = a[0::step].astype(np.float32)  # rows, then columns: 2 (step - 1) additions of strided views
+    for i in range(1, step):
+        rows += a[i::step]
+    out = rows[:, 0::step].copy()
+    for j in range(1, step):
+        out += rows[:, j::step]
     return out * np.float32(1 / (step * step))
 
 

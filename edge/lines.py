@@ -190,7 +190,7 @@ def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees:
     # A long chord is a line when covered, or covered from the frame's edge on; a short one
     # (across a corner of the frame) only when covered end to end.
     band = np.where(g.judged, (covered >= COVERED) | (np.maximum(from_start, from_end) >= FROM_EDGE),
-                    (covered >= SEGMENTS - 1) & (g.chord >= MIN_SHORT_CHORD))
+                    (covered >= SEGMENTS - 2) & (g.chord >= MIN_SHORT_CHORD))
     if not band.any():
         return band, []
     starts, ends = _runs(band)
@@ -251,9 +251,11 @@ class Lines:
             on_any |= self.band[b]
         if not on_any.any():
             return out
-        # Ink off every band, a pixel wider: what a stroke crossing a band leaves on its sides.
-        beyond = mask.copy()
-        beyond.ravel()[idx[on_any]] = False
+        # Ink off every band and its anti-aliased edge, a pixel wider (a slant): what a stroke
+        # crossing a band leaves on its sides.  A line crossing another is not such a stroke.
+        on_bands = np.zeros_like(mask)
+        on_bands.ravel()[idx[on_any]] = True
+        beyond = mask & ~imageops.max_filter(on_bands.view(np.uint8), 3).view(bool)
         beyond = imageops.max_filter(beyond.view(np.uint8), 3).view(bool).ravel()
         strength = ink.ravel()[idx]
         drop = np.zeros(len(idx), bool)
@@ -268,7 +270,7 @@ class Lines:
             y, x = np.divmod(idx[on], w)
             rho = b[on] + (x * c + y * s - f.lo_rho) % 1.0  # the pixel's rho in bin units
             crossing = np.ones(len(on), bool)
-            for sign, dist in ((1.0, f.ends[k] + 1.0 - rho), (-1.0, rho - f.starts[k] + 1.0)):
+            for sign, dist in ((1.0, f.ends[k] + 2.0 - rho), (-1.0, rho - f.starts[k] + 2.0)):
                 sx = np.rint(x + sign * dist * c).astype(np.int64)
                 sy = np.rint(y + sign * dist * s).astype(np.int64)
                 inside = (sx >= 0) & (sx < w) & (sy >= 0) & (sy < h)

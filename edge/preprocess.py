@@ -40,7 +40,9 @@ TARGET_STROKE = 2.2  # MNIST's typical stroke width in pixels at 20x20
 INK_CHOICES = ("auto", "dark", "light")  # the ink's polarity: found, or given
 MIN_LINES_SIDE = 48  # smaller images are crops of a digit: no page lines are looked for
 BORDER_DIGIT = 0.25  # a digit cut by a picture's edge spans at least this fraction of its smaller side
-MIN_DIGIT = 0.05  # a digit's box is at least this fraction of the picture's smaller side (else: specks)
+MIN_DIGIT = 0.08  # a digit's box is at least this fraction of the picture's smaller side (else: specks)
+MIN_FILL = 0.05  # and its ink fills at least this fraction of its box (else: scattered dashes)
+MAX_WIDTH = 2.5  # and it is at most this many times as wide as tall (else: a dash)
 
 
 class ImageError(DigitliteError):
@@ -86,7 +88,8 @@ def load_gray(source, name: str | None = None, side: int | None = None) -> tuple
                 full_width, scale = img.width, side / max(img.size)
                 img.draft("L", (max(1, int(img.width * scale)), max(1, int(img.height * scale))))
                 reduction = full_width / img.width
-            img = ImageOps.exif_transpose(img)
+            if img.getexif().get(0x0112, 1) != 1:  # an EXIF orientation to apply (exif_transpose copies otherwise)
+                img = ImageOps.exif_transpose(img)
             img.load()
     except ImageError:
         raise
@@ -140,12 +143,12 @@ def _box_blur(a: np.ndarray, radius: int) -> np.ndarray:
     """Mean over a (2r+1)^2 window, edges replicated (integral image; numpy only)."""
     if radius < 1:
         return a
-    p = np.pad(a, radius + 1, mode="edge").astype(np.float64)
-    s = p.cumsum(0).cumsum(1)
     k = 2 * radius + 1
+    p = imageops.pad_edge(a.astype(np.float32, copy=False), radius + 1)
+    s = p.cumsum(0, dtype=np.float64).cumsum(1)
     total = s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]
     h, w = a.shape
-    return (total[:h, :w] / (k * k)).astype(np.float32)
+    return (total[:h, :w] * (1.0 / (k * k))).astype(np.float32)
 
 
 def dark_ink_guess(gray: np.ndarray) -> bool:
@@ -161,15 +164,22 @@ def dark_ink_guess(gray: np.ndarray) -> bool:
     """
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    border_says_dark = float(np.median(border)) > (float(gray.max()) + float(gray.min())) / 2
+    middle = len(border) // 2
+    border_says_dark = float(np.partition(border, middle)[middle]) > (float(gray.max()) + float(gray.min())) / 2
     if min(h, w) < 64:
         return border_says_dark
-    gray = shrink(gray, 160)  # broad features are what matters here
+    gray = imageops.block_mean(gray, -(-max(h, w) // 160))  # broad features are what matters here
     h, w = gray.shape
-    detail = gray - _box_blur(gray, max(2, min(h, w) // 6))
+    # The local mean over about a sixth of the image: block means, smoothed, enlarged again.
+    block = max(2, min(h, w) // 9)
+    local = imageops.upsample_linear(imageops.box3(imageops.block_mean(gray, block)), (h, w))
+    detail = gray - local
     # The subject is in the middle; a table or the page's edge lies along the border.
     detail = detail[int(0.15 * h): int(0.85 * h) + 1, int(0.15 * w): int(0.85 * w) + 1]
-    threshold = 4 * 1.4826 * float(np.median(np.abs(detail - np.median(detail))))
+    few = detail[::2, ::2].ravel()
+    middle = float(np.partition(few, len(few) // 2)[len(few) // 2])
+    spread = np.abs(few - middle)
+    threshold = 4 * 1.4826 * float(np.partition(spread, len(spread) // 2)[len(spread) // 2])
     dark = float(np.maximum(-detail - threshold, 0).sum())
     bright = float(np.maximum(detail - threshold, 0).sum())
     if max(dark, bright) < 0.05 * detail.size:  # under a twentieth of a gray level a pixel: nothing to tell
@@ -441,9 +451,19 @@ def preprocess_gray(gray: np.ndarray, name: str = "<image>", ink: str = "auto") 
     """A grayscale array (any size, any polarity) -> the 28x28 uint8 MNIST-style input of its digit."""
     strength, mask, kept = find_ink(_working(gray, name), name, ink)
     x0, y0, x1, y1 = _digit_group(kept)
-    if max(x1 - x0, y1 - y0) < MIN_DIGIT * min(mask.shape):
+    if not _digit_like(mask, (x0, y0, x1, y1)):
         raise ImageError(f"{name}: no digit found (only specks)")
     return to_mnist(strength[y0:y1, x0:x1], mask[y0:y1, x0:x1])
+
+
+def _digit_like(mask: np.ndarray, box) -> bool:
+    """Big enough not to be a speck, not much wider than tall (a dash, a piece of a line), and
+    dense enough not to be scattered dashes (what is left of a faint line): a digit's strokes
+    fill a tenth of its box or more, a "1" nearly all."""
+    x0, y0, x1, y1 = box
+    if max(x1 - x0, y1 - y0) < MIN_DIGIT * min(mask.shape) or x1 - x0 > MAX_WIDTH * (y1 - y0):
+        return False
+    return np.count_nonzero(mask[y0:y1, x0:x1]) >= MIN_FILL * (x1 - x0) * (y1 - y0)
 
 
 def find_digits(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: bool = False,
@@ -460,7 +480,7 @@ def find_digits(gray: np.ndarray, name: str = "<image>", ink: str = "auto", fram
     strength, mask, kept = find_ink(small, name, ink, frame, tracker)
     digits = []
     for x0, y0, x1, y1 in _column_groups(kept):
-        if y1 - y0 < min_height * small.shape[0] or max(x1 - x0, y1 - y0) < MIN_DIGIT * min(small.shape):
+        if y1 - y0 < min_height * small.shape[0] or not _digit_like(mask, (x0, y0, x1, y1)):
             continue
         box = (int(x0 * scale_x), int(y0 * scale_y), int(np.ceil(x1 * scale_x)), int(np.ceil(y1 * scale_y)))
         digits.append(Digit(to_mnist(strength[y0:y1, x0:x1], mask[y0:y1, x0:x1]), box))
