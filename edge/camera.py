@@ -22,7 +22,7 @@ import numpy as np
 
 from edge.errors import DigitliteError, first_line
 from edge.lines import LineTracker
-from edge.preprocess import INK_CHOICES, ImageError, find_digits
+from edge.preprocess import INK_CHOICES, Digit, ImageError, find_digits
 from edge.quiet import quiet
 
 READ_TIMEOUT_MS = 5000  # a stalled stream is an error after this, not a hang
@@ -220,11 +220,10 @@ class FrameReader:
         self.cv2 = import_cv2()
         self.tracker = LineTracker()
 
-    def read(self, frame: np.ndarray, index: int = 0) -> FrameResult:
-        """Classify the digits in one BGR (or gray) frame; a frame with nothing to read (black,
-        saturated, noise, a single row) reads as no digit."""
+    def candidates(self, frame: np.ndarray) -> list[Digit]:
+        """The digits found in one BGR (or gray) frame, as 28x28 inputs with their boxes in the
+        frame's pixels; none in a frame with nothing to read (black, saturated, noise, one row)."""
         cv2 = self.cv2
-        started = time.perf_counter()
         gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         x0, y0 = 0, 0
         if self.roi:
@@ -240,20 +239,25 @@ class FrameReader:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         if (small.shape[1], small.shape[0]) != size:
             small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
-        digits = []
         try:
             found = find_digits(small.astype(np.float32), ink=self.ink, frame=True, min_height=self.min_height,
                                 tracker=self.tracker)
         except ImageError:
-            found = []
+            return []
+        return [Digit(d.pixels, (x0 + round(d.box[0] / scale), y0 + round(d.box[1] / scale),
+                                 x0 + round(d.box[2] / scale), y0 + round(d.box[3] / scale))) for d in found]
+
+    def read(self, frame: np.ndarray, index: int = 0) -> FrameResult:
+        """Classify the digits in one BGR (or gray) frame (see ``candidates``)."""
+        started = time.perf_counter()
+        found = self.candidates(frame)
+        digits = []
         if found:
             probs = self.classifier.predict_proba(np.stack([d.pixels for d in found]))
             for d, p in zip(found, probs):
                 digit, conf = int(p.argmax()), float(p.max())
-                box = [x0 + round(d.box[0] / scale), y0 + round(d.box[1] / scale),
-                       x0 + round(d.box[2] / scale), y0 + round(d.box[3] / scale)]
                 digits.append({"digit": digit if conf >= self.min_confidence else None,
-                               "confidence": round(conf, 4), "box": box})
+                               "confidence": round(conf, 4), "box": list(d.box)})
         return FrameResult(index, digits, (time.perf_counter() - started) * 1000)
 
 

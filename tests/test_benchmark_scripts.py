@@ -111,3 +111,26 @@ def test_memprobe_reports_its_own_process(quantized):
     report = json.loads(run.stdout)
     assert report["runtime"] == "litert" and report["tensorflow_loaded"] is False
     assert 0 < report["start_mb"] <= report["loaded_mb"] <= report["peak_mb"] < 500
+
+
+def test_the_reject_comparison_labels_candidates_and_scores_each_way(tmp_path, mnist):
+    from benchmarks import reject
+    from edge.classify import default_model
+    from edge.runtime import Classifier
+
+    classifier = Classifier(default_model())
+    x, y = reject.harvest(1, 150, mnist, classifier)
+    assert len(x) == len(y) > 0 and x.shape[1:] == (28, 28)
+    assert set(y.tolist()) <= set(range(11))
+    camera.write_desk_set(tmp_path, seed=5, clips=1, frames=120, mnist_images=mnist.test_images,
+                          mnist_labels=mnist.test_labels)
+    always_junk = lambda pixels: np.tile(np.eye(11)[reject.NOT_A_DIGIT], (len(pixels), 1))  # noqa: E731
+    rules = reject.score_way(tmp_path, classifier)
+    dropped = reject.score_way(tmp_path, classifier, always_junk)
+    assert rules["dropped_by_model"] == 0 and rules["digit"]["frames"] > 0 and rules["digit"]["right"] > 0
+    assert dropped["empty"]["rate"] == 1.0 and dropped["dropped_by_model"] > 0
+    assert dropped["digit"]["right"] == 0  # a model that drops everything reads no digit
+    with reject.without_line_rules():
+        import edge.preprocess
+        assert not edge.preprocess.find_lines(np.zeros((50, 50)), np.zeros((50, 50), bool))
+    assert edge.preprocess.find_lines.__module__ == "edge.lines"  # put back
