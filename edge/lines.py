@@ -207,7 +207,8 @@ def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees:
     # The line's own ink: the mean of its inked samples per stretch, typical over the chord
     # (the median, so that writing over part of the line does not count).
     mean = (faint_ink / np.maximum(faint, 1)).reshape(g.nbins, SEGMENTS)
-    level = np.median(np.maximum.reduceat(mean, starts, axis=0), axis=1) if len(starts) else mean[:0, 0]
+    level = np.partition(np.maximum.reduceat(mean, starts, axis=0), SEGMENTS // 2, axis=1)[:, SEGMENTS // 2] \
+        if len(starts) else mean[:0, 0]
     split = int(np.searchsorted(starts, g.second))
     families = []
     for k, part in enumerate((slice(0, split), slice(split, None))):
