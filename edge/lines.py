@@ -30,6 +30,7 @@ MIN_CHORD = 0.3  # chords shorter than this fraction of the frame's smaller side
 MIN_SHORT_CHORD = 8  # ... and at least this long (pixels)
 MAX_THICKNESS = 0.02  # a line is at most this fraction of the frame's smaller side thick (+ 2 pixels)
 MAX_POINTS = 800  # thin ink pixels used to find the families' angle
+FAINT_SIGMAS = 1.0  # faint ink: this many (robust) standard deviations of the paper above its level
 COARSE = np.deg2rad(np.arange(0.0, 180.0, 3.0))
 FINE = np.deg2rad(np.arange(-2.5, 2.51, 0.5))
 _FINE_BOTH = np.concatenate([FINE, FINE + np.pi / 2])
@@ -320,7 +321,7 @@ def find_lines(ink: np.ndarray, mask: np.ndarray, tracker: LineTracker | None = 
     sample_ink = ink.ravel()[samples(h, w)]
     few = np.sort(sample_ink[::8])
     median, upper = float(few[len(few) // 2]), float(few[(3 * len(few)) // 4])
-    threshold = max(0.05, median + 2.5 * 1.4826 * (upper - median))
+    threshold = max(0.04, median + FAINT_SIGMAS * 1.4826 * (upper - median))
     band, families = _families(sample_ink, np.flatnonzero(mask), (h, w), round(np.degrees(angle) * 2), threshold)
     if tracker:
         tracker.update(angle if families else None)

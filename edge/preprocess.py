@@ -43,6 +43,7 @@ BORDER_DIGIT = 0.25  # a digit cut by a picture's edge spans at least this fract
 MIN_DIGIT = 0.08  # a digit's box is at least this fraction of the picture's smaller side (else: specks)
 MIN_FILL = 0.05  # and its ink fills at least this fraction of its box (else: scattered dashes)
 MAX_WIDTH = 2.5  # and it is at most this many times as wide as tall (else: a dash)
+FRAME_WINDOW = 0.13  # a camera frame's paper: over this fraction of its side (its digits are smaller than a photo's)
 
 
 class ImageError(DigitliteError):
@@ -200,6 +201,8 @@ def paper_estimate(a: np.ndarray, size: int) -> np.ndarray:
     """
     # The paper varies slowly: work at 1/step of the resolution, where the window is small.
     step = max(1, size // 8)
+    if step == 1 and min(a.shape) >= 64:
+        step = 2  # block means first: a closing of the raw noise would sit above the paper
     h, w = a.shape
     small = imageops.block_mean(a, step) if step > 1 and min(h, w) >= 2 * step else a.astype(np.float32)
     window = (size // step) | 1 if small is not a else size
@@ -211,11 +214,15 @@ def paper_estimate(a: np.ndarray, size: int) -> np.ndarray:
     return imageops.upsample_linear(closed, (h, w)) if closed.shape != (h, w) else closed
 
 
-def ink_map(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
-    """Ink strength in 0..1 (1 = ink) with the lighting divided out, for the given polarity."""
+def ink_map(gray: np.ndarray, dark_ink: bool, window: float = 0.2) -> np.ndarray:
+    """Ink strength in 0..1 (1 = ink) with the lighting divided out, for the given polarity.
+
+    The paper is estimated over ``window`` of the image's smaller side: wider than a
+    marker's stroke, narrow enough to follow a shadow.
+    """
     h, w = gray.shape
     a = gray.astype(np.float32, copy=False) if dark_ink else np.float32(255.0) - gray  # now: paper bright, ink dark
-    size = max(7, min(h, w) // 5) | 1  # wider than a marker stroke at the working resolution
+    size = max(7, int(min(h, w) * window)) | 1
     paper = np.maximum(paper_estimate(a, size), np.float32(1.0))
     strength = np.float32(1.0) - a / paper  # 0 on paper, towards 1 on ink
     return np.clip(strength, 0.0, 1.0, out=strength)
@@ -251,7 +258,7 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     """
     if float(gray.max() - gray.min()) < MIN_LEVELS:
         raise ImageError(f"{name}: no digit found (blank or uniform image)")
-    strength = ink_map(gray, _polarity(gray, ink))
+    strength = ink_map(gray, _polarity(gray, ink), FRAME_WINDOW if frame else 0.2)
     if float(strength.max()) < MIN_INK_CONTRAST:
         raise ImageError(f"{name}: no digit found (blank or uniform image)")
     idx = samples(*strength.shape)
