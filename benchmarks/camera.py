@@ -1,6 +1,6 @@
 """Camera benchmark: a webcam over a desk, read frame by frame, scored against the truth.
 
-    python -m benchmarks.camera [--clips 24] [--frames 150] [--seed 7] [--stable 3] [--update-readme]
+    python -m benchmarks.camera [--clips 24] [--frames 150] [--seed 41] [--stable 3] [--update-readme]
 
 Two videos are written (640x480 MJPG, as a webcam sends) and read back through the same
 FrameReader as `digitlite camera --headless`, decode included, on one thread:
@@ -28,7 +28,8 @@ from benchmarks.bench import percentiles
 from benchmarks.common import machine, publish
 
 MARKERS = ("<!-- camera-results:begin -->", "<!-- camera-results:end -->")
-DEV_SEEDS = (99, 2026)  # what the preprocessing was tuned on; the figure is from --seed 7, held out
+DEV_SEEDS = (99, 2026, 7)  # what the preprocessing was tuned on; the figure is from --seed 41, held out
+PASSES = 3  # each video is read this many times: a frame's time is its fastest pass's
 
 
 def make_video(path: Path, digit: np.ndarray, frames: int = 120, size=(480, 640)) -> Path:
@@ -70,36 +71,48 @@ def write_desk_set(folder: Path, seed: int, clips: int, frames: int, mnist_image
     return video, truth_file
 
 
-def read_video(video: Path, classifier, stable: int, frames: int | None = None) -> dict:
-    """Every frame of ``video`` (or ``frames`` of it, looping) through FrameReader: readings and timings."""
+def read_video(video: Path, classifier, stable: int, frames: int | None = None, passes: int = 1) -> dict:
+    """Every frame of ``video`` (or ``frames`` of it, looping) through FrameReader: readings and timings.
+
+    With several ``passes`` the video is read again from the start (a new reader each time, as
+    a new run of `digitlite camera` would be): the readings are the first pass's, each frame's
+    time its fastest pass's, and the frames per second the median pass's.
+    """
     import cv2
 
     from edge.camera import FrameReader, Stabilizer
 
-    reader = FrameReader(classifier)
-    steady = Stabilizer(stable)
-    cap = cv2.VideoCapture(str(video))
-    decode, process, readings, stable_readings = [], [], [], []
-    started = time.perf_counter()
-    while frames is None or len(process) < frames:
-        t0 = time.perf_counter()
-        ok, frame = cap.read()
-        if not ok:
-            if frames is None or not process:
-                break
-            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            continue
-        t1 = time.perf_counter()
-        result = reader.read(frame, len(process))
-        t2 = time.perf_counter()
-        decode.append(t1 - t0)
-        process.append(t2 - t1)
-        readings.append(result.number)
-        stable_readings.append(steady.update(result.number))
-    total = time.perf_counter() - started
-    cap.release()
-    return {"frames": len(process), "fps": len(process) / total, "decode": percentiles(decode),
-            "find_preprocess_infer": percentiles(process), "readings": readings, "stable_readings": stable_readings}
+    runs = []
+    for _ in range(passes):
+        reader = FrameReader(classifier)
+        steady = Stabilizer(stable)
+        cap = cv2.VideoCapture(str(video))
+        decode, process, readings, stable_readings = [], [], [], []
+        started = time.perf_counter()
+        while frames is None or len(process) < frames:
+            t0 = time.perf_counter()
+            ok, frame = cap.read()
+            if not ok:
+                if frames is None or not process:
+                    break
+                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                continue
+            t1 = time.perf_counter()
+            result = reader.read(frame, len(process))
+            t2 = time.perf_counter()
+            decode.append(t1 - t0)
+            process.append(t2 - t1)
+            readings.append(result.number)
+            stable_readings.append(steady.update(result.number))
+        runs.append((len(process) / (time.perf_counter() - started), decode, process, readings, stable_readings))
+        cap.release()
+    fps = float(np.median([r[0] for r in runs]))
+    decode = np.min([r[1] for r in runs], axis=0)
+    process = np.min([r[2] for r in runs], axis=0)
+    _, _, _, readings, stable_readings = runs[0]
+    return {"frames": len(process), "passes": passes, "fps": fps, "decode": percentiles(list(decode)),
+            "find_preprocess_infer": percentiles(list(process)), "readings": readings,
+            "stable_readings": stable_readings}
 
 
 def score(readings: list[str], truth: list[dict], held: int = 1) -> dict:
@@ -134,11 +147,12 @@ def measure_desk(folder: Path, classifier, stable: int) -> dict:
     """Read the desk set in ``folder`` and score it."""
     meta = json.loads((folder / "truth.json").read_text())
     truth = meta["truth"]
-    run = read_video(folder / "desk.avi", classifier, stable)
+    run = read_video(folder / "desk.avi", classifier, stable, passes=PASSES)
     if run["frames"] != len(truth):
         raise SystemExit(f"{folder / 'desk.avi'}: read {run['frames']} frames, the truth has {len(truth)}")
     counts = Counter("cut" if t["number"] is None else "digit" if t["number"] else "empty" for t in truth)
-    return {"seed": meta["seed"], "clips": meta["clips"], "frames": run["frames"], "counts": dict(counts),
+    return {"seed": meta["seed"], "clips": meta["clips"], "frames": run["frames"], "passes": run["passes"],
+            "counts": dict(counts),
             "fps": run["fps"], "decode": run["decode"], "find_preprocess_infer": run["find_preprocess_infer"],
             "per_frame": score(run["readings"], truth), "stable": stable,
             "stable_reading": score(run["stable_readings"], truth, held=stable)}
@@ -173,11 +187,12 @@ def markdown(result: dict) -> str:
         lines.append(f"| {key} | {_rate(pf, 'digit / ' + key)} | {_rate(pf, 'empty / ' + key)} |")
     c = desk["counts"]
     lines += ["", f"Desk set: seed {desk['seed']} (held out; the preprocessing was tuned on seeds "
-              f"{' and '.join(map(str, DEV_SEEDS))}), {desk['clips']} clips, {desk['frames']:,} frames: "
+              f"{', '.join(map(str, DEV_SEEDS[:-1]))} and {DEV_SEEDS[-1]}), {desk['clips']} clips, {desk['frames']:,} frames: "
               f"{c.get('digit', 0):,} with a whole number in view, {c.get('empty', 0):,} of empty paper, "
               f"{c.get('cut', 0):,} with a digit cut by the frame's edge (not scored). A digit frame is right when the "
               f"whole number is (every digit, nothing extra). The `--stable` row scores frames whose truth has held "
-              f"{desk['stable']} frames. Most frequent misreads: "
+              f"{desk['stable']} frames. Times: each frame's fastest of {desk['passes']} passes over the video; "
+              f"frames/s: the median pass's, decoding included. Most frequent misreads: "
               + (", ".join(f"{k} ×{v}" for k, v in list(pf["misreads"].items())[:6]) or "none") + ". "
               f"Model `{result['model']}`, on {m['cpu']} ({m['cores']} cores). By `python -m benchmarks.camera`."]
     return "\n".join(lines)
@@ -193,7 +208,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")
     p.add_argument("--clips", type=int, default=24, help="clips in the desk set")
     p.add_argument("--frames", type=int, default=150, help="frames per clip")
-    p.add_argument("--seed", type=int, default=7, help=f"seed of the desk set (tuned on {DEV_SEEDS}; 7 is held out)")
+    p.add_argument("--seed", type=int, default=41, help=f"seed of the desk set (tuned on {DEV_SEEDS}; 41 is held out)")
     p.add_argument("--stable", type=int, default=3, help="frames a reading must hold for the --stable figure")
     p.add_argument("--clean-frames", type=int, default=600, help="frames read from the clean-paper video")
     p.add_argument("--keep", metavar="DIR", help="write the videos and the truth here and keep them")
@@ -210,7 +225,7 @@ def main(argv=None) -> int:
             write_desk_set(folder, args.seed, args.clips, args.frames, mnist.test_images, mnist.test_labels)
         desk = measure_desk(folder, classifier, args.stable)
         clean_video = make_video(folder / "clean.avi", mnist.test_images[0])
-        clean = read_video(clean_video, classifier, args.stable, args.clean_frames)
+        clean = read_video(clean_video, classifier, args.stable, args.clean_frames, passes=PASSES)
     digit = int(mnist.test_labels[0])
     clean_summary = {k: clean[k] for k in ("frames", "fps", "decode", "find_preprocess_infer")}
     clean_summary.update({"digit": digit, "right": clean["readings"].count(str(digit)) / clean["frames"],

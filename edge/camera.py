@@ -218,6 +218,9 @@ class FrameReader:
         self.classifier, self.roi, self.work_side = classifier, roi, work_side
         self.min_confidence, self.min_height, self.ink = min_confidence, min_height, ink
         self.cv2 = import_cv2()
+        # OpenCV's thread pool costs more than it saves on frames this small (measured here: its
+        # connected components 38 -> 15 us, the grayscale conversion 350 -> 100 us on one thread).
+        self.cv2.setNumThreads(1)
         self.tracker = LineTracker()
 
     def candidates(self, frame: np.ndarray) -> list[Digit]:

@@ -53,16 +53,15 @@ def labels_only(mask: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _stats(labels: np.ndarray, n: int) -> np.ndarray:
     """Box (x0, y0, x1, y1) and area of each of the ``n`` labelled components."""
-    ys, xs = np.nonzero(labels)
-    ids = labels[ys, xs]
-    stats = np.empty((n, 5), np.int64)
-    stats[:, 4] = np.bincount(ids, minlength=n + 1)[1:]
     h, w = labels.shape
-    for col, values, start, op in ((0, xs, w, np.minimum), (1, ys, h, np.minimum), (2, xs, -1, np.maximum),
-                                   (3, ys, -1, np.maximum)):
-        acc = np.full(n + 1, start, np.int64)
-        op.at(acc, ids, values)
-        stats[:, col] = acc[1:] + (col >= 2)
+    stats = np.empty((n, 5), np.int64)
+    stats[:, 4] = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    cols = np.zeros((n + 1, w), bool)  # which columns (rows) each label reaches
+    cols[labels, np.arange(w)[None, :]] = True
+    rows = np.zeros((n + 1, h), bool)
+    rows[labels, np.arange(h)[:, None]] = True
+    stats[:, 0], stats[:, 2] = cols[1:].argmax(axis=1), w - cols[1:, ::-1].argmax(axis=1)
+    stats[:, 1], stats[:, 3] = rows[1:].argmax(axis=1), h - rows[1:, ::-1].argmax(axis=1)
     return stats
 
 

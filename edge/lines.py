@@ -66,13 +66,19 @@ def family_angle(mask: np.ndarray, near: float | None = None) -> float | None:
         return None
     step = -(-len(xs) // MAX_POINTS)
     xs, ys = xs[::step].astype(np.float32), ys[::step].astype(np.float32)
+    hinted = near is not None
     if near is None:
         coarse = _sharpness(xs, ys, *_TRIG_COARSE)
         half = len(COARSE) // 2
         near = COARSE[int(np.argmax(coarse[:half] + coarse[half:]))]
     angles = near + _FINE_BOTH
     fine = _sharpness(xs, ys, np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32))
-    best = float(angles[int(np.argmax(fine[:len(FINE)] + fine[len(FINE):]))] % (np.pi / 2))
+    folded = fine[:len(FINE)] + fine[len(FINE):]
+    pick = int(np.argmax(folded))
+    centre = len(FINE) // 2
+    if hinted and folded[centre] >= 0.98 * folded[pick]:
+        pick = centre  # a video's page has not turned: keep its angle (and its cached geometry)
+    best = float(angles[pick] % (np.pi / 2))
     return round(np.degrees(best) * 2) % 180 * np.pi / 360  # on the 0.5-degree grid it was searched on
 
 
@@ -172,10 +178,10 @@ def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees:
     h, w = shape
     g = _geometry(h, w, half_degrees)
     n = g.nbins * SEGMENTS
-    both = np.concatenate([sample_ink, sample_ink])
-    above = both > threshold
-    faint = np.bincount(g.sample_cells, weights=above, minlength=n)
-    faint_ink = np.bincount(g.sample_cells, weights=both * above, minlength=n)
+    above = np.flatnonzero(sample_ink > threshold)
+    cells_above = np.concatenate([g.sample_cells[above], g.sample_cells[above + len(sample_ink)]])
+    faint = np.bincount(cells_above, minlength=n)
+    faint_ink = np.bincount(cells_above, weights=np.concatenate([sample_ink[above]] * 2), minlength=n)
     inked = np.bincount(np.concatenate([g.cells[0][mask_idx], g.cells[1][mask_idx]]), minlength=n)
     # A stretch of a line is ink along most of it (a line across it, or a stroke's edge, is a
     # few of its pixels): ink in the mask, or faint ink in the samples.
@@ -186,8 +192,9 @@ def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees:
     grown[1:] |= hot[:-1]
     grown[:-1] |= hot[1:]
     covered = grown.sum(axis=1)
-    from_start = np.logical_and.accumulate(grown, axis=1).sum(axis=1)
-    from_end = np.logical_and.accumulate(grown[:, ::-1], axis=1).sum(axis=1)
+    whole = covered == SEGMENTS  # argmin finds the first uncovered stretch, where there is one
+    from_start = np.where(whole, SEGMENTS, np.argmin(grown, axis=1))
+    from_end = np.where(whole, SEGMENTS, np.argmin(grown[:, ::-1], axis=1))
     # A long chord is a line when covered, or covered from the frame's edge on; a short one
     # (across a corner of the frame) only when covered end to end.
     band = np.where(g.judged, (covered >= COVERED) | (np.maximum(from_start, from_end) >= FROM_EDGE),

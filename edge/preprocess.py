@@ -231,13 +231,15 @@ def ink_map(gray: np.ndarray, dark_ink: bool, window: float = 0.2) -> np.ndarray
 def otsu_threshold(values: np.ndarray, bins: int = 128) -> float:
     """Otsu's threshold of values in 0..1."""
     hist = np.bincount((values.ravel() * np.float32(bins - 0.001)).astype(np.intp), minlength=bins)[:bins]
-    centers = (np.arange(bins) + 0.5) / bins
+    centers = _CENTERS[bins] if bins in _CENTERS else (np.arange(bins) + 0.5) / bins
     w0 = np.cumsum(hist, dtype=np.float64)
     m0 = np.cumsum(hist * centers)
-    w1 = w0[-1] - w0
-    # w0 w1 (mu0 - mu1)^2, where both classes hold something
-    between = (m0 * w1 - (m0[-1] - m0) * w0) ** 2 / np.maximum(w0 * w1, 1e-12) * ((w0 > 0) & (w1 > 0))
-    return float(centers[int(np.argmax(between))])
+    # w0 w1 (mu0 - mu1)^2 = (m0 W - M w0)^2 / (w0 w1); zero where either class is empty
+    spread = m0 * w0[-1] - m0[-1] * w0
+    return float(centers[int(np.argmax(spread * spread / np.maximum(w0 * (w0[-1] - w0), 1e-12)))])
+
+
+_CENTERS = {128: (np.arange(128) + 0.5) / 128}
 
 
 def _polarity(gray: np.ndarray, ink: str) -> bool:
