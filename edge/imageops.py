@@ -222,7 +222,7 @@ def box3(a: np.ndarray) -> np.ndarray:
     return (rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) * np.float32(1 / 9)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _linear_matrix(n_in: int, n_out: int) -> np.ndarray:
     """Weights (n_out x n_in) of linear interpolation from n_in to n_out samples, pixel centres aligned."""
     x = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
@@ -243,7 +243,7 @@ def upsample_linear(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         a.shape[1], shape[1]).T
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
 def _lanczos_matrix(n_in: int, n_out: int) -> np.ndarray:
     """Resampling weights (n_out x n_in) of a Lanczos-3 filter, as Pillow's LANCZOS computes them."""
     scale = n_in / n_out

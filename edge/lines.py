@@ -42,7 +42,7 @@ def samples(h: int, w: int) -> np.ndarray:
     """A fixed pseudo-random quarter of the pixels (flat indices, sorted): for statistics of the
     whole image.  Unlike every other row and column, it samples a one-pixel line at any angle."""
     rng = np.random.default_rng(h * 100_003 + w)
-    return np.sort(rng.choice(h * w, size=max(1, h * w // 4), replace=False))
+    return np.sort(rng.choice(h * w, size=max(1, h * w // 4), replace=False)).astype(np.int32)
 
 
 def _sharpness(xs: np.ndarray, ys: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
@@ -99,21 +99,38 @@ def _chords(rho: np.ndarray, c: float, s: float, w: int, h: int) -> tuple[np.nda
 
 @dataclass(frozen=True)
 class _Geometry:
-    """Where every pixel falls for both families at one angle: its bin (one pixel of rho) and
-    stretch of the chord.  The two families' bins are numbered one after the other, with an
-    empty bin between them, so that both are judged in one pass."""
+    """Both families at one angle: bins (one pixel of rho each) and the chord each bin's line
+    cuts across the frame, cut in SEGMENTS stretches.  The two families' bins are numbered one
+    after the other, with an empty bin between them, so that both are judged in one pass.
+    Nothing here is per pixel: pixels are placed on demand (``cells``)."""
 
     angles: tuple[float, float]
-    bins: tuple[np.ndarray, np.ndarray]  # per family: the bin of each pixel (flat)
     lo_rho: tuple[float, float]
-    cells: tuple[np.ndarray, np.ndarray]  # per family: bin * SEGMENTS + stretch, of each pixel (flat)
-    sample_cells: np.ndarray  # both families' cells of the samples, one after the other
-    sample_count: np.ndarray  # per cell: how many samples fall in it
-    pixels: np.ndarray  # per cell: how many pixels fall in it
-    chord: np.ndarray  # per bin: its line's length inside the frame
+    offset: tuple[int, int]  # each family's first bin
+    t_lo: np.ndarray  # per bin: where its chord starts (along the line)
+    per_length: np.ndarray  # per bin: SEGMENTS / chord
+    chord: np.ndarray  # per bin: its line's length inside the frame (0 between the families)
     judged: np.ndarray  # per bin: long enough to be judged
     nbins: int
-    second: int  # the second family's first bin
+
+    def bins(self, family: int, flat: np.ndarray, w: int) -> np.ndarray:
+        """The bin of each pixel (flat index in an image ``w`` wide)."""
+        y, x = np.divmod(flat, w)
+        c, s = np.cos(self.angles[family]), np.sin(self.angles[family])
+        b = (x * c + y * s - self.lo_rho[family]).astype(np.int64)
+        lo, hi = self.offset[family], self.offset[family] + self._width(family)
+        return np.clip(b + lo, lo, hi - 1)
+
+    def cells(self, family: int, flat: np.ndarray, w: int) -> np.ndarray:
+        """bin * SEGMENTS + the stretch of the chord, of each pixel."""
+        b = self.bins(family, flat, w)
+        y, x = np.divmod(flat, w)
+        c, s = np.cos(self.angles[family]), np.sin(self.angles[family])
+        seg = ((y * c - x * s - self.t_lo[b]) * self.per_length[b]).astype(np.int64)
+        return b * SEGMENTS + np.clip(seg, 0, SEGMENTS - 1)
+
+    def _width(self, family: int) -> int:
+        return (self.offset[1] - 1 if family == 0 else self.nbins) - self.offset[family]
 
 
 def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,11 +144,9 @@ def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rises, falls
 
 
-@lru_cache(maxsize=24)  # a video's page turns slowly: the same few angles, frame after frame
+@lru_cache(maxsize=16)
 def _geometry(h: int, w: int, half_degrees: int) -> _Geometry:
-    yy, xx = np.mgrid[0:h, 0:w]
-    yy, xx = yy.ravel(), xx.ravel()
-    angles, bins, lo_rhos, cells, chords = [], [], [], [], []
+    angles, lo_rhos, offsets, t_los, chords = [], [], [], [], []
     offset = 0
     for turn in (0, 180):
         angle = (half_degrees + turn) * np.pi / 360
@@ -140,32 +155,23 @@ def _geometry(h: int, w: int, half_degrees: int) -> _Geometry:
         lo_rho = float(corners.min())
         nbins = int(corners.max() - lo_rho) + 1
         t_lo, t_hi = _chords(lo_rho + np.arange(nbins) + 0.5, c, s, w, h)
-        chord = t_hi - t_lo
-        b = np.clip((xx * c + yy * s - lo_rho).astype(np.int64), 0, nbins - 1)
-        seg = np.clip(((yy * c - xx * s - t_lo[b]) * (SEGMENTS / np.maximum(chord[b], 1e-6))).astype(np.int64),
-                      0, SEGMENTS - 1)
         angles.append(angle)
         lo_rhos.append(lo_rho)
-        bins.append((b + offset).astype(np.int32))
-        cells.append(((b + offset) * SEGMENTS + seg).astype(np.int32))
-        chords.append(np.append(chord, 0.0))  # the empty bin after each family
+        offsets.append(offset)
+        t_los.append(np.append(t_lo, 0.0))
+        chords.append(np.append(np.maximum(t_hi - t_lo, 0.0), 0.0))  # the empty bin after each family
         offset += nbins + 1
-        if turn == 0:
-            second = offset
     chord = np.concatenate(chords)
-    idx = samples(h, w)
-    sample_cells = np.concatenate([cells[0][idx], cells[1][idx]])
-    pixels = np.bincount(np.concatenate(cells), minlength=offset * SEGMENTS)
-    return _Geometry(tuple(angles), tuple(bins), tuple(lo_rhos), tuple(cells), sample_cells,
-                     np.bincount(sample_cells, minlength=offset * SEGMENTS), pixels, chord,
-                     chord >= MIN_CHORD * min(h, w), offset, second)
+    return _Geometry(tuple(angles), tuple(lo_rhos), tuple(offsets), np.concatenate(t_los),
+                     SEGMENTS / np.maximum(chord, 1e-6), chord, chord >= MIN_CHORD * min(h, w), offset)
 
 
 @dataclass
 class _Family:
     angle: float
     lo_rho: float
-    bins: np.ndarray  # the bin of each pixel (flat)
+    geometry: _Geometry
+    number: int  # 0 or 1: which of the geometry's families
     starts: np.ndarray  # its bands are bins [start, end)
     ends: np.ndarray
     level: np.ndarray  # per band: the line's own ink strength (its core's mean along the chord)
@@ -178,14 +184,16 @@ def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees:
     h, w = shape
     g = _geometry(h, w, half_degrees)
     n = g.nbins * SEGMENTS
-    above = np.flatnonzero(sample_ink > threshold)
-    cells_above = np.concatenate([g.sample_cells[above], g.sample_cells[above + len(sample_ink)]])
+    idx = samples(h, w)
+    above = idx[sample_ink > threshold]
+    cells_above = np.concatenate([g.cells(0, above, w), g.cells(1, above, w)])
     faint = np.bincount(cells_above, minlength=n)
-    faint_ink = np.bincount(cells_above, weights=np.concatenate([sample_ink[above]] * 2), minlength=n)
-    inked = np.bincount(np.concatenate([g.cells[0][mask_idx], g.cells[1][mask_idx]]), minlength=n)
+    faint_ink = np.bincount(cells_above, weights=np.tile(sample_ink[sample_ink > threshold], 2), minlength=n)
+    inked = np.bincount(np.concatenate([g.cells(0, mask_idx, w), g.cells(1, mask_idx, w)]), minlength=n)
     # A stretch of a line is ink along most of it (a line across it, or a stroke's edge, is a
-    # few of its pixels): ink in the mask, or faint ink in the samples.
-    hot = ((2 * inked >= g.pixels) | (2 * faint > g.sample_count)) & (g.pixels > 0)
+    # few of its pixels): ink in the mask, or faint ink in the samples (a quarter of the pixels).
+    pixels = np.repeat(g.chord / SEGMENTS, SEGMENTS)  # a one-pixel band's stretch holds about this many
+    hot = ((2 * inked >= pixels) | (8 * faint > pixels)) & (pixels >= 1)
     hot = hot.reshape(g.nbins, SEGMENTS)
     # A line one pixel wide can straddle two bins, or drift by one over its length.
     grown = hot.copy()
@@ -217,11 +225,11 @@ def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees:
     mean = (faint_ink / np.maximum(faint, 1)).reshape(g.nbins, SEGMENTS)
     level = np.partition(np.maximum.reduceat(mean, starts, axis=0), SEGMENTS // 2, axis=1)[:, SEGMENTS // 2] \
         if len(starts) else mean[:0, 0]
-    split = int(np.searchsorted(starts, g.second))
+    split = int(np.searchsorted(starts, g.offset[1]))
     families = []
     for k, part in enumerate((slice(0, split), slice(split, None))):
         if len(starts[part]):
-            families.append(_Family(g.angles[k], g.lo_rho[k], g.bins[k], starts[part], ends[part], level[part]))
+            families.append(_Family(g.angles[k], g.lo_rho[k], g, k, starts[part], ends[part], level[part]))
     return band, families
 
 
@@ -244,7 +252,7 @@ class Lines:
         """Whether each pixel (flat index) lies on a line's band, ink or not."""
         out = np.zeros(len(idx), bool)
         for f in self.families:
-            out |= self.band[f.bins[idx]]
+            out |= self.band[f.geometry.bins(f.number, idx, self.shape[1])]
         return out
 
     def remove(self, mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
@@ -254,7 +262,7 @@ class Lines:
         if not self.families:
             return out
         idx = np.flatnonzero(mask)
-        per_family = [(f, f.bins[idx]) for f in self.families]
+        per_family = [(f, f.geometry.bins(f.number, idx, w)) for f in self.families]
         on_any = np.zeros(len(idx), bool)
         for f, b in per_family:
             on_any |= self.band[b]
@@ -277,7 +285,7 @@ class Lines:
             writing = strength[on] > np.maximum(1.6 * level, level + 0.1)
             c, s = np.cos(f.angle), np.sin(f.angle)
             y, x = np.divmod(idx[on], w)
-            rho = b[on] + (x * c + y * s - f.lo_rho) % 1.0  # the pixel's rho in bin units
+            rho = b[on] + (x * c + y * s - f.lo_rho) % 1.0  # the pixel's rho, in the bins' numbering
             crossing = np.ones(len(on), bool)
             for sign, dist in ((1.0, f.ends[k] + 2.0 - rho), (-1.0, rho - f.starts[k] + 2.0)):
                 sx = np.rint(x + sign * dist * c).astype(np.int64)
