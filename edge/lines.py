@@ -193,7 +193,11 @@ def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees:
     # A stretch of a line is ink along most of it (a line across it, or a stroke's edge, is a
     # few of its pixels): ink in the mask, or faint ink in the samples (a quarter of the pixels).
     pixels = np.repeat(g.chord / SEGMENTS, SEGMENTS)  # a one-pixel band's stretch holds about this many
-    hot = ((2 * inked >= pixels) | (8 * faint > pixels)) & (pixels >= 1)
+    # A line straddling two bins puts half its pixels in each: count each bin with the next.
+    inked_pair, faint_pair = inked.copy(), faint.copy()
+    inked_pair[:-SEGMENTS] += inked[SEGMENTS:]
+    faint_pair[:-SEGMENTS] += faint[SEGMENTS:]
+    hot = ((2 * inked_pair >= pixels) | (8 * faint_pair > pixels)) & (pixels >= 1)
     hot = hot.reshape(g.nbins, SEGMENTS)
     # A line one pixel wide can straddle two bins, or drift by one over its length.
     grown = hot.copy()
