@@ -253,10 +253,13 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     """Ink map, ink mask and the kept components' (area, box), largest first.
 
     ``ink`` is the polarity ("dark" ink on light paper, "light" on dark, or "auto" to find
-    it).  The page's lines, specks, frames that enclose other marks and thin slivers are
-    dropped.  Pieces touching the image's border are dropped when free-standing ones
-    exist; in a camera ``frame`` they are always dropped (a digit cut by the frame's edge
-    is not read, and the table, the sheet's edge and a hand come in from there).
+    it).  The page's lines (edge/lines.py), specks, frames that enclose other marks and thin
+    slivers are dropped.  Pieces touching the image's border are dropped when free-standing
+    ones exist; in a camera ``frame``, what touches the border or is joined to it across a
+    few pixels is always dropped (a digit cut by the frame's edge is not read; the desk, the
+    sheet's edge and a hand's shadow come in from there), and the paper is estimated over a
+    narrower window (its digits are small; a shadow is followed closer).
+    ``tracker`` carries the lines' angle from one frame of a video to the next.
     """
     if float(gray.max() - gray.min()) < MIN_LEVELS:
         raise ImageError(f"{name}: no digit found (blank or uniform image)")
