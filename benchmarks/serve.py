@@ -1,12 +1,15 @@
-"""Web server speed: latency per prediction and requests per second on loopback.
+"""Web server under load: requests per second, latency, resets and errors, with and without a busy CPU.
 
-    python -m benchmarks.serve [--requests 2000] [--clients 16] [--update-readme]
+    python -m benchmarks.serve [--requests 3000] [--update-readme]
     python -m benchmarks.serve --soak 20000 [--update-readme]    # memory and errors over a long run
 
-Starts `digitlite serve`'s server in this process on a free loopback port with the shipped
-model, then sends --requests POST /api/predict (280x280 PNG drawings of test digits, as the
-page sends them) from --clients concurrent clients.  Reports the server's own per-prediction
-latency (decode + preprocess + infer, from the answers) and the client-side round trip.
+Starts `digitlite serve` as its own process (one worker per core, as by default) on a free
+loopback port with the shipped model, then sends POST /api/predict (280x280 PNG drawings of
+test digits, as the page sends them; one request in five malformed) from 1, 16 and 64
+concurrent clients, and from 64 while two other processes keep both cores busy.  Reports
+requests per second, the server's own latency (decode + preprocess + infer, from the answers),
+the round trip, connections reset or timed out, 5xx answers, and the server's memory (all its
+processes).
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import argparse
 import http.client
 import io
 import json
+import os
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -38,43 +42,114 @@ def drawing(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def measure(address, bodies: list[tuple[bytes, int]], requests: int, clients: int) -> dict:
-    """Send ``requests`` predictions from ``clients`` threads; timings and correctness."""
+def measure(address, bodies: list[tuple[bytes, int]], requests: int, clients: int, malformed: bool = False) -> dict:
+    """Send ``requests`` predictions from ``clients`` threads (one in five malformed if asked);
+    timings, answers, and what went wrong on the way."""
+    bad = malformed_requests()[:5]  # the kinds a client can send whole (no 2 MB body, no unknown page)
+
     def one(k):
-        body, label = bodies[k % len(bodies)]
         t0 = time.perf_counter()
         conn = http.client.HTTPConnection(*address, timeout=30)
-        conn.request("POST", "/api/predict", body=body, headers={"Content-Type": "image/png"})
-        res = conn.getresponse()
-        answer = json.loads(res.read())
-        conn.close()
-        return res.status, answer.get("digit") == label, answer.get("latency_ms", 0) / 1000, time.perf_counter() - t0
+        try:
+            if malformed and k % 5 == 4:
+                _, method, body, headers = bad[(k // 5) % len(bad)]
+                conn.request(method, "/api/predict", body=body, headers=headers)
+                res = conn.getresponse()
+                res.read()
+                return "malformed", res.status, 400 <= res.status < 500, 0.0, time.perf_counter() - t0
+            body, label = bodies[k % len(bodies)]
+            conn.request("POST", "/api/predict", body=body, headers={"Content-Type": "image/png"})
+            res = conn.getresponse()
+            answer = json.loads(res.read())
+            return ("valid", res.status, res.status == 200 and answer.get("digit") == label,
+                    answer.get("latency_ms", 0) / 1000, time.perf_counter() - t0)
+        except ConnectionResetError:
+            return "reset", 0, False, 0.0, time.perf_counter() - t0
+        except (TimeoutError, OSError):
+            return "timeout", 0, False, 0.0, time.perf_counter() - t0
+        finally:
+            conn.close()
 
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         results = list(pool.map(one, range(requests)))
     wall = time.perf_counter() - started
+    valid = [r for r in results if r[0] == "valid"]
+    answered = [r for r in valid if r[1] == 200]
     return {"requests": requests, "clients": clients, "requests_per_second": requests / wall,
-            "status_200": sum(r[0] == 200 for r in results), "correct": sum(r[1] for r in results),
-            "server_latency": percentiles([r[2] for r in results]),
-            "round_trip": percentiles([r[3] for r in results])}
+            "valid": len(valid), "correct": sum(1 for r in valid if r[2]), "status_200": len(answered),
+            "malformed": sum(1 for r in results if r[0] == "malformed"),
+            "malformed_4xx": sum(1 for r in results if r[0] == "malformed" and r[2]),
+            "resets": sum(1 for r in results if r[0] == "reset"),
+            "timeouts": sum(1 for r in results if r[0] == "timeout"),
+            "status_5xx": sum(1 for r in results if r[1] >= 500),
+            "server_latency": percentiles([r[3] for r in answered] or [0.0]),
+            "round_trip": percentiles([r[4] for r in valid] or [0.0])}
+
+
+def _burn(stop) -> None:
+    while not stop.is_set():
+        pass
+
+
+@contextmanager
+def busy_cores(count: int):
+    """``count`` processes that keep a core each busy while the block runs."""
+    import multiprocessing
+
+    stop = multiprocessing.Event()
+    burners = [multiprocessing.Process(target=_burn, args=(stop,), daemon=True) for _ in range(count)]
+    for b in burners:
+        b.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for b in burners:
+            b.join(timeout=10)
+
+
+@contextmanager
+def server_process(*extra: str):
+    """`digitlite serve` in its own process on a free loopback port: yields (process, port)."""
+    import re
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "serve", "--port", "0", *extra], stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        port = int(re.search(r"localhost:(\d+)/", proc.stderr.readline()).group(1))
+        yield proc, port
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def markdown(result: dict) -> str:
-    """The README lines for the server figures, one row per client count."""
+    """The README lines for the server figures, one row per load."""
     m = result["machine"]
-    lines = ["| requests | clients | requests/s | server latency p50 (p99) | round trip p50 (p99) | answers right |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| clients | other load | requests/s | server latency p50 (p99) | round trip p50 (p99) | valid, answered "
+             "right | malformed, answered 4xx | resets | timeouts | 5xx | server memory |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         s, t = r["server_latency"], r["round_trip"]
-        lines.append(f"| {r['requests']:,} | {r['clients']} | **{r['requests_per_second']:.0f}** | "
+        load = "both cores busy" if r["busy_cores"] else "none"
+        lines.append(f"| {r['clients']} | {load} | **{r['requests_per_second']:.0f}** | "
                      f"{s['p50_us'] / 1000:.2f} ms ({s['p99_us'] / 1000:.2f} ms) | {t['p50_us'] / 1000:.2f} ms "
-                     f"({t['p99_us'] / 1000:.2f} ms) | {r['correct']}/{r['requests']} |")
+                     f"({t['p99_us'] / 1000:.2f} ms) | {r['correct']:,}/{r['valid']:,} | "
+                     f"{r['malformed_4xx']:,}/{r['malformed']:,} | **{r['resets']}** | {r['timeouts']} | "
+                     f"**{r['status_5xx']}** | {r['server_mb']:.0f} MB |")
     lines.append("")
-    lines.append("POST /api/predict with 280×280 PNG drawings of MNIST test digits on loopback, one model shared by "
-                 f"all request threads, on {m['cpu']} ({m['cores']} cores, shared with the clients). Server latency "
-                 "is decode + preprocess + infer as the server reports it; under 16 clients it includes waiting "
-                 "for a core. By `python -m benchmarks.serve`.")
+    lines.append(f"{result['requests']:,} requests a row to `digitlite serve` in its own process ({result['workers']} "
+                 f"workers, one per core), one in five malformed (garbage PNG, not an image, wrong type, bad JSON, "
+                 f"empty canvas), from a client process on the same {m['cpu']} ({m['cores']} cores); 'both cores "
+                 "busy': two more processes spinning. Server latency is decode + preprocess + infer as the server "
+                 "reports it; the round trip includes waiting in the listen queue. Memory: all the server's processes "
+                 "after the row. By `python -m benchmarks.serve`.")
     return "\n".join(lines)
 
 
@@ -92,27 +167,30 @@ def malformed_requests() -> list[tuple[str, str, bytes, dict]]:
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of process ``pid`` in MB (Linux /proc)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    """Memory of process ``pid`` and its children (the server's workers) in MB: the sum of their
+    proportional set sizes (pages the forked workers share with their parent counted once)."""
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    total = 0.0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:")) / 1024
+        except (OSError, StopIteration):
+            if p == pid:
+                raise RuntimeError(f"no memory figures for process {pid}") from None
+    return total
 
 
 def soak(bodies: list[tuple[bytes, int]], requests: int, clients: int = 8, samples: int = 10) -> dict:
     """Run `digitlite serve` in its own process; send ``requests`` (one in five malformed) from
     ``clients`` threads; sample the server's resident memory ``samples`` times along the way."""
-    import re
-    import signal
-    import subprocess
-
     bad = malformed_requests()
-    proc = subprocess.Popen([sys.executable, "-m", "edge", "serve", "--port", "0", "--threads", "1"],
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        port = int(re.search(r"localhost:(\d+)/", proc.stderr.readline()).group(1))
-
+    with server_process() as (proc, port):
         def one(k):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             name = "valid"
@@ -145,12 +223,6 @@ def soak(bodies: list[tuple[bytes, int]], requests: int, clients: int = 8, sampl
                 memory.append(rss_mb(proc.pid))
             wall = time.perf_counter() - started
         alive = proc.poll() is None
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     valid = [r for r in results if r[0] == "valid"]
     return {"requests": requests, "clients": clients, "seconds": round(wall, 1), "valid": len(valid),
             "valid_right": sum(1 for r in valid if r[1] == 200 and r[2]),
@@ -185,12 +257,9 @@ def main(argv=None) -> int:
     """Start the server, load it, print the figures."""
     from edge.classify import default_model
     from edge.mnist import load_mnist
-    from edge.runtime import Classifier
-    from edge.serve import DigitServer
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.serve", description=__doc__.split("\n\n")[0])
-    p.add_argument("--requests", type=int, default=2000)
-    p.add_argument("--clients", type=int, nargs="+", default=[1, 16], help="concurrent clients, one row each")
+    p.add_argument("--requests", type=int, default=3000, help="requests a row")
     p.add_argument("--data-dir", default="")
     p.add_argument("--soak", type=int, default=0, metavar="N",
                    help="instead: N mixed valid/malformed requests to a server process, its memory sampled")
@@ -204,14 +273,15 @@ def main(argv=None) -> int:
         r = result["soak"]
         return 0 if r["status_5xx"] == 0 and r["valid_right"] == r["valid"] and r["server_alive_at_end"] else 1
     model = default_model()
-    server = DigitServer(("127.0.0.1", 0), Classifier(model, threads=1), model)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        rows = [measure(server.server_address, bodies, args.requests, c) for c in args.clients]
-    finally:
-        server.shutdown()
-        server.server_close()
-    result = {"model": model.name, "machine": machine(), "rows": rows}
+    rows = []
+    for clients, busy in ((1, 0), (16, 0), (64, 0), (64, 2)):
+        with server_process() as (proc, port), busy_cores(busy):
+            row = measure(("127.0.0.1", port), bodies, args.requests, clients, malformed=True)
+            row.update(busy_cores=busy, server_mb=rss_mb(proc.pid))
+        rows.append(row)
+        print(f"{clients} clients, {busy} busy cores: {row['requests_per_second']:.0f} requests/s", file=sys.stderr)
+    result = {"model": model.name, "machine": machine(), "rows": rows, "requests": args.requests,
+              "workers": os.cpu_count() or 1}
     publish("serve", result, markdown(result), MARKERS, args.update_readme)
     return 0
 

@@ -196,17 +196,26 @@ def _register_serve(subparsers) -> None:
     _add_model_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes answering requests, each with its own interpreter (default: one per core)")
     p.set_defaults(handler=_run_serve)
 
 
 def _run_serve(args) -> int:
+    import os
+
     from edge.classify import default_model
     from edge.serve import serve
 
     if not 0 <= args.port <= 65535:
         raise DigitliteError(f"--port must be between 0 and 65535 (got {args.port})")
-    classifier = _load_classifier(args)
-    serve(classifier, args.model or default_model(), host=args.host, port=args.port)
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        raise DigitliteError(f"--workers must be at least 1 (got {workers})")
+    if args.threads is None:
+        args.threads = 1  # the workers are the parallelism: one interpreter thread each
+    serve(lambda: _load_classifier(args), args.model or default_model(), host=args.host, port=args.port,
+          workers=workers)
     return 0
 
 

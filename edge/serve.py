@@ -8,11 +8,19 @@
 
 Inference goes through the same runtime and preprocessing as `digitlite classify`.  Bad
 requests get a 4xx with {"error": ...} and the server keeps serving.
+
+With several workers (one per core by default) the listening socket is shared by as many
+processes, each with its own interpreter, so that requests are answered on every core.  Each
+worker takes at most MAX_IN_FLIGHT requests at a time; the others wait in the listen queue
+(QUEUE connections deep), so that a burst is queued, never reset.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
 import sys
 import threading
 import time
@@ -26,6 +34,8 @@ from edge.errors import DigitliteError
 from edge.preprocess import WORK_SIDE, ImageError, load_image, preprocess_gray
 
 MAX_BODY = 2 * 1024 * 1024  # a 280x280 drawing is a few kilobytes
+QUEUE = 128  # connections waiting to be accepted (the listen backlog); the old 5 overflowed under load
+MAX_IN_FLIGHT = 16  # requests a worker takes at once: bounded threads and memory, the rest wait queued
 MAX_SIDE = 2048  # pixels per side for JSON drawings
 SOCKET_TIMEOUT = 10  # seconds a client may take to send its request
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -59,12 +69,34 @@ class DigitServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = QUEUE
 
-    def __init__(self, address, classifier, model_path: Path):
+    def __init__(self, address, classifier, model_path: Path, served=None):
         super().__init__(address, Handler)
         self.classifier, self.card = classifier, _card(model_path)
         self.lock = threading.Lock()
-        self.served = 0
+        self.slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+        self._served = served if served is not None else multiprocessing.Value("q", 0)  # shared by workers
+
+    @property
+    def served(self) -> int:
+        """Predictions answered, by every worker."""
+        return int(self._served.value)
+
+    def process_request(self, request, client_address):
+        """Start a thread for the request once a slot is free (until then it waits, accepted)."""
+        self.slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def predict(self, gray: np.ndarray) -> dict:
         """Preprocess a grayscale drawing and classify it."""
@@ -72,7 +104,8 @@ class DigitServer(ThreadingHTTPServer):
         pixels = preprocess_gray(gray, "drawing")
         with self.lock:  # a TFLite interpreter is not safe to call from two threads at once
             probs = self.classifier.predict_proba(pixels)[0]
-            self.served += 1
+        with self._served.get_lock():
+            self._served.value += 1
         return {"digit": int(probs.argmax()), "confidence": round(float(probs.max()), 6),
                 "probabilities": [round(float(p), 6) for p in probs],
                 "latency_ms": round((time.perf_counter() - started) * 1000, 3), "input": pixels.tolist()}
@@ -179,21 +212,138 @@ class Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
 
-def serve(classifier, model_path: Path, host: str = "127.0.0.1", port: int = 8000, out=sys.stderr) -> None:
-    """Serve until Ctrl-C; DigitliteError if the address cannot be bound."""
+def serve(make_classifier, model_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          out=sys.stderr) -> None:
+    """Serve until Ctrl-C (or SIGTERM) with ``workers`` processes, each calling ``make_classifier``
+    for its own interpreter; DigitliteError if the address cannot be bound."""
+    if workers > 1 and not hasattr(os, "fork"):
+        raise DigitliteError("--workers above 1 needs fork (Linux, macOS); use --workers 1 here")
+    classifier = make_classifier()  # a bad model is one line before anything starts
     try:
         server = DigitServer((host, port), classifier, Path(model_path))
     except OSError as e:
         raise DigitliteError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
     bound_port = server.server_address[1]
     shown = "localhost" if host in ("127.0.0.1", "localhost") else host
-    print(f"draw a digit at http://{shown}:{bound_port}/  (Ctrl-C to stop)", file=out, flush=True)
+    print(f"draw a digit at http://{shown}:{bound_port}/  ({workers} worker{'s' * (workers > 1)}; Ctrl-C to stop)",
+          file=out, flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"note: listening on {host}: anyone who can reach this machine on port {bound_port} can use it",
               file=out, flush=True)
     try:
+        if workers == 1:
+            _serve_here(server)
+        else:
+            _supervise(server, make_classifier, workers, out)
+    finally:
+        server.server_close()
+
+
+def _serve_here(server: DigitServer) -> None:
+    try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+_STOPS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _start_worker(server: DigitServer, make_classifier) -> int:
+    """Fork a worker that serves on the shared socket with its own interpreter; its pid.
+
+    Called with SIGINT and SIGTERM held (see _supervise).  A worker ignores Ctrl-C (it reaches
+    the whole process group; the supervisor stops the workers) and dies on SIGTERM at once,
+    and when the supervisor dies: no Python handler that a library call could swallow, no
+    orphan left holding the port.
+    """
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with_parent()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+        server.classifier = make_classifier()  # its own interpreter, made after the fork
+        server.serve_forever()
+    except BaseException:  # noqa: BLE001 - a worker reports through its exit code, never a traceback
+        code = 1
     finally:
-        server.server_close()
+        os._exit(code)
+
+
+def _die_with_parent() -> None:
+    """Have the kernel send SIGTERM to this process when its parent dies (Linux only)."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the supervisor's stop still ends every worker
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(0)
+
+
+def _supervise(server: DigitServer, make_classifier, workers: int, out) -> None:
+    """Keep ``workers`` processes serving; replace one that dies; stop them all on Ctrl-C/SIGTERM."""
+    pids: set[int] = set()
+    restarts = 0
+
+    def start() -> None:
+        # Held while forking: a Ctrl-C between the fork and the note of its pid would leave a
+        # worker running, unknown, after the server stops.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+        try:
+            pids.add(_start_worker(server, make_classifier))
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+
+    try:
+        for _ in range(workers):
+            start()
+        while pids:
+            pid, status = os.wait()
+            if pid not in pids:
+                continue
+            pids.discard(pid)
+            restarts += 1  # a worker only ever stops when it fails or is killed
+            if restarts > 10 * workers:
+                raise DigitliteError("the server's workers keep dying; run with --workers 1 to see why")
+            print(f"note: worker {pid} stopped ({_how(status)}); starting another", file=out, flush=True)
+            start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop_workers(pids)
+
+
+def _stop_workers(pids: set[int], grace: float = 10.0) -> None:
+    """SIGTERM every worker and reap it; one still there after ``grace`` seconds is killed."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while pids:
+        for pid in list(pids):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                pids.discard(pid)
+            elif time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+        if pids:
+            time.sleep(0.02)
+
+
+def _how(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit {os.WEXITSTATUS(status)}"

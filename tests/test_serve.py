@@ -139,6 +139,95 @@ def test_bounded_load_with_malformed_requests(server, mnist):
     assert status == 200 and json.loads(body)["served"] >= 1600
 
 
+def test_a_burst_on_a_busy_machine_is_queued_never_reset(mnist):
+    """64 clients at once against the server's own processes, both cores kept busy: every
+    request is answered (right, or 4xx for a malformed one); none is reset, none times out."""
+    from benchmarks.serve import busy_cores, drawing, measure, server_process
+
+    bodies = [(drawing(mnist.test_images[i]), int(mnist.test_labels[i])) for i in range(10)]
+    with server_process("--workers", "2") as (_, port), busy_cores(2):
+        r = measure(("127.0.0.1", port), bodies, requests=320, clients=64, malformed=True)
+    assert r["resets"] == r["timeouts"] == r["status_5xx"] == 0, r
+    assert r["correct"] == r["valid"] == 256 and r["malformed_4xx"] == r["malformed"] == 64
+
+
+def test_workers_answer_together_and_stop_together(mnist):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from benchmarks.serve import drawing
+    from conftest import default_signals
+
+    png = drawing(mnist.test_images[0])
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "serve", "--port", "0", "--workers", "2"],
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
+    try:
+        import re
+
+        line = proc.stderr.readline()
+        assert "2 workers" in line, line
+        port = int(re.search(r"localhost:(\d+)/", line).group(1))
+
+        def workers_now():
+            return [int(p) for p in open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()]
+
+        deadline = time.monotonic() + 30
+        while len(workers_now()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = workers_now()
+        assert len(workers) == 2
+        for _ in range(12):
+            assert request(("127.0.0.1", port), "POST", "/api/predict", png, {"Content-Type": "image/png"})[0] == 200
+        assert json.loads(request(("127.0.0.1", port), "GET", "/api/health")[2])["served"] == 12  # both workers' count
+        os.kill(workers[0], signal.SIGKILL)  # a worker dies: another takes its place
+        assert "starting another" in proc.stderr.readline()
+        for _ in range(6):
+            assert request(("127.0.0.1", port), "POST", "/api/predict", png, {"Content-Type": "image/png"})[0] == 200
+        workers = workers_now()
+        assert len(workers) == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert not any(os.path.exists(f"/proc/{p}") for p in workers)  # every worker stopped and reaped
+
+
+def test_workers_do_not_outlive_a_killed_server():
+    """kill -9 of the server (an OOM kill, a crashed supervisor): no worker stays holding the port."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import default_signals
+
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "serve", "--port", "0", "--workers", "2"],
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
+    try:
+        port = int(re.search(r"localhost:(\d+)/", proc.stderr.readline()).group(1))
+        assert request(("127.0.0.1", port), "GET", "/api/health")[0] == 200
+        workers = [int(p) for p in open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()]
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+    def alive(pid):
+        try:
+            return "zombie" not in open(f"/proc/{pid}/status").read().lower()
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 60  # not a timing claim: only how long to wait before failing
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(p) for p in workers), workers
+
+
 # --- a real browser --------------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -206,6 +295,7 @@ def test_a_port_in_use_is_one_line(server):
 
     assert_one_line_error(run_cli("serve", "--port", str(server[1])), "cannot listen on", str(server[1]))
     assert_one_line_error(run_cli("serve", "--port", "70000"), "--port must be between 0 and 65535")
+    assert_one_line_error(run_cli("serve", "--workers", "0"), "--workers must be at least 1")
 
 
 def test_serve_benchmark_counts_every_request(server, mnist):
