@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -38,6 +39,9 @@ QUEUE = 128  # connections waiting to be accepted (the listen backlog); the old 
 MAX_IN_FLIGHT = 16  # requests a worker takes at once: bounded threads and memory, the rest wait queued
 MAX_SIDE = 2048  # pixels per side for JSON drawings
 SOCKET_TIMEOUT = 10  # seconds a client may take to send its request
+# What of a refused (413) body is read and dropped before closing, so that the client, still
+# sending, reads the 413 instead of a reset (closing on unread data resets the connection).
+LINGER_BYTES, LINGER_SECONDS = 8 * MAX_BODY, 5
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 
@@ -205,6 +209,23 @@ class Handler(BaseHTTPRequestHandler):
         except RequestError as e:
             self.close_connection = True  # the rest of an oversized body is not read
             self._json(e.status, {"error": str(e)})
+            if e.status == 413:
+                self._linger(length)
+
+    def _linger(self, length: int) -> None:
+        """After the answer, drop what the client still sends (bounded in bytes and time)."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER_SECONDS)
+            left, deadline = min(length, LINGER_BYTES), time.monotonic() + LINGER_SECONDS
+            while left > 0 and time.monotonic() < deadline:
+                chunk = self.rfile.read1(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except OSError:
+            pass  # the client went away: nothing more to do
 
     def _not_allowed(self):
         self._json(405, {"error": f"{self.command} is not allowed"}, {"Allow": "GET, POST"})
