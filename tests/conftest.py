@@ -16,6 +16,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def prepared(name: str) -> Path:
+    """A folder that tests/prepare.sh makes (.venv-tflite, .wheels): tests never install from the network."""
+    path = REPO / name
+    if not path.is_dir():
+        pytest.fail(f"{name} is missing: run `bash tests/prepare.sh` once (it needs the package registry)",
+                    pytrace=False)
+    return path
+
+
 def idx_bytes(array: np.ndarray) -> bytes:
     """Encode a uint8 array as an IDX file (magic 0x0000 08 ndim, big-endian dims)."""
     array = np.ascontiguousarray(array, dtype=np.uint8)

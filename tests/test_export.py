@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, run_cli
+from conftest import assert_one_line_error, prepared, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
@@ -208,9 +208,10 @@ def test_run_before_install_says_to_install(copy, tmp_path):
 
 
 def test_install_then_run_from_the_bundle(copy, tmp_path, mnist_dir):
-    """The whole user path on this machine: install.sh (pip from the registry), run.sh, the systemd unit."""
+    """The whole user path on this machine: install.sh, run.sh, the systemd unit.  pip takes the
+    requirements from the wheels tests/prepare.sh fetched, not from the network."""
     venv = tmp_path / "venv"
-    env = {"DIGITLITE_VENV": str(venv)}
+    env = {"DIGITLITE_VENV": str(venv), "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(prepared(".wheels"))}
     result = _sh(copy, "install.sh", env=env)
     assert result.returncode == 0, result.stderr
     assert "interpreter          litert" in result.stdout  # install.sh ends with `digitlite info`

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, assert_one_line_error, run_cli
+from conftest import REPO, assert_one_line_error, prepared, run_cli
 from edge.errors import DigitliteError
 from edge.runtime import Classifier, interpreter_class
 
@@ -70,18 +70,17 @@ def _outputs_in(python: str, model, runtime: str, env=None) -> dict:
 
 
 @pytest.fixture(scope="session")
-def tflite_runtime_python(tmp_path_factory):
-    """A virtual environment holding only tflite-runtime, NumPy 1 and Pillow (no TensorFlow).
+def tflite_runtime_python():
+    """The environment tests/prepare.sh makes: tflite-runtime, NumPy 1 and Pillow, no TensorFlow.
 
-    tflite-runtime's last release (2.14) needs NumPy 1; the test builds the environment
-    itself so that the claim 'runs with only tflite-runtime' is checked, not assumed.
+    tflite-runtime's last release (2.14) needs NumPy 1; a second environment checks the claim
+    'runs with only tflite-runtime' rather than assuming it.
     """
-    venv = tmp_path_factory.mktemp("venv-tflite")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = str(venv / "bin" / "python")
-    pip = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                          "tflite-runtime", "numpy<2", "pillow"], capture_output=True, text=True, timeout=600)
-    assert pip.returncode == 0, f"could not install tflite-runtime: {pip.stderr[-2000:]}"
+    python = str(prepared(".venv-tflite") / "bin" / "python")
+    check = subprocess.run([python, "-c", "import tflite_runtime, importlib.util as u; "
+                            "assert not u.find_spec('tensorflow') and not u.find_spec('ai_edge_litert')"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, f".venv-tflite must hold tflite-runtime and no other interpreter: {check.stderr}"
     return python
 
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# What the test suite needs besides .venv, fetched here (from the package registry) so that no
+# test installs from the network while it runs:
+#   .venv-tflite/  a second environment with only tflite-runtime, the NumPy 1 it needs, Pillow and
+#                  pytest (tests/test_runtime.py runs the model in it; .ci/run runs the edge tests in it);
+#   .wheels/       the wheels of the Pi bundle's requirements.txt for this machine, so that
+#                  tests/test_export.py can run the bundle's install.sh offline (pip --no-index).
+# Run from anywhere, after .venv exists; again is quick (both are kept while complete).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
+fail() { echo "prepare.sh: error: $*" >&2; exit 1; }
+[ -x .venv/bin/python ] || fail ".venv is missing: python3 -m venv .venv && .venv/bin/pip install -e \".[train,camera,dev]\" first"
+
+if ! .venv-tflite/bin/python -c "import tflite_runtime, PIL, pytest" >/dev/null 2>&1; then
+    rm -rf .venv-tflite
+    python3 -m venv .venv-tflite
+    .venv-tflite/bin/pip install -q tflite-runtime "numpy<2" pillow pytest \
+        || fail "pip could not install tflite-runtime into .venv-tflite (offline? it needs the package registry once)"
+fi
+
+requirements=$(.venv/bin/python -c "from edge.export import REQUIREMENTS; print('\n'.join(REQUIREMENTS['requirements.txt']))")
+if [ "$(cat .wheels/requirements.txt 2>/dev/null)" != "$requirements" ]; then
+    rm -rf .wheels .wheels.part
+    mkdir .wheels.part
+    printf '%s\n' "$requirements" > .wheels.part/requirements.txt
+    .venv/bin/pip download -q --only-binary=:all: -d .wheels.part -r .wheels.part/requirements.txt \
+        || fail "pip could not download the bundle's requirements into .wheels (offline? it needs the package registry once)"
+    mv .wheels.part .wheels  # whole or not at all: an interrupted download is fetched again
+fi
+echo "prepare.sh: .venv-tflite and .wheels ready"
