@@ -181,20 +181,22 @@ def run(config: BenchConfig, stream=sys.stderr) -> dict:
     threads = sorted(set(config.threads))
     if any(t < 1 for t in threads) or any(b < 1 for b in config.batches) or config.runs < 1:
         raise DigitliteError("--threads, --batches and --runs take whole numbers of at least 1")
-    test = load_mnist(config.data_dir)
+    test = load_mnist(config.data_dir, test_only=True)
     png = sample_png(test.test_images[0])
     combos = [(m, r, t) for m in models for r in runtimes for t in threads]
     total, done = len(combos) * 3, [0]
+    live = hasattr(stream, "isatty") and stream.isatty()  # a bar redrawn in place; in a log, one line a step
 
     def progress():
         done[0] += 1
         width = 30
         filled = width * done[0] // total
-        print(f"\rbenchmarking [{'#' * filled}{'.' * (width - filled)}] {done[0]}/{total}", end="",
-              file=stream, flush=True)
+        bar = f"benchmarking [{'#' * filled}{'.' * (width - filled)}] {done[0]}/{total}"
+        print(f"\r{bar}" if live else bar, end="" if live else "\n", file=stream, flush=True)
 
     rows = [bench_one(m, r, t, config, test, png, progress) for m, r, t in combos]
-    print(file=stream)
+    if live:
+        print(file=stream)
     return {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "versions": versions(),
             "settings": {"runs": config.runs, "min_seconds": config.min_seconds, "warmup": WARMUP,
                          "batches": config.batches}, "rows": rows}

@@ -216,7 +216,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument("--update-readme", action="store_true")
     args = p.parse_args(argv)
-    mnist = load_mnist(args.data_dir or None)
+    mnist = load_mnist(args.data_dir or None, test_only=True)
     model = Path(args.model) if args.model else default_model()
     classifier = Classifier(model, threads=1)
     with tempfile.TemporaryDirectory() as tmp:

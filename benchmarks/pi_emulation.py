@@ -190,7 +190,7 @@ def make_inputs(work: Path, images: int, mnist_dir: str | None) -> tuple[Path, P
 
     folder = work / f"images-{images}"
     if not (folder / "labels.csv").exists():
-        mnist = load_mnist(mnist_dir)
+        mnist = load_mnist(mnist_dir, test_only=True)
         build_set(folder, per_digit=max(1, images // 10), seed=7, mnist_images=mnist.test_images,
                   mnist_labels=mnist.test_labels)
     video = work / f"clip-{images}.avi"

@@ -297,7 +297,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     folder = Path(args.set)
     if not (folder / "labels.csv").is_file():
-        mnist = load_mnist(args.data_dir or None)
+        mnist = load_mnist(args.data_dir or None, test_only=True)
         print(f"building {args.per_digit * 10} images in {folder}", file=sys.stderr, flush=True)
         build_set(folder, args.per_digit, args.seed, mnist.test_images, mnist.test_labels)
     model = Path(args.model) if args.model else default_model()

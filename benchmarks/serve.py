@@ -268,7 +268,7 @@ def main(argv=None) -> int:
     p.add_argument("--update-readme", action="store_true")
     args = p.parse_args(argv)
     try:
-        mnist = load_mnist(args.data_dir or None)
+        mnist = load_mnist(args.data_dir or None, test_only=True)
     except DigitliteError as e:  # no data and no network: one line saying what to do
         print(f"serve: error: {e}", file=sys.stderr)
         return 1

@@ -286,6 +286,21 @@ def draw(frame: np.ndarray, result: FrameResult, fps: float, roi=None, stable: s
     return out
 
 
+def no_window_reason(cv2, environ=os.environ, platform: str = sys.platform) -> str | None:
+    """Why a window cannot open here (no GUI in this OpenCV, no display), or None.
+
+    Checked before the first frame: OpenCV's Qt build aborts the whole process (exit 134)
+    when it finds no display, and its headless build raises on the first imshow.
+    """
+    gui = next((line.split(":", 1)[1].strip() for line in cv2.getBuildInformation().splitlines()
+                if line.strip().startswith("GUI:")), "")
+    if gui.upper() == "NONE":
+        return "this OpenCV has no window support (opencv-python-headless)"
+    if platform.startswith("linux") and not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY")):
+        return "there is no display (DISPLAY is not set: over SSH, in a service, or in a container)"
+    return None
+
+
 def run(classifier, source: str = "0", headless: bool = False, max_frames: int = 0, roi=None,
         min_confidence: float = 0.6, ink: str = "dark", stable: int = 0, out=sys.stdout) -> int:
     """The camera loop; returns the number of frames read.
@@ -297,6 +312,8 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
     decoded as far as it goes and read like any other.
     """
     cv2 = import_cv2()
+    if not headless and (reason := no_window_reason(cv2)):
+        raise DigitliteError(f"cannot show the camera window: {reason}; add --headless for JSON lines")
     cap = open_capture(source)
     is_device = is_live(source)
     reader = FrameReader(classifier, roi=roi, min_confidence=min_confidence, ink=ink)

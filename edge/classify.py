@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import DigitliteError
-from edge.preprocess import WORK_SIDE, find_digits, load_gray, preprocess_gray, save_preprocessed
+from edge.preprocess import WORK_SIDE, SeveralDigits, find_digits, load_gray, preprocess_gray, save_preprocessed
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 CHUNK = 64  # files preprocessed and classified together: bounds memory on big folders
@@ -91,8 +91,10 @@ def classify_files(classifier, paths: list[str], multi: bool = False, min_confid
                         inputs.append(d.pixels)
                         owners.append((i, tuple(round(v * reduction) for v in d.box)))  # in the file's pixels
                 else:
-                    inputs.append(preprocess_gray(gray, path))
+                    inputs.append(preprocess_gray(gray, path, one_digit=True))
                     owners.append((i, None))
+            except SeveralDigits as e:  # never a confident answer for one digit of a number
+                results[i].error = f"{e}: add --multi to read them as a number"
             except DigitliteError as e:
                 results[i].error = str(e)
             except MemoryError:

@@ -33,8 +33,9 @@ def _register_eval(subparsers) -> None:
         "eval", help="evaluate a model (.keras or .tflite) on the 10,000 MNIST test images",
         description="Accuracy, loss, confusion matrix and per-class precision/recall/F1 on the MNIST test set.",
     )
-    p.add_argument("model", help="a .keras or .tflite model file")
-    p.add_argument("--data-dir", help="folder holding the MNIST .gz files (default: $DIGITLITE_DATA, then the cache)")
+    p.add_argument("model", nargs="?", help="a .keras or .tflite model file (default: the shipped int8 model)")
+    p.add_argument("--data-dir", help="folder holding the MNIST .gz files (the two test files are enough; "
+                                      "default: $DIGITLITE_DATA, then the cache)")
     p.add_argument("--samples", type=int, default=0, help="evaluate only the first N test images (0: all)")
     p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
                    help="TFLite interpreter for a .tflite model")
@@ -47,15 +48,17 @@ def _register_eval(subparsers) -> None:
 def _run_eval(args) -> int:
     import json
 
+    from edge.classify import default_model
     from edge.evaluate import evaluate_model
     from edge.metrics import format_report
 
-    report = evaluate_model(args.model, data_dir=args.data_dir, samples=args.samples, runtime=args.runtime,
+    model = args.model or default_model()
+    report = evaluate_model(model, data_dir=args.data_dir, samples=args.samples, runtime=args.runtime,
                             predictions=args.predictions)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"{args.model}: {report['samples']} MNIST test images")
+        print(f"{model}: {report['samples']} MNIST test images")
         print(format_report(report))
     return 0
 

@@ -80,7 +80,7 @@ def evaluate_model(model_path: str | os.PathLike, data_dir=None, samples: int = 
     compare two machines output for output.
     """
     predict = model_predictor(model_path, runtime=runtime)
-    mnist = load_mnist(data_dir)
+    mnist = load_mnist(data_dir, test_only=True)
     images, labels = mnist.test_images, mnist.test_labels
     if samples < 0:
         raise DigitliteError(f"--samples must not be negative (got {samples})")

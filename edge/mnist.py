@@ -46,7 +46,8 @@ _IDX_DTYPES = {0x08: np.uint8}
 
 @dataclass(frozen=True)
 class Mnist:
-    """The four MNIST arrays: uint8 images (N, 28, 28) and uint8 labels (N,)."""
+    """The four MNIST arrays: uint8 images (N, 28, 28) and uint8 labels (N,); N is 0 for the training
+    arrays of a test-only load."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -166,8 +167,10 @@ def download(name: str, folder: Path, mirrors=MIRRORS, timeout: float = 30.0) ->
     )
 
 
-def load_mnist(data_dir: str | os.PathLike | None = None, allow_download: bool = True) -> Mnist:
-    """Load and verify the MNIST training and test sets.
+def load_mnist(data_dir: str | os.PathLike | None = None, allow_download: bool = True,
+               test_only: bool = False) -> Mnist:
+    """Load and verify the MNIST training and test sets (``test_only``: the test set alone, the
+    training arrays left empty; evaluation needs nothing else).
 
     ``data_dir`` overrides ``DIGITLITE_DATA``, which overrides the cache folder.
     Files missing from the cache folder are downloaded when ``allow_download`` is true.
@@ -175,13 +178,16 @@ def load_mnist(data_dir: str | os.PathLike | None = None, allow_download: bool =
     folder, origin = resolve_data_dir(data_dir)
     if origin != "cache" and not folder.is_dir():
         raise DataError(f"{folder} (from {origin}): no such folder; point it at the folder holding the MNIST .gz files")
-    arrays = {}
-    for name, digest in SHA256.items():
+    needed = [n for n in SHA256 if not (test_only and n.startswith("train"))]
+    arrays = {name: np.zeros((0, *SHAPES[name][1:]), np.uint8) for name in SHA256}
+    for name in needed:
+        digest = SHA256[name]
         path = _find(folder, name)
         if path is None:
             if origin != "cache" or not allow_download:
+                what = "the two MNIST test .gz files" if test_only else "the four MNIST .gz files"
                 raise DataError(
-                    f"{folder / (name + '.gz')} (from {origin}): missing; copy the four MNIST .gz files there"
+                    f"{folder / (name + '.gz')} (from {origin}): missing; copy {what} there"
                     + (f" or unset {ENV_VAR} to download them into {cache_dir()}" if origin == ENV_VAR else "")
                 )
             path = download(name, folder)

@@ -43,11 +43,20 @@ BORDER_DIGIT = 0.25  # a digit cut by a picture's edge spans at least this fract
 MIN_DIGIT = 0.08  # a digit's box is at least this fraction of the picture's smaller side (else: specks)
 MIN_FILL = 0.05  # and its ink fills at least this fraction of its box (else: scattered dashes)
 MAX_WIDTH = 2.5  # and it is at most this many times as wide as tall (else: a dash)
+APART = (0.6, 0.1)  # digits side by side: each this fraction of the tallest's height, gaps of this fraction
 FRAME_WINDOW = 0.13  # a camera frame's paper: over this fraction of its side (its digits are smaller than a photo's)
 
 
 class ImageError(DigitliteError):
     """An image that cannot be read or holds no digit."""
+
+
+class SeveralDigits(ImageError):
+    """An image asked for one digit that holds several side by side (a number)."""
+
+    def __init__(self, message: str, count: int):
+        super().__init__(message)
+        self.count = count
 
 
 @dataclass
@@ -459,13 +468,34 @@ def _working(gray: np.ndarray, name: str) -> np.ndarray:
     return small
 
 
-def preprocess_gray(gray: np.ndarray, name: str = "<image>", ink: str = "auto") -> np.ndarray:
-    """A grayscale array (any size, any polarity) -> the 28x28 uint8 MNIST-style input of its digit."""
+def preprocess_gray(gray: np.ndarray, name: str = "<image>", ink: str = "auto", one_digit: bool = False) -> np.ndarray:
+    """A grayscale array (any size, any polarity) -> the 28x28 uint8 MNIST-style input of its digit.
+
+    With ``one_digit``, an image holding several digits side by side raises SeveralDigits
+    instead of answering for the largest alone.
+    """
     strength, mask, kept = find_ink(_working(gray, name), name, ink)
+    if one_digit and (count := _digits_apart(mask, kept)) > 1:
+        raise SeveralDigits(f"{name}: {count} digits side by side, not one", count)
     x0, y0, x1, y1 = _digit_group(kept)
     if not _digit_like(mask, (x0, y0, x1, y1)):
         raise ImageError(f"{name}: no digit found (only specks)")
     return to_mnist(strength[y0:y1, x0:x1], mask[y0:y1, x0:x1])
+
+
+def _digits_apart(mask: np.ndarray, kept) -> int:
+    """How many digits stand side by side: digit-like column groups nearly as tall as the
+    tallest, with clear gaps between them.  A digit in two pieces (a 7's bar, a broken loop)
+    has a short piece or no gap, and counts once."""
+    groups = [g for g in _column_groups(kept) if _digit_like(mask, g)]
+    if len(groups) < 2:
+        return len(groups)
+    tall = max(g[3] - g[1] for g in groups)
+    groups = [g for g in groups if g[3] - g[1] >= APART[0] * tall]
+    apart = 1
+    for left, right in zip(groups, groups[1:]):
+        apart += right[0] - left[2] >= APART[1] * tall
+    return apart
 
 
 def _digit_like(mask: np.ndarray, box) -> bool:

@@ -115,10 +115,13 @@ class DigitServer(ThreadingHTTPServer):
                 "latency_ms": round((time.perf_counter() - started) * 1000, 3), "input": pixels.tolist()}
 
 
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "application/octet-stream")
+
+
 def decode_drawing(content_type: str, body: bytes) -> np.ndarray:
     """The request body as a grayscale array, or RequestError."""
     kind = content_type.split(";")[0].strip().lower()
-    if kind in ("image/png", "image/jpeg", "image/webp", "application/octet-stream"):
+    if kind in IMAGE_TYPES:
         try:
             return load_image(body, "drawing", side=WORK_SIDE)
         except ImageError as e:
@@ -133,7 +136,8 @@ def decode_drawing(content_type: str, body: bytes) -> np.ndarray:
         if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
             raise RequestError(400, "pixels must be numbers from 0 to 255")
         return pixels
-    raise RequestError(415, f"unsupported Content-Type {kind or '(none)'}: send image/png or application/json")
+    raise RequestError(415, f"unsupported Content-Type {kind or '(none)'}: send an image "
+                            f"({', '.join(IMAGE_TYPES[:3])}) or application/json")
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from edge.errors import DigitliteError
 from edge.runtime import RUNTIME_CHOICES
@@ -53,5 +54,6 @@ def run(args) -> int:
         model=args.model, out=args.out, variants=variants, calibration_samples=args.calibration_samples,
         io_type=args.io_type, max_drop=args.max_drop, seed=args.seed, data_dir=args.data_dir, runtime=args.runtime,
     ))
-    print(json.dumps(cards, indent=2) if args.json else format_table(cards))
+    out = Path(args.out) if args.out else Path(args.model).parent  # as quantize() chooses it
+    print(json.dumps(cards, indent=2) if args.json else format_table(cards, out))
     return 0

@@ -160,12 +160,15 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
     return cards
 
 
-def format_table(cards: list[dict]) -> str:
-    """Variant | size | accuracy | drop | status, one row per converted model."""
-    rows = [f"{'variant':<8}  {'size':>9}  {'accuracy':>8}  {'drop':>7}  status"]
+def format_table(cards: list[dict], out: Path | None = None) -> str:
+    """Variant | size | accuracy | drop | status | file, one row per converted model, then what
+    the drop means and where the models went."""
+    rows = [f"{'variant':<8}  {'size':>9}  {'accuracy':>8}  {'drop':>10}  {'status':<8}  written to"]
     for c in cards:
+        where = str(out / c["file"]) if out is not None and c["status"] == "passed" else "-"
         rows.append(f"{c['variant']:<8}  {c['size_bytes'] / 1024:7.1f}KB  {c['tflite_accuracy'] * 100:7.2f}%  "
-                    f"{c['drop_points']:+6.2f}p  {c['status']}")
+                    f"{c['drop_points']:+6.2f} pts  {c['status']:<8}  {where}")
     if cards:
-        rows.append(f"float Keras model: {cards[0]['float_accuracy'] * 100:.2f}% on {cards[0]['test_images']:,} test images")
+        rows.append(f"float Keras model: {cards[0]['float_accuracy'] * 100:.2f}% on {cards[0]['test_images']:,} test "
+                    "images; drop: its accuracy minus the converted model's, in percentage points")
     return "\n".join(rows)

@@ -59,6 +59,10 @@ def test_bench_end_to_end_on_a_tiny_model(quantized, tmp_path, mnist_dir):
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
     assert result.stdout.startswith("| Model | Runtime | Threads | Status |")
     assert "✅" in result.stdout
+    steps = 2 * len(runtimes) * 2 * 3
+    assert "\r" not in result.stderr  # stderr is a pipe here, as in a log: one line a step, no redrawn bar
+    bars = [line for line in result.stderr.splitlines() if line.startswith("benchmarking [")]
+    assert len(bars) == steps and bars[-1].endswith(f"] {steps}/{steps}")
 
 
 def test_a_broken_model_is_a_failed_row(tmp_path, quantized, mnist_dir):

@@ -36,6 +36,30 @@ def _lines(stdout):
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
+def test_a_window_with_no_display_is_one_line_not_an_abort(moving_digit):
+    """OpenCV's Qt build aborts the process (exit 134) when there is no display: say so first."""
+    result = run_cli("camera", "--source", str(moving_digit), "--max-frames", "5",
+                     env={"DISPLAY": "", "WAYLAND_DISPLAY": ""})
+    assert_one_line_error(result, "cannot show the camera window: there is no display", "add --headless")
+
+
+def test_why_no_window_can_open():
+    from edge.camera import no_window_reason
+
+    class FakeCv2:
+        def __init__(self, gui):
+            self.info = f"  Video I/O:\n  GUI:                           {gui}\n    QT: NO\n"
+
+        def getBuildInformation(self):
+            return self.info
+
+    assert "opencv-python-headless" in no_window_reason(FakeCv2("NONE"), {"DISPLAY": ":0"}, "linux")
+    assert "no display" in no_window_reason(FakeCv2("QT5"), {}, "linux")
+    assert no_window_reason(FakeCv2("QT5"), {"DISPLAY": ":0"}, "linux") is None
+    assert no_window_reason(FakeCv2("QT5"), {"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert no_window_reason(FakeCv2("COCOA"), {}, "darwin") is None  # macOS needs no DISPLAY
+
+
 def test_headless_reads_the_digit_in_every_frame_and_follows_it(moving_digit):
     result = run_cli("camera", "--source", str(moving_digit), "--headless")
     assert result.returncode == 0, result.stderr

@@ -101,6 +101,14 @@ def test_multi_reads_a_number_left_to_right(mnist, model, tmp_path):
     for k, d in enumerate(record["digits"]):  # each box covers where digit k was drawn
         x0, y0, x1, y1 = d["box"]
         assert x0 <= 30 + k * 240 + 100 <= x1 and y0 <= 150 <= y1
+    single = run_cli("classify", str(tmp_path / "number.png"), str(tmp_path / "number.png"), "--model", model)
+    assert single.returncode == 1 and single.stdout == ""  # never one confident digit of a number
+    assert single.stderr.splitlines()[0] == "digitlite: error: " \
+        + f"{tmp_path / 'number.png'}: 4 digits side by side, not one: add --multi to read them as a number"
+    as_json = _json_lines(run_cli("classify", str(tmp_path / "number.png"), "--model", model, "--json").stdout)
+    assert as_json == [{"path": str(tmp_path / "number.png"),
+                        "error": f"{tmp_path / 'number.png'}: 4 digits side by side, not one: add --multi to read "
+                                 "them as a number"}]
 
 
 def test_multi_boxes_of_a_big_jpeg_are_in_its_own_pixels(mnist, tmp_path):

@@ -175,17 +175,52 @@ def test_download_failing_everywhere_leaves_nothing(tmp_path, mirror):
     assert not dest.exists() or list(dest.iterdir()) == []
 
 
-def test_cache_is_filled_by_download_then_reused(tmp_path, mirror, monkeypatch):
+@pytest.fixture
+def cache_mirror(tmp_path, mirror, monkeypatch):
+    """No DIGITLITE_DATA, an empty cache, and the good local mirror as the only one: its request log."""
     base, requests = mirror
     monkeypatch.delenv(M.ENV_VAR, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(M, "MIRRORS", (f"{base}/good/",))
     monkeypatch.setattr(M.download, "__defaults__", (M.MIRRORS, 30.0))
+    return requests
+
+
+def test_cache_is_filled_by_download_then_reused(cache_mirror):
+    requests = cache_mirror
     data = M.load_mnist()
     assert data.train_images.shape == (60000, 28, 28)
     assert len(requests) == 4
     M.load_mnist()
     assert len(requests) == 4  # second load: from the cache, no request
+
+
+def test_evaluation_downloads_and_needs_only_the_test_files(cache_mirror):
+    requests = cache_mirror
+    data = M.load_mnist(test_only=True)
+    assert data.test_images.shape == (10000, 28, 28) and data.train_images.shape == (0, 28, 28)
+    assert sorted(requests) == ["/good/t10k-images-idx3-ubyte.gz", "/good/t10k-labels-idx1-ubyte.gz"]
+
+
+def test_eval_with_only_the_two_test_files(tmp_path, mnist_dir):
+    """On a Pi: copy the test files alone (1.6 MB instead of 11 MB) and evaluate."""
+    from conftest import REPO
+
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        shutil.copy(mnist_dir / f"{name}.gz", tmp_path)
+    model = str(REPO / "edge" / "models" / "digits_int8.tflite")
+    result = run_cli("eval", model, "--data-dir", str(tmp_path), "--samples", "200", "--json",
+                     env={"XDG_CACHE_HOME": str(tmp_path / "no-cache")})
+    assert result.returncode == 0, result.stderr
+    import json
+
+    assert json.loads(result.stdout)["samples"] == 200
+    default = run_cli("eval", "--data-dir", str(tmp_path), "--samples", "200", "--json")  # the shipped model
+    assert default.returncode == 0 and json.loads(default.stdout) == {**json.loads(result.stdout),
+                                                                      "model": str(model)}
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    assert_one_line_error(run_cli("eval", model, "--data-dir", str(tmp_path)),
+                          "t10k-labels-idx1-ubyte.gz", "missing; copy the two MNIST test .gz files there")
 
 
 def test_unwritable_cache_is_a_clear_error(tmp_path, mirror):

@@ -87,6 +87,15 @@ def test_impossible_gate_fails_and_keeps_the_previous_model(tiny_model, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits_int8.rejected.json", "digits_int8.tflite"]
 
 
+def test_table_says_where_each_model_went_and_what_the_drop_means(quantized):
+    out, result = quantized
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["variant", "size", "accuracy", "drop", "status", "written", "to"]
+    int8 = next(line for line in lines if line.startswith("int8 "))
+    assert int8.endswith(f"passed    {out / 'digits_int8.tflite'}") and " pts " in int8
+    assert "drop: its accuracy minus the converted model's, in percentage points" in lines[-1]
+
+
 def test_int8_io_type_gives_int8_input(tiny_model, tmp_path, mnist_dir):
     result = run_cli("quantize", str(tiny_model), "--out", str(tmp_path), "--io-type", "int8", "--max-drop", "5",
                      "--calibration-samples", "100", "--data-dir", str(mnist_dir), "--json")

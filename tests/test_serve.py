@@ -94,7 +94,7 @@ def test_predict_png_and_pixels(server, mnist):
     ("POST", "/api/predict", b'{"pixels": "nope"}', {"Content-Type": "application/json"}, 400, "expected JSON"),
     ("POST", "/api/predict", b'{"pixels": [[1, 300]]}', {"Content-Type": "application/json"}, 400, "0 to 255"),
     ("POST", "/api/predict", b"{not json", {"Content-Type": "application/json"}, 400, "expected JSON"),
-    ("POST", "/api/predict", b"hello", {"Content-Type": "text/plain"}, 415, "Content-Type"),
+    ("POST", "/api/predict", b"hello", {"Content-Type": "text/plain"}, 415, "send an image (image/png, image/jpeg, image/webp) or application/json"),
     ("POST", "/api/predict", b"", {"Content-Type": "image/png"}, 400, "empty body"),
     ("GET", "/api/predict", b"", {}, 405, "POST"),
     ("PUT", "/api/predict", b"x", {"Content-Type": "image/png"}, 405, "not allowed"),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, default_signals, run_cli
-from train.report import PLOTS
+from train.report import PLOTS, misclassified_title
 
 QUICK = ["--train-samples", "1500", "--val-size", "500", "--epochs", "2", "--batch-size", "64"]
 
@@ -37,6 +37,34 @@ def test_training_writes_every_artifact(trained):
     assert not [p for p in out.rglob(".*tmp*")], "temp files left behind"
     assert summary["epochs_run"] == 2 and summary["interrupted"] is False
     assert "epoch   1/2" in result.stderr and "epoch   2/2" in result.stderr  # progress per epoch
+
+
+def test_the_misclassified_grid_says_how_many_it_shows():
+    assert misclassified_title(37, 10000, 37) == "misclassified: 37 of 10,000 test digits (true→predicted)"
+    assert misclassified_title(120, 10000, 48) == \
+        "misclassified: 120 of 10,000 test digits (true→predicted); the first 48 shown"
+
+
+def test_the_feature_map_plot_says_which_channels_it_shows(tmp_path, monkeypatch):
+    import keras
+
+    from train import report
+
+    titles = []
+    real_save = report._save
+
+    def save(fig, path):
+        titles.extend(t.get_text() for ax in fig.axes for t in (ax.title, ax._left_title) if t.get_text())
+        titles.append(fig._suptitle.get_text())
+        real_save(fig, path)
+
+    monkeypatch.setattr(report, "_save", save)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(8, 3, activation="relu"),
+                              keras.layers.Conv2D(20, 3, activation="relu")])
+    report.plot_feature_maps(model, np.zeros((28, 28), np.uint8), tmp_path / "f.png", max_maps=16)
+    assert any(t.endswith("26x26x8") for t in titles)  # all 8 shown: nothing to say
+    assert any(t.endswith("24x24x20 (first 16 of 20 channels)") for t in titles)
+    assert "up to 16 channels a layer" in titles[-1]
 
 
 def test_metrics_json_describes_the_saved_model(trained):
