@@ -40,13 +40,29 @@ def publish(name: str, data, table: str, markers: tuple[str, str], readme: bool,
         update_readme(table, markers)
 
 
+def documents(readme: Path | None = None) -> list[Path]:
+    """The README and the pages of docs/ beside it: where the benchmarks' tables live."""
+    readme = Path(readme or README)
+    return [readme, *sorted((readme.parent / "docs").glob("*.md"))]
+
+
 def update_readme(table: str, markers: tuple[str, str], readme: Path | None = None) -> None:
-    """Replace the text between ``markers`` in the README with ``table``."""
-    readme = readme or README
-    text = readme.read_text()
+    """Replace the text between ``markers`` with ``table`` in the README or the docs/ page that
+    holds them; then refresh the README's headline figures, which quote the results."""
     begin, end = markers
-    if begin not in text or end not in text:
-        raise SystemExit(f"{readme}: markers {begin} / {end} not found")
-    head, rest = text.split(begin, 1)
+    pages = documents(readme)
+    page = next((p for p in pages if p.is_file() and begin in p.read_text() and end in p.read_text()), None)
+    if page is None:
+        raise SystemExit(f"{pages[0]}: markers {begin} / {end} not found there nor in docs/")
+    _replace(page, table, markers)
+    from benchmarks import headline
+
+    if markers != headline.MARKERS and headline.MARKERS[0] in pages[0].read_text():
+        _replace(pages[0], headline.markdown(RESULTS), headline.MARKERS)
+
+
+def _replace(page: Path, table: str, markers: tuple[str, str]) -> None:
+    begin, end = markers
+    head, rest = page.read_text().split(begin, 1)
     _, tail = rest.split(end, 1)
-    atomic.write_bytes(readme, (head + begin + "\n" + table + "\n" + end + tail).encode())
+    atomic.write_bytes(page, (head + begin + "\n" + table + "\n" + end + tail).encode())

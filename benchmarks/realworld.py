@@ -274,7 +274,7 @@ def markdown(result: dict) -> str:
         if "peak_mb" in memory else ""
     rows.append(f"Model `{result['model']}`; set built by `python -m benchmarks.realworld` (seed {result['seed']}); "
                 f"{result['images']} images classified in {result['seconds']} s{peak}. Raw figures and every miss: "
-                "[`benchmarks/results/realworld.json`](benchmarks/results/realworld.json).")
+                "[`benchmarks/results/realworld.json`](../benchmarks/results/realworld.json).")
     return "\n".join(rows)
 
 

@@ -69,7 +69,7 @@ def markdown(results: dict) -> str:
     rows.append(f"Measured {results['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
                 f"TensorFlow {results['runs'][0]['versions']['tensorflow']}, by `python -m benchmarks.training`; "
                 "wall time is the whole `digitlite train` command. Raw figures: "
-                "[`benchmarks/results/training.json`](benchmarks/results/training.json).")
+                "[`benchmarks/results/training.json`](../benchmarks/results/training.json).")
     return "\n".join(rows)
 
 

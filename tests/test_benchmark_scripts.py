@@ -134,3 +134,27 @@ def test_the_reject_comparison_labels_candidates_and_scores_each_way(tmp_path, m
         import edge.preprocess
         assert not edge.preprocess.find_lines(np.zeros((50, 50)), np.zeros((50, 50), bool))
     assert edge.preprocess.find_lines.__module__ == "edge.lines"  # put back
+
+
+def test_a_table_is_pasted_where_its_markers_are_and_the_headline_follows(tmp_path, monkeypatch):
+    """Tables live in docs/ pages or the README; the README's headline is refreshed from the results."""
+    from benchmarks import common, headline, training
+
+    readme, docs = tmp_path / "README.md", tmp_path / "docs"
+    docs.mkdir()
+    readme.write_text(f"# t\n{headline.MARKERS[0]}\nstale\n{headline.MARKERS[1]}\nend\n")
+    (docs / "results.md").write_text(f"# r\n{training.MARKERS[0]}\nold\n{training.MARKERS[1]}\ntail\n")
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "serve.json").write_text(json.dumps({"machine": {"cpu": "Test CPU", "cores": 3}, "rows": [
+        {"clients": 64, "busy_cores": 2, "requests_per_second": 123.4, "resets": 0, "status_5xx": 0}]}))
+    monkeypatch.setattr(common, "RESULTS", results)
+    common.update_readme("| new table |", training.MARKERS, readme)
+    assert (docs / "results.md").read_text() == f"# r\n{training.MARKERS[0]}\n| new table |\n{training.MARKERS[1]}\ntail\n"
+    text = readme.read_text()
+    assert "stale" not in text and text.endswith(f"{headline.MARKERS[1]}\nend\n")
+    assert "**123 requests/s**, 0 resets, 0 errors | `python -m benchmarks.serve` |" in text
+    assert "| model size | not measured |" in text  # no quantization results: never a guess
+    assert "On Test CPU (3 cores)" in text
+    with pytest.raises(SystemExit, match="not found"):
+        common.update_readme("x", ("<!-- nowhere:begin -->", "<!-- nowhere:end -->"), readme)

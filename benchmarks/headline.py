@@ -1,0 +1,96 @@
+"""The README's first-screen figures, gathered from what the other benchmark commands wrote.
+
+    python -m benchmarks.headline [--update-readme]
+
+Reads ``benchmarks/results/*.json`` (written by quantization, bench, realworld, camera, speed
+and serve) and makes one short table; every benchmark that pastes its own table refreshes this
+one too, so the headline never lags behind the figures it quotes.  A figure whose benchmark has
+not run yet is shown as "not measured", never guessed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+MARKERS = ("<!-- headline:begin -->", "<!-- headline:end -->")
+MODEL = "digits_int8.tflite"
+
+
+def _load(results: Path, name: str):
+    try:
+        return json.loads((results / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def rows(results: Path) -> list[tuple[str, str, str]]:
+    """(what, figure, where it comes from) for each headline figure."""
+    out = []
+    cards = _load(results, "quantization") or []
+    card = next((c for c in cards if c.get("file") == MODEL), None)
+    out.append(("MNIST test accuracy, int8 model (float model)",
+                f"**{card['tflite_accuracy'] * 100:.2f}%** ({card['float_accuracy'] * 100:.2f}%)" if card else None,
+                "quantization"))
+    out.append(("model size", f"**{card['size_bytes'] / 1024:.1f} KB**" if card else None, "quantization"))
+    bench = _load(results, "bench")
+    row = next((r for r in (bench or {}).get("rows", []) if r.get("model") == MODEL and r.get("runtime") == "litert"
+                and r.get("threads") == 1 and r.get("status") == "passed"), None)
+    out.append(("one interpreter call, 1 thread, p50 (LiteRT)", f"**{row['call']['p50_us']:.1f} µs**" if row else None,
+                "digitlite bench"))
+    world = _load(results, "realworld")
+    acc = (world or {}).get("accuracy", {}).get("source=strokes")
+    out.append(("photos and drawings of pen-stroke digits (not MNIST)",
+                f"**{acc['accuracy'] * 100:.1f}%** of {acc['total']:,}" if acc else None, "realworld"))
+    camera = _load(results, "camera")
+    groups = (camera or {}).get("desk", {}).get("per_frame", {}).get("groups", {})
+    if "digit" in groups and "empty" in groups:
+        figure = (f"**{groups['digit']['rate'] * 100:.1f}%** of digit frames read right, "
+                  f"**{groups['empty']['rate'] * 100:.1f}%** of empty ones \"no digit\", "
+                  f"{camera['desk']['fps']:.0f} frames/s")
+    else:
+        figure = None
+    out.append(("webcam over a desk (ruled and squared paper, shadows, blur), 640×480, 1 thread", figure, "camera"))
+    speed = _load(results, "speed")
+    photo = (speed or {}).get("paths", {}).get("photo")
+    out.append(("a 640×480 JPEG file to its digit, decode included, p50",
+                f"**{photo['p50_ms']:.2f} ms**" if photo else None, "speed"))
+    serve = _load(results, "serve")
+    busy = next((r for r in (serve or {}).get("rows", []) if r.get("clients") == 64 and r.get("busy_cores")), None)
+    out.append(("draw-a-digit server, 64 clients, both cores also busy",
+                f"**{busy['requests_per_second']:.0f} requests/s**, {busy['resets']} resets, {busy['status_5xx']} errors"
+                if busy else None, "serve"))
+    return out
+
+
+def markdown(results: Path) -> str:
+    """The headline table."""
+    lines = ["| | measured | by |", "|---|---|---|"]
+    for what, figure, name in rows(results):
+        command = name if " " in name else f"python -m benchmarks.{name}"
+        lines.append(f"| {what} | {figure or 'not measured'} | `{command}` |")
+    machines = {f"{m['cpu']} ({m['cores']} cores)" for name in ("camera", "speed", "serve")
+                if (m := (_load(results, name) or {}).get("machine"))}
+    lines += ["", f"On {', '.join(sorted(machines)) or 'this machine'}; each figure is taken from `benchmarks/results/`, "
+              "written by the command beside it. Every table: [docs/results.md](docs/results.md)."]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """Print the headline table; with --update-readme, paste it into the README."""
+    from benchmarks.common import RESULTS, update_readme
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.headline", description=__doc__.split("\n\n")[0])
+    p.add_argument("--update-readme", action="store_true")
+    args = p.parse_args(argv)
+    table = markdown(RESULTS)
+    print(table)
+    if args.update_readme:
+        update_readme(table, MARKERS)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
