@@ -72,6 +72,30 @@ def is_stream(source: str) -> bool:
     return "://" in source
 
 
+def import_picamera2():
+    """Picamera2's class, or one line saying why it cannot load and what to do."""
+    try:
+        from picamera2 import Picamera2
+    except ImportError as e:
+        if e.name == "picamera2":
+            raise DigitliteError("--source picamera needs Picamera2: sudo apt install python3-picamera2, and a venv "
+                                 "made with --system-site-packages (the Pi bundle's install.sh makes one)") from None
+        raise DigitliteError(f"--source picamera: Picamera2 is installed but cannot load ({first_line(e)}): "
+                             "sudo apt install --reinstall python3-picamera2 python3-libcamera") from None
+    except ValueError as e:
+        if "numpy" not in str(e).lower():
+            raise DigitliteError(f"--source picamera: Picamera2 cannot load ({first_line(e)})") from None
+        # Raspberry Pi OS builds Picamera2's helpers (simplejpeg, ...) against its own NumPy; a
+        # newer NumPy installed in the environment shadows it.
+        raise DigitliteError(
+            f"--source picamera: Picamera2 was built for Raspberry Pi OS's NumPy, not the NumPy {np.__version__} "
+            f"installed here ({first_line(e)}); use the system's: {sys.prefix}/bin/pip uninstall -y numpy && "
+            f"{sys.prefix}/bin/pip install 'opencv-python-headless<4.11'") from None
+    except Exception as e:  # noqa: BLE001 - whatever a broken camera stack raises at import: one line
+        raise DigitliteError(f"--source picamera: Picamera2 cannot load ({type(e).__name__}: {first_line(e)})") from None
+    return Picamera2
+
+
 class PicameraCapture:
     """The Raspberry Pi camera module through Picamera2, with the calls the loop makes on cv2.VideoCapture.
 
@@ -81,11 +105,7 @@ class PicameraCapture:
     """
 
     def __init__(self, number: int = 0, size: tuple[int, int] = (640, 480)):
-        try:
-            from picamera2 import Picamera2
-        except ImportError:
-            raise DigitliteError("--source picamera needs Picamera2: sudo apt install python3-picamera2, and a venv "
-                                 "made with --system-site-packages (the Pi bundle's install.sh makes one)") from None
+        Picamera2 = import_picamera2()
         try:
             with quiet(stdout=False):  # libcamera logs its start-up on stderr
                 cameras = Picamera2.global_camera_info()

@@ -235,6 +235,11 @@ import numpy as np
 
 MODE = os.environ.get("STANDIN_MODE", "ok")
 LOG = os.environ["STANDIN_LOG"]
+if MODE == "numpy-abi":  # what Raspberry Pi OS's simplejpeg raises under a NumPy 2 in the venv
+    raise ValueError("numpy.dtype size changed, may indicate binary incompatibility. "
+                     "Expected 96 from C header, got 88 from PyObject")
+if MODE == "no-libcamera":
+    import libcamera  # noqa: F401 - absent here, as when python3-libcamera is missing
 
 
 def _log(event, **kw):
@@ -325,6 +330,17 @@ def test_picamera_faults_are_one_line_errors(picamera, mode, fragment):
         assert picamera.events()[-2:] == ["stop", "close"]  # the camera is released on the way out
     if mode == "stall":
         assert len(_lines(result.stdout)) == 3  # the frames before the stall were reported
+
+
+@pytest.mark.parametrize("mode, fragments", [
+    ("numpy-abi", ["Picamera2 was built for Raspberry Pi OS's NumPy, not the NumPy", "numpy.dtype size changed",
+                   "pip uninstall -y numpy", "opencv-python-headless<4.11"]),
+    ("no-libcamera", ["Picamera2 is installed but cannot load (No module named 'libcamera')",
+                      "sudo apt install --reinstall python3-picamera2 python3-libcamera"]),
+])
+def test_a_camera_stack_that_cannot_load_is_one_line(picamera, mode, fragments):
+    result = run_cli("camera", "--source", "picamera", "--headless", env=picamera(mode))
+    assert_one_line_error(result, *fragments)
 
 
 def test_picamera_without_picamera2_says_what_to_install(tmp_path):
