@@ -11,7 +11,6 @@ frames; ``q`` quits.  Headless: one JSON line per frame.  OpenCV is imported her
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -24,6 +23,7 @@ from edge.errors import DigitliteError, first_line
 from edge.lines import LineTracker
 from edge.preprocess import INK_CHOICES, Digit, ImageError, find_digits
 from edge.quiet import quiet
+from edge.readings_log import ChangeLog, LineFile, StreamLines
 
 READ_TIMEOUT_MS = 5000  # a stalled stream is an error after this, not a hang
 FAILED_READS_ALLOWED = 5  # consecutive failed reads from a device before it counts as disconnected
@@ -322,19 +322,28 @@ def no_window_reason(cv2, environ=os.environ, platform: str = sys.platform) -> s
 
 
 def run(classifier, source: str = "0", headless: bool = False, max_frames: int = 0, roi=None,
-        min_confidence: float = 0.6, ink: str = "dark", stable: int = 0, out=sys.stdout) -> int:
+        min_confidence: float = 0.6, ink: str = "dark", stable: int = 0, out=sys.stdout, log: str = "frames",
+        heartbeat: float = 60.0, output: str | None = None, max_bytes: int = 10_000_000) -> int:
     """The camera loop; returns the number of frames read.
 
     Ends at ``max_frames``, the end of a video file, ``q`` in the window, or Ctrl-C (or
     SIGTERM).  With ``stable`` (frames), each JSON line also carries the reading that has
-    held that many frames in a row, and the window shows it.  A device or network stream that stops delivering frames is an error
+    held that many frames in a row, and the window shows it.  JSON lines (headless, or with
+    ``output``) go to ``out`` or to the file ``output``, rotated past ``max_bytes``: one a frame,
+    or with ``log="changes"`` one a change of reading and a heartbeat every ``heartbeat`` s.  A device or network stream that stops delivering frames is an error
     (DigitliteError) after the read timeout, not a hang; a damaged frame in a file is
     decoded as far as it goes and read like any other.
     """
     cv2 = import_cv2()
     if not headless and (reason := no_window_reason(cv2)):
         raise DigitliteError(f"cannot show the camera window: {reason}; add --headless for JSON lines")
-    cap = open_capture(source)
+    sink = LineFile(output, max_bytes) if output else StreamLines(out)  # an unwritable log fails first
+    changes = ChangeLog(heartbeat) if log == "changes" else None
+    try:
+        cap = open_capture(source)
+    except BaseException:
+        sink.close()
+        raise
     is_device = is_live(source)
     reader = FrameReader(classifier, roi=roi, min_confidence=min_confidence, ink=ink)
     steady = Stabilizer(stable) if stable else None
@@ -361,9 +370,10 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
             line = result.as_dict()
             if steady:
                 line["stable"] = steady.update(result.number)
-            if headless:
-                print(json.dumps(line), file=out, flush=True)
-            else:
+            if headless or output:
+                for record in changes.update(line) if changes else (line,):
+                    sink.write(record)
+            if not headless:
                 cv2.imshow("digitlite", draw(frame, result, fps, roi, line.get("stable")))
                 if cv2.waitKey(1) & 0xFF == ord("q"):
                     break
@@ -371,6 +381,7 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
         pass
     finally:
         cap.release()
+        sink.close()
         if not headless:
             cv2.destroyAllWindows()
     if frames == 0:

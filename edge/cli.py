@@ -13,6 +13,7 @@ import sys
 from importlib import metadata
 
 from edge.errors import DigitliteError, first_line
+from edge.readings_log import LOG_CHOICES
 from edge.runtime import RUNTIME_CHOICES
 from edge.signals import sigterm_as_ctrl_c
 
@@ -170,6 +171,15 @@ def _register_camera(subparsers) -> None:
     p.add_argument("--stable", type=int, default=0, metavar="N",
                    help="also report (JSON 'stable', and in the window) the reading once it has held N frames "
                         "in a row; each line keeps the frame's own reading as 'number'")
+    p.add_argument("--log", default="frames", choices=LOG_CHOICES,
+                   help="JSON lines: one per frame (default), or one per change of reading (the 'stable' one "
+                        "with --stable) plus a heartbeat: what a service should keep")
+    p.add_argument("--heartbeat", type=float, default=60.0, metavar="S",
+                   help="with --log changes: a heartbeat line every S seconds (0: none)")
+    p.add_argument("--output", metavar="FILE",
+                   help="append the JSON lines to FILE instead of stdout (also with the window); past "
+                        "--max-mb it becomes FILE.1 and a new FILE starts")
+    p.add_argument("--max-mb", type=float, default=10.0, metavar="MB", help="size cap of --output (default 10)")
     p.set_defaults(handler=_run_camera)
 
 
@@ -182,9 +192,13 @@ def _run_camera(args) -> int:
         raise DigitliteError(f"--min-confidence must be between 0 and 1 (got {args.min_confidence})")
     if args.stable < 0:
         raise DigitliteError(f"--stable must not be negative (got {args.stable})")
+    if not args.heartbeat >= 0 or not args.max_mb > 0:  # "not" catches NaN
+        raise DigitliteError("--heartbeat must not be negative and --max-mb must be above 0")
     classifier = _load_classifier(args)
     frames = camera_loop(classifier, source=args.source, headless=args.headless, max_frames=args.max_frames,
-                         roi=args.roi, min_confidence=args.min_confidence, ink=args.ink, stable=args.stable)
+                         roi=args.roi, min_confidence=args.min_confidence, ink=args.ink, stable=args.stable,
+                         log=args.log, heartbeat=args.heartbeat, output=args.output,
+                         max_bytes=int(args.max_mb * 1_000_000))
     print(f"{frames} frames read from {args.source}", file=sys.stderr)
     return 0
 

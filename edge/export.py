@@ -185,7 +185,9 @@ case "${1:-}" in
 esac
 """
 
-SERVICE = """# systemd unit: digits from the camera at boot, one JSON line per frame, restarted on failure.
+SERVICE = """# systemd unit: digits from the camera at boot, restarted on failure. It logs a JSON line per change
+# of reading (a number appearing, changing, leaving) and a heartbeat a minute to digits.jsonl, which
+# past 10 MB becomes digits.jsonl.1 (at most 20 MB on the card). For a line per frame, use --log frames.
 # install.sh writes digitlite-camera.service from this file with the bundle's paths; then
 #   sudo cp digitlite-camera.service /etc/systemd/system/
 #   sudo systemctl daemon-reload && sudo systemctl enable --now digitlite-camera
@@ -202,8 +204,8 @@ Type=simple
 User=@USER@
 WorkingDirectory=@BUNDLE@
 Environment=DIGITLITE_VENV=@VENV@
-ExecStart=@BUNDLE@/run.sh --source 0
-StandardOutput=append:@BUNDLE@/digits.jsonl
+ExecStart=@BUNDLE@/run.sh --source 0 --stable 3 --log changes --output @BUNDLE@/digits.jsonl --max-mb 10
+StandardOutput=journal
 StandardError=journal
 Restart=on-failure
 RestartSec=5

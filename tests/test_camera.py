@@ -412,3 +412,54 @@ def test_a_stream_that_stalls_is_an_error_not_a_hang(moving_digit):
     assert_one_line_error(result, url, "the stream stopped delivering frames")
     assert 0 < len(_lines(result.stdout)) < 40  # the frames that came were reported
     assert took < 60
+
+
+# --- what a service logs: changes and heartbeats, in a file with a size cap ---
+
+def test_changes_and_heartbeats_from_frame_records():
+    from edge.readings_log import ChangeLog
+
+    clock = iter([0.0, 1.0, 2.0, 30.0, 61.0, 62.0, 125.0]).__next__
+    log = ChangeLog(heartbeat=60.0, clock=clock)
+    numbers = ["", "", "7", "7", "7", "", ""]
+    records = [log.update({"frame": i, "number": n, "digits": []}) for i, n in enumerate(numbers)]
+    assert [[(r["event"], r["reading"]) for r in rs] for rs in records] == [
+        [("change", "")], [], [("change", "7")], [], [("heartbeat", "7")], [("change", "")], [("heartbeat", "")]]
+    assert records[2][0]["previous"] == "" and records[0][0]["previous"] is None
+    assert records[4][0]["fps"] == round(4 / 61.0, 2) and records[6][0]["fps"] == round(2 / 64.0, 2)
+    steady = ChangeLog(heartbeat=0, clock=iter(range(10)).__next__)  # with --stable: None is "not settled yet"
+    out = [steady.update({"frame": i, "number": "7", "stable": s}) for i, s in enumerate([None, None, "7", "7"])]
+    assert [len(o) for o in out] == [0, 0, 1, 0] and out[2][0]["reading"] == "7"
+
+
+def test_the_log_file_rotates_at_its_cap_and_keeps_every_line(moving_digit, tmp_path):
+    out = tmp_path / "digits.jsonl"
+    result = run_cli("camera", "--source", str(moving_digit), "--headless", "--output", str(out), "--max-mb", "0.002")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    old, new = (tmp_path / "digits.jsonl.1").read_text().splitlines(), out.read_text().splitlines()
+    assert (tmp_path / "digits.jsonl.1").stat().st_size <= 2000 and out.stat().st_size <= 2000
+    frames = [json.loads(line)["frame"] for line in old + new]
+    read = int(result.stderr.split(" frames read")[0].split()[-1])
+    assert frames == list(range(frames[0], frames[0] + len(frames))) and frames[-1] == read - 1  # the newest, in order
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.jsonl", "digits.jsonl.1"]
+
+
+def test_log_changes_keeps_only_what_changed(moving_digit):
+    every = _lines(run_cli("camera", "--source", str(moving_digit), "--headless").stdout)
+    changes = _lines(run_cli("camera", "--source", str(moving_digit), "--headless", "--log", "changes").stdout)
+    expected = [(line["frame"], line["number"]) for k, line in enumerate(every)
+                if k == 0 or line["number"] != every[k - 1]["number"]]
+    assert [(r["frame"], r["reading"]) for r in changes if r["event"] == "change"] == expected
+    assert len(changes) < len(every)
+
+
+def test_log_options_refuse_bad_values(moving_digit, tmp_path):
+    assert_one_line_error(run_cli("camera", "--source", str(moving_digit), "--headless", "--heartbeat", "-1"),
+                          "--heartbeat must not be negative")
+    assert_one_line_error(run_cli("camera", "--source", str(moving_digit), "--headless", "--max-mb", "0"),
+                          "--max-mb must be above 0")
+    (tmp_path / "ro").mkdir(mode=0o500)
+    target = tmp_path / "ro" / "sub" / "digits.jsonl"  # a folder that does not exist: unwritable even for root
+    assert_one_line_error(run_cli("camera", "--source", str(moving_digit), "--headless", "--output", str(target)),
+                          f"{target}: cannot write the log")

@@ -12,6 +12,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, prepared, run_cli
@@ -218,7 +219,7 @@ def test_install_then_run_from_the_bundle(copy, tmp_path, mnist_dir):
     assert (venv / "bin" / "digitlite").exists()
     unit = (copy / "digitlite-camera.service").read_text()
     assert f"ExecStart={copy}/run.sh --source 0" in unit and f"Environment=DIGITLITE_VENV={venv}" in unit
-    assert "Restart=on-failure" in unit and f"StandardOutput=append:{copy}/digits.jsonl" in unit
+    assert "Restart=on-failure" in unit and "StandardOutput=journal" in unit
     assert "@" not in unit.split("[Unit]", 1)[1]  # every placeholder filled
 
     from PIL import Image
@@ -231,6 +232,24 @@ def test_install_then_run_from_the_bundle(copy, tmp_path, mnist_dir):
     out = _sh(copy, "run.sh", "classify", str(tmp_path / "seven.png"), "--json", env=env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["digit"] == 7
+    # The unit's own command line on a clip (no camera here): empty paper, the 7, empty paper again.
+    import cv2
+    import shlex
+
+    clip = tmp_path / "desk.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    paper = np.full((480, 640), 205, np.uint8)
+    seven = photo_of(digit, size=(480, 640), scale=220, seed=3).astype(np.uint8)
+    for frame in [paper] * 8 + [seven] * 12 + [paper] * 8:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    exec_start = shlex.split(next(line for line in unit.splitlines() if line.startswith("ExecStart=")).split("=", 1)[1])
+    exec_start[exec_start.index("--source") + 1] = str(clip)
+    service = subprocess.run(exec_start, capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+    assert service.returncode == 0, service.stderr
+    assert service.stdout == ""  # the readings go to the log file, not to the journal
+    log = [json.loads(line) for line in (copy / "digits.jsonl").read_text().splitlines()]
+    assert [(r["event"], r["reading"]) for r in log] == [("change", ""), ("change", "7"), ("change", "")]
     camera = _sh(copy, "run.sh", "--source", "9", env=env)  # no camera here: a clear error for systemd's journal
     assert camera.returncode == 1 and camera.stderr.strip() == \
         "digitlite: error: camera 9: cannot open (is it plugged in, and free?)"
