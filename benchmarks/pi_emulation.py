@@ -39,6 +39,7 @@ Timings under emulation say nothing about a Pi's speed; they are printed, not pu
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -57,7 +58,9 @@ from benchmarks.common import machine, publish
 MARKERS = ("<!-- pi-emulation:begin -->", "<!-- pi-emulation:end -->")
 SUITE = "bookworm"
 PYTHON_VERSION = "3.11"  # Bookworm's python3
-DEBIAN_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6", "libgcc-s1")
+# python3-numpy is unpacked only to read its version: the NumPy that Raspberry Pi OS's Picamera2 is
+# built against, which install.sh keeps (see pi_constraints).
+DEBIAN_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6", "libgcc-s1", "python3-numpy")
 QEMU_CPU = "cortex-a72"  # Raspberry Pi 4; a Pi 5 is cortex-a76
 # Every manylinux tag an aarch64 wheel of these packages uses; Bookworm's glibc is 2.36.
 GLIBC_TAGS = ("2_17", "2_24", "2_26", "2_27", "2_28", "2_31", "2_34", "2_35", "2_36")
@@ -98,7 +101,8 @@ def _run(cmd: list[str], what: str, **kw) -> subprocess.CompletedProcess:
 
 def make_rootfs(work: Path) -> Path:
     """Debian 12 arm64's Python 3.11 and libraries, unpacked (cached; made atomically)."""
-    root = work / f"rootfs-{SUITE}-arm64"
+    packages = hashlib.sha256(",".join(DEBIAN_PACKAGES).encode()).hexdigest()[:8]
+    root = work / f"rootfs-{SUITE}-arm64-{packages}"
     if (root / "usr/bin/python3.11").exists():
         return root
     _need("mmdebstrap", "mmdebstrap")
@@ -112,11 +116,25 @@ def make_rootfs(work: Path) -> Path:
     return root
 
 
-def install_site(work: Path, bundle: Path, arch: str, runtime: str) -> Path:
-    """The bundle's requirements for ``runtime`` and its wheel, installed for ``arch`` (cached)."""
+def debian_numpy(rootfs: Path) -> str:
+    """The version of Debian 12's python3-numpy, from its unpacked metadata."""
+    found = sorted((rootfs / "usr/lib/python3/dist-packages").glob("numpy-*.*-info"))
+    if not found:
+        raise DigitliteError(f"{rootfs}: python3-numpy's metadata not found")
+    return found[0].name.split("-")[1].split(".egg")[0].split(".dist")[0]
+
+
+def pi_constraints(system_numpy: str) -> list[str]:
+    """What install.sh constrains on Bookworm with python3-picamera2 (hence python3-numpy) installed."""
+    return [f"numpy=={system_numpy}", "numpy<2", "opencv-python-headless<4.11"]
+
+
+def install_site(work: Path, bundle: Path, arch: str, runtime: str, constraints: list[str] = ()) -> Path:
+    """The bundle's requirements for ``runtime`` (under ``constraints``) and its wheel, installed for
+    ``arch`` (cached)."""
     site = work / f"site-{arch}-{runtime}"
     stamp = site / ".bundle-sha256"
-    wanted = (bundle / "SHA256SUMS").read_text()
+    wanted = (bundle / "SHA256SUMS").read_text() + "".join(f"constraint {c}\n" for c in constraints)
     if stamp.exists() and stamp.read_text() == wanted:
         return site
     shutil.rmtree(site, ignore_errors=True)
@@ -125,7 +143,9 @@ def install_site(work: Path, bundle: Path, arch: str, runtime: str) -> Path:
               *[a for tag in platform_tags(arch) for a in ("--platform", tag)], "--target", str(tmp)]
     pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     try:
-        _run(pip + target + ["-r", str(bundle / RUNTIMES[runtime])], f"pip install for {arch} ({runtime})")
+        (tmp / ".constraints.txt").write_text("".join(f"{c}\n" for c in constraints))
+        _run(pip + target + ["-r", str(bundle / RUNTIMES[runtime]), "-c", str(tmp / ".constraints.txt")],
+             f"pip install for {arch} ({runtime})")
         wheel = next(bundle.glob("*.whl"))
         _run(pip + target + ["--no-deps", str(wheel)], f"pip install {wheel.name} for {arch}")
         (tmp / ".bundle-sha256").write_text(wanted)
@@ -272,15 +292,17 @@ def markdown(result: dict) -> str:
     lines = [
         f"Emulated: {result['target']}; compared with {result['host']}. Inputs: the first "
         f"{result['samples']:,} MNIST test images (`eval`), {result['images']} photos and drawings "
-        f"(`classify`), a {result['frames']}-frame 640x480 video (`camera`).",
+        f"(`classify`), a {result['frames']}-frame 640x480 video (`camera`). Both sides installed as `install.sh` "
+        f"does on Bookworm with Picamera2 (and so Debian's python3-numpy) present: "
+        f"{', '.join(f'`{c}`' for c in result.get('constraints', []))}.",
         "",
-        "| interpreter (version on the Pi) | eval accuracy, Pi | eval predictions = x86 | eval outputs one step apart | classify = x86 (digits and probabilities) | camera = x86 | installed for the Pi (interpreter alone) |",
+        "| interpreter and NumPy (versions on the Pi) | eval accuracy, Pi | eval predictions = x86 | eval outputs one step apart | classify = x86 (digits and probabilities) | camera = x86 | installed for the Pi (interpreter alone) |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in result["runtimes"].items():
         gap = r["outputs_one_step_apart"]
         lines.append(
-            f"| {r['package']} {r['version']} | {r['accuracy'] * 100:.2f} % | "
+            f"| {r['package']} {r['version']}, NumPy {r['numpy']} | {r['accuracy'] * 100:.2f} % | "
             f"{r['predictions_identical']:,}/{result['samples']:,} | "
             f"{gap['images']} image{'s' if gap['images'] != 1 else ''} ({gap['max_abs']:.4f} at most) | "
             f"{r['classify_identical']}/{result['images']} | "
@@ -346,9 +368,11 @@ def measure(args) -> dict:
               "host": f"this machine ({host_arch}, Python {platform.python_version()})",
               "machine": machine(), "samples": args.samples, "images": len(list(images.glob("*.[jp][pn]g"))),
               "frames": 20, "runtimes": {}}
+    constraints = pi_constraints(debian_numpy(rootfs))  # both sides, as install.sh on a Pi with Picamera2
+    result["constraints"] = constraints
     for runtime in (RUNTIMES if args.runtime == "both" else [args.runtime]):
-        pi = Side("aarch64", install_site(work, bundle, "aarch64", runtime), rootfs, cpuinfo)
-        x86 = Side(host_arch, install_site(work, bundle, host_arch, runtime))
+        pi = Side("aarch64", install_site(work, bundle, "aarch64", runtime, constraints), rootfs, cpuinfo)
+        x86 = Side(host_arch, install_site(work, bundle, host_arch, runtime, constraints))
         outputs = {}
         for name, side in (("x86", x86), ("pi", pi)):
             print(f"{runtime}: {side.arch} ...", file=sys.stderr, flush=True)

@@ -154,8 +154,20 @@ sha256sum -c --quiet SHA256SUMS >/dev/null 2>&1 \
 command -v python3 >/dev/null 2>&1 || fail "python3 is not installed: sudo apt install python3"
 python3 -m venv --system-site-packages "$venv" >/dev/null 2>&1 \
     || fail "cannot create a virtual environment in $venv: sudo apt install python3-venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" \
-    || fail "pip could not install $req (is the network up?)"
+# Raspberry Pi OS builds Picamera2's helpers (simplejpeg) against its own NumPy (1.24 on Bookworm):
+# a NumPy 2 installed in the venv would shadow it ("numpy.dtype size changed"). So the system's
+# NumPy is kept when there is one, and on Bookworm without one yet, NumPy stays below 2 (and with it
+# OpenCV below 4.11), so that Picamera2 installed later still loads.
+system_numpy=$(python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
+codename=$( (. /etc/os-release && echo "${VERSION_CODENAME:-}") 2>/dev/null || true)
+constraints="$venv/digitlite-constraints.txt"
+: > "$constraints"
+[ -z "$system_numpy" ] || echo "numpy==$system_numpy" >> "$constraints"
+case "$system_numpy:$codename" in
+    1.*:*|:bookworm) printf 'numpy<2\nopencv-python-headless<4.11\n' >> "$constraints" ;;
+esac
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" -c "$constraints" \
+    || fail "pip could not install $req with $(tr '\n' ' ' < "$constraints")(is the network up?)"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall {wheel} \
     || fail "pip could not install {wheel}"
 sed -e "s|@BUNDLE@|$here|g" -e "s|@USER@|$(id -un)|g" -e "s|@VENV@|$venv|g" \

@@ -20,12 +20,16 @@ if ! .venv-tflite/bin/python -c "import tflite_runtime, PIL, pytest" >/dev/null 
 fi
 
 requirements=$(.venv/bin/python -c "from edge.export import REQUIREMENTS; print('\n'.join(REQUIREMENTS['requirements.txt']))")
-if [ "$(cat .wheels/requirements.txt 2>/dev/null)" != "$requirements" ]; then
+if [ "$(cat .wheels/requirements.txt 2>/dev/null)" != "$requirements" ] || [ ! -f .wheels/bookworm-constraints.txt ]; then
     rm -rf .wheels .wheels.part
     mkdir .wheels.part
     printf '%s\n' "$requirements" > .wheels.part/requirements.txt
-    .venv/bin/pip download -q --only-binary=:all: -d .wheels.part -r .wheels.part/requirements.txt \
-        || fail "pip could not download the bundle's requirements into .wheels (offline? it needs the package registry once)"
+    # as resolved today, and as install.sh resolves them on Bookworm (NumPy 1, OpenCV below 4.11)
+    printf 'numpy<2\nopencv-python-headless<4.11\n' > .wheels.part/bookworm-constraints.txt
+    for constraints in /dev/null .wheels.part/bookworm-constraints.txt; do
+        .venv/bin/pip download -q --only-binary=:all: -d .wheels.part -r .wheels.part/requirements.txt -c "$constraints" \
+            || fail "pip could not download the bundle's requirements into .wheels (offline? it needs the package registry once)"
+    done
     mv .wheels.part .wheels  # whole or not at all: an interrupted download is fetched again
 fi
 echo "prepare.sh: .venv-tflite and .wheels ready"

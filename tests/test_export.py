@@ -217,6 +217,18 @@ def test_install_then_run_from_the_bundle(copy, tmp_path, mnist_dir):
     assert result.returncode == 0, result.stderr
     assert "interpreter          litert" in result.stdout  # install.sh ends with `digitlite info`
     assert (venv / "bin" / "digitlite").exists()
+    # The system's NumPy (which Raspberry Pi OS's Picamera2 is built against) is kept, not shadowed.
+    system = subprocess.run(["python3", "-c", "import numpy; print(numpy.__version__, numpy.__file__)"],
+                            capture_output=True, text=True).stdout.split()
+    venv_numpy = subprocess.run([str(venv / "bin" / "python"), "-c", "import numpy; print(numpy.__version__, "
+                                 "numpy.__file__)"], capture_output=True, text=True).stdout.split()
+    constraints = (venv / "digitlite-constraints.txt").read_text().splitlines()
+    if system:
+        assert venv_numpy == system and f"numpy=={system[0]}" in constraints
+    else:
+        assert str(venv) in venv_numpy[1]
+    if (system[0] if system else "").startswith("1.") or (not system and "bookworm" in Path("/etc/os-release").read_text()):
+        assert constraints[-2:] == ["numpy<2", "opencv-python-headless<4.11"] and venv_numpy[0].startswith("1.")
     unit = (copy / "digitlite-camera.service").read_text()
     assert f"ExecStart={copy}/run.sh --source 0" in unit and f"Environment=DIGITLITE_VENV={venv}" in unit
     assert "Restart=on-failure" in unit and "StandardOutput=journal" in unit
@@ -256,6 +268,35 @@ def test_install_then_run_from_the_bundle(copy, tmp_path, mnist_dir):
     (copy / "model/digits_int8.tflite").unlink()
     gone = _sh(copy, "run.sh", env=env)
     assert gone.returncode == 1 and "the bundle lacks model/digits_int8.tflite" in gone.stderr
+
+
+def test_install_keeps_debians_numpy_for_picamera2(copy, tmp_path, mnist_dir):
+    """Raspberry Pi OS's Picamera2 is built against its apt NumPy (1.24 on Bookworm): install.sh must
+    not shadow it. Proved with Debian 12's own python3 and python3-numpy 1.24 (what Raspberry Pi OS
+    Bookworm ships), here on x86: the venv uses that NumPy, with ai-edge-litert and an OpenCV that
+    accepts it, and predicts as the main environment does."""
+    debian = subprocess.run(["/usr/bin/python3", "-c", "import numpy; print(numpy.__version__, numpy.__file__)"],
+                            capture_output=True, text=True)
+    assert debian.returncode == 0, "Debian's python3-numpy is needed: sudo apt-get install python3-numpy python3-venv"
+    version, where = debian.stdout.split()
+    venv = tmp_path / "venv"
+    env = {"DIGITLITE_VENV": str(venv), "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(prepared(".wheels")),
+           "PATH": "/usr/bin:/bin"}
+    result = _sh(copy, "install.sh", env=env)
+    assert result.returncode == 0, result.stderr
+    from benchmarks.pi_emulation import pi_constraints
+
+    # what the emulated Pi is installed with (benchmarks.pi_emulation) is what install.sh does
+    assert (venv / "digitlite-constraints.txt").read_text().splitlines() == pi_constraints(version)
+    check = subprocess.run([str(venv / "bin" / "python"), "-c", "import numpy, cv2; print(numpy.__file__, cv2.__version__)"],
+                           capture_output=True, text=True)
+    numpy_file, opencv = check.stdout.split()
+    assert numpy_file == where and opencv < "4.11", check  # Debian's own NumPy, not a copy in the venv
+    there = _sh(copy, "run.sh", "eval", "--samples", "500", "--json", "--predictions", "--data-dir", str(mnist_dir),
+                env=env)
+    assert there.returncode == 0, there.stderr
+    here = run_cli("eval", str(SHIPPED), "--samples", "500", "--json", "--predictions", "--data-dir", str(mnist_dir))
+    assert json.loads(there.stdout)["predictions"] == json.loads(here.stdout)["predictions"]
 
 
 def test_info_checks_a_model_and_names_a_missing_interpreter():

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks import pi_emulation as pe
 
 STEP = 1 / 256
@@ -81,3 +83,13 @@ def test_missing_tools_are_one_line_errors(tmp_path):
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == "pi_emulation: error: qemu-aarch64-static not found: sudo apt-get install qemu-user-static"
+
+
+def test_the_emulated_pi_gets_debians_numpy_version(tmp_path):
+    site = tmp_path / "usr/lib/python3/dist-packages"
+    site.mkdir(parents=True)
+    with pytest.raises(pe.DigitliteError, match="python3-numpy's metadata not found"):
+        pe.debian_numpy(tmp_path)
+    (site / "numpy-1.24.2.egg-info").mkdir()
+    assert pe.debian_numpy(tmp_path) == "1.24.2"
+    assert pe.pi_constraints("1.24.2") == ["numpy==1.24.2", "numpy<2", "opencv-python-headless<4.11"]
