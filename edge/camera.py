@@ -323,14 +323,15 @@ def no_window_reason(cv2, environ=os.environ, platform: str = sys.platform) -> s
 
 def run(classifier, source: str = "0", headless: bool = False, max_frames: int = 0, roi=None,
         min_confidence: float = 0.6, ink: str = "dark", stable: int = 0, out=sys.stdout, log: str = "frames",
-        heartbeat: float = 60.0, output: str | None = None, max_bytes: int = 10_000_000) -> int:
+        heartbeat: float = 60.0, output: str | None = None, max_bytes: int = 10_000_000, mqtt: str | None = None) -> int:
     """The camera loop; returns the number of frames read.
 
     Ends at ``max_frames``, the end of a video file, ``q`` in the window, or Ctrl-C (or
     SIGTERM).  With ``stable`` (frames), each JSON line also carries the reading that has
     held that many frames in a row, and the window shows it.  JSON lines (headless, or with
     ``output``) go to ``out`` or to the file ``output``, rotated past ``max_bytes``: one a frame,
-    or with ``log="changes"`` one a change of reading and a heartbeat every ``heartbeat`` s.  A device or network stream that stops delivering frames is an error
+    or with ``log="changes"`` one a change of reading and a heartbeat every ``heartbeat`` s.
+    With ``mqtt`` (a broker URL, see edge.mqtt), each change of reading is also published there.  A device or network stream that stops delivering frames is an error
     (DigitliteError) after the read timeout, not a hang; a damaged frame in a file is
     decoded as far as it goes and read like any other.
     """
@@ -339,10 +340,19 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
         raise DigitliteError(f"cannot show the camera window: {reason}; add --headless for JSON lines")
     sink = LineFile(output, max_bytes) if output else StreamLines(out)  # an unwritable log fails first
     changes = ChangeLog(heartbeat) if log == "changes" else None
+    publisher = broker_changes = cap = None
     try:
+        if mqtt:
+            from edge.mqtt import Publisher, parse_url
+
+            parse_url(mqtt)  # a bad URL is an error before the camera opens
         cap = open_capture(source)
+        if mqtt:  # after opening: that silences stderr for a moment, and the broker's notes come from a thread
+            publisher, broker_changes = Publisher(mqtt), ChangeLog(heartbeat=0)
     except BaseException:
         sink.close()
+        if cap is not None:
+            cap.release()
         raise
     is_device = is_live(source)
     reader = FrameReader(classifier, roi=roi, min_confidence=min_confidence, ink=ink)
@@ -373,6 +383,9 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
             if headless or output:
                 for record in changes.update(line) if changes else (line,):
                     sink.write(record)
+            if publisher:
+                for record in broker_changes.update(line):
+                    publisher.publish(record)
             if not headless:
                 cv2.imshow("digitlite", draw(frame, result, fps, roi, line.get("stable")))
                 if cv2.waitKey(1) & 0xFF == ord("q"):
@@ -382,6 +395,8 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
     finally:
         cap.release()
         sink.close()
+        if publisher:
+            publisher.close()
         if not headless:
             cv2.destroyAllWindows()
     if frames == 0:

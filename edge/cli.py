@@ -180,6 +180,10 @@ def _register_camera(subparsers) -> None:
                    help="append the JSON lines to FILE instead of stdout (also with the window); past "
                         "--max-mb it becomes FILE.1 and a new FILE starts")
     p.add_argument("--max-mb", type=float, default=10.0, metavar="MB", help="size cap of --output (default 10)")
+    p.add_argument("--mqtt", metavar="URL",
+                   help="also publish each change of reading to mqtt://host[:port]/topic (mqtts:// for TLS): "
+                        "topic/reading (JSON, retained) and topic/status (online/offline); user and password from "
+                        "DIGITLITE_MQTT_USER and DIGITLITE_MQTT_PASSWORD")
     p.set_defaults(handler=_run_camera)
 
 
@@ -198,7 +202,7 @@ def _run_camera(args) -> int:
     frames = camera_loop(classifier, source=args.source, headless=args.headless, max_frames=args.max_frames,
                          roi=args.roi, min_confidence=args.min_confidence, ink=args.ink, stable=args.stable,
                          log=args.log, heartbeat=args.heartbeat, output=args.output,
-                         max_bytes=int(args.max_mb * 1_000_000))
+                         max_bytes=int(args.max_mb * 1_000_000), mqtt=args.mqtt)
     print(f"{frames} frames read from {args.source}", file=sys.stderr)
     return 0
 

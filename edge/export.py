@@ -37,9 +37,10 @@ WHEEL_DEPENDENCIES = ("numpy>=1.23", "pillow>=9.1")  # the interpreter comes fro
 # One requirements file per interpreter.  tflite-runtime's last release (2.14) was built against
 # NumPy 1, and OpenCV wheels from 4.11 on need NumPy 2, hence the upper bounds there.
 REQUIREMENTS = {
-    "requirements.txt": ["ai-edge-litert>=1.2", "numpy>=1.23", "pillow>=9.1", "opencv-python-headless>=4.8"],
+    "requirements.txt": ["ai-edge-litert>=1.2", "numpy>=1.23", "pillow>=9.1", "opencv-python-headless>=4.8",
+                         "paho-mqtt>=2.0"],
     "requirements-tflite-runtime.txt": ["tflite-runtime==2.14.0", "numpy>=1.23,<2", "pillow>=9.1",
-                                        "opencv-python-headless>=4.8,<4.11"],
+                                        "opencv-python-headless>=4.8,<4.11", "paho-mqtt>=2.0"],
 }
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same files give the same wheel
 
@@ -204,7 +205,8 @@ SERVICE = """# systemd unit: digits from the camera at boot, restarted on failur
 #   sudo cp digitlite-camera.service /etc/systemd/system/
 #   sudo systemctl daemon-reload && sudo systemctl enable --now digitlite-camera
 #   tail -f @BUNDLE@/digits.jsonl        journalctl -u digitlite-camera
-# For the camera module, change "--source 0" to "--source picamera".
+# For the camera module, change "--source 0" to "--source picamera". To publish the readings to an
+# MQTT broker too, add --mqtt mqtt://host/topic (and Environment=DIGITLITE_MQTT_USER=... for a login).
 [Unit]
 Description=digitlite: handwritten digits from the camera, as JSON lines
 After=local-fs.target
