@@ -27,7 +27,9 @@ def classification_report(y_true: np.ndarray, probabilities: np.ndarray) -> dict
 
     Returns accuracy, loss, the confusion matrix (as nested lists), per-class
     precision/recall/F1/support, their macro averages, and the indices of the
-    misclassified examples.  A class never predicted has precision 0.
+    misclassified examples.  A class never predicted has precision 0.  The macro averages are
+    over the classes that occur (in the labels or the predictions), as scikit-learn's are: a
+    class absent from a small slice does not count as a class scored 0.
     """
     probabilities = np.asarray(probabilities, dtype=np.float64)
     num_classes = probabilities.shape[1]
@@ -46,14 +48,16 @@ def classification_report(y_true: np.ndarray, probabilities: np.ndarray) -> dict
          "support": int(support[c])}
         for c in range(num_classes)
     ]
+    seen = (support > 0) | (predicted > 0)
+    seen = seen if seen.any() else np.ones(num_classes, bool)
     return {
         "samples": int(len(y_true)),
         "accuracy": float(tp.sum() / max(len(y_true), 1)),
         "loss": log_loss(y_true, probabilities),
         "errors": int(len(y_true) - tp.sum()),
-        "macro_precision": float(precision.mean()),
-        "macro_recall": float(recall.mean()),
-        "macro_f1": float(f1.mean()),
+        "macro_precision": float(precision[seen].mean()),
+        "macro_recall": float(recall[seen].mean()),
+        "macro_f1": float(f1[seen].mean()),
         "per_class": per_class,
         "confusion_matrix": cm.tolist(),
         "misclassified": np.flatnonzero(y_pred != y_true).tolist(),

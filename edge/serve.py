@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import DigitliteError
-from edge.preprocess import WORK_SIDE, ImageError, load_image, preprocess_gray
+from edge.preprocess import WORK_SIDE, ImageError, SeveralDigits, load_image, preprocess_gray
 
 MAX_BODY = 2 * 1024 * 1024  # a 280x280 drawing is a few kilobytes
 QUEUE = 128  # connections waiting to be accepted (the listen backlog); the old 5 overflowed under load
@@ -105,7 +105,7 @@ class DigitServer(ThreadingHTTPServer):
     def predict(self, gray: np.ndarray) -> dict:
         """Preprocess a grayscale drawing and classify it."""
         started = time.perf_counter()
-        pixels = preprocess_gray(gray, "drawing")
+        pixels = preprocess_gray(gray, "drawing", one_digit=True)
         with self.lock:  # a TFLite interpreter is not safe to call from two threads at once
             probs = self.classifier.predict_proba(pixels)[0]
         with self._served.get_lock():
@@ -207,6 +207,8 @@ class Handler(BaseHTTPRequestHandler):
             gray = decode_drawing(self.headers.get("Content-Type", ""), body)
             try:
                 answer = self.server.predict(gray)
+            except SeveralDigits as e:  # never a confident answer for one digit of a number
+                raise RequestError(422, f"{e.count} digits side by side: draw one digit at a time") from None
             except ImageError:
                 raise RequestError(422, "no digit found: draw one") from None
             self._json(200, answer)

@@ -56,6 +56,20 @@ def test_class_never_predicted_has_zero_precision_not_nan():
     assert "nan" not in format_report(rep)
 
 
+def test_macro_averages_skip_classes_absent_from_a_slice():
+    """50 images may hold no 9: it is not a class scored 0 (as in scikit-learn's macro average)."""
+    y_true = np.array([0, 1, 2, 2])
+    probs = np.eye(10)[[0, 1, 2, 1]]  # classes 3-9 neither occur nor are predicted
+    rep = classification_report(y_true, probs)
+    precision = [1.0, 0.5, 1.0]
+    recall = [1.0, 1.0, 0.5]
+    assert rep["macro_precision"] == pytest.approx(np.mean(precision))
+    assert rep["macro_recall"] == pytest.approx(np.mean(recall))
+    assert rep["macro_f1"] == pytest.approx(np.mean([1.0, 2 / 3, 2 / 3]))
+    perfect = classification_report(np.arange(5), np.eye(10)[:5])
+    assert perfect["macro_precision"] == perfect["macro_recall"] == perfect["macro_f1"] == 1.0
+
+
 def test_confusion_matrix_shape_mismatch_is_refused():
     with pytest.raises(ValueError, match="differ in shape"):
         confusion_matrix(np.zeros(3), np.zeros(4))

@@ -87,6 +87,12 @@ def test_predict_png_and_pixels(server, mnist):
         assert status == 200 and json.loads(body)["digit"] == expected
 
 
+def test_a_drawing_of_two_digits_is_not_answered_as_one(server, mnist):
+    pair = np.hstack([mnist.test_images[0], np.zeros((28, 8), np.uint8), mnist.test_images[1]])  # a 7 and a 2
+    status, _, body = request(server, "POST", "/api/predict", drawing_png(pair), {"Content-Type": "image/png"})
+    assert status == 422 and json.loads(body)["error"] == "2 digits side by side: draw one digit at a time"
+
+
 @pytest.mark.parametrize("method, path, body, headers, status, fragment", [
     ("POST", "/api/predict", drawing_png(np.zeros((28, 28), np.uint8)), {"Content-Type": "image/png"}, 422, "no digit"),
     ("POST", "/api/predict", b"\x89PNG garbage", {"Content-Type": "image/png"}, 400, "drawing"),
