@@ -339,8 +339,8 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
     if not headless and (reason := no_window_reason(cv2)):
         raise DigitliteError(f"cannot show the camera window: {reason}; add --headless for JSON lines")
     sink = LineFile(output, max_bytes) if output else StreamLines(out)  # an unwritable log fails first
-    changes = ChangeLog(heartbeat) if log == "changes" else None
-    publisher = broker_changes = cap = None
+    changes = ChangeLog(heartbeat) if log == "changes" or mqtt else None  # one tracker for the log and the broker
+    publisher = cap = None
     try:
         if mqtt:
             from edge.mqtt import Publisher, parse_url
@@ -348,7 +348,7 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
             parse_url(mqtt)  # a bad URL is an error before the camera opens
         cap = open_capture(source)
         if mqtt:  # after opening: that silences stderr for a moment, and the broker's notes come from a thread
-            publisher, broker_changes = Publisher(mqtt), ChangeLog(heartbeat=0)
+            publisher = Publisher(mqtt)
     except BaseException:
         sink.close()
         if cap is not None:
@@ -380,12 +380,14 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
             line = result.as_dict()
             if steady:
                 line["stable"] = steady.update(result.number)
+            events = changes.update(line) if changes else []
             if headless or output:
-                for record in changes.update(line) if changes else (line,):
+                for record in events if log == "changes" else (line,):
                     sink.write(record)
             if publisher:
-                for record in broker_changes.update(line):
-                    publisher.publish(record)
+                for record in events:
+                    if record["event"] == "change":
+                        publisher.publish(record)
             if not headless:
                 cv2.imshow("digitlite", draw(frame, result, fps, roi, line.get("stable")))
                 if cv2.waitKey(1) & 0xFF == ord("q"):

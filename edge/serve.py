@@ -75,12 +75,12 @@ class DigitServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = QUEUE
 
-    def __init__(self, address, classifier, model_path: Path, served=None):
+    def __init__(self, address, classifier, model_path: Path):
         super().__init__(address, Handler)
         self.classifier, self.card = classifier, _card(model_path)
         self.lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
-        self._served = served if served is not None else multiprocessing.Value("q", 0)  # shared by workers
+        self._served = multiprocessing.Value("q", 0)  # in shared memory: forked workers count together
 
     @property
     def served(self) -> int:
@@ -259,18 +259,14 @@ def serve(make_classifier, model_path: Path, host: str = "127.0.0.1", port: int 
               file=out, flush=True)
     try:
         if workers == 1:
-            _serve_here(server)
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                pass
         else:
             _supervise(server, make_classifier, workers, out)
     finally:
         server.server_close()
-
-
-def _serve_here(server: DigitServer) -> None:
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 _STOPS = {signal.SIGINT, signal.SIGTERM}
