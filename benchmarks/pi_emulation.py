@@ -126,7 +126,9 @@ def debian_numpy(rootfs: Path) -> str:
 
 def pi_constraints(system_numpy: str) -> list[str]:
     """What install.sh constrains on Bookworm with python3-picamera2 (hence python3-numpy) installed."""
-    return [f"numpy=={system_numpy}", "numpy<2", "opencv-python-headless<4.11"]
+    from edge.export import BOOKWORM_CONSTRAINTS
+
+    return [f"numpy=={system_numpy}", *BOOKWORM_CONSTRAINTS]
 
 
 def install_site(work: Path, bundle: Path, arch: str, runtime: str, constraints: list[str] = ()) -> Path:

@@ -42,6 +42,9 @@ REQUIREMENTS = {
     "requirements-tflite-runtime.txt": ["tflite-runtime==2.14.0", "numpy>=1.23,<2", "pillow>=9.1",
                                         "opencv-python-headless>=4.8,<4.11", "paho-mqtt>=2.0"],
 }
+# What install.sh adds on Raspberry Pi OS Bookworm (NumPy 1.24 from apt): NumPy stays below 2 so that
+# Picamera2, built against the system's NumPy, still loads, and OpenCV below 4.11, the last built for NumPy 1.
+BOOKWORM_CONSTRAINTS = ("numpy<2", "opencv-python-headless<4.11")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same files give the same wheel
 
 
@@ -165,7 +168,7 @@ constraints="$venv/digitlite-constraints.txt"
 : > "$constraints"
 [ -z "$system_numpy" ] || echo "numpy==$system_numpy" >> "$constraints"
 case "$system_numpy:$codename" in
-    1.*:*|:bookworm) printf 'numpy<2\nopencv-python-headless<4.11\n' >> "$constraints" ;;
+    1.*:*|:bookworm) printf '{bookworm_constraints}' >> "$constraints" ;;
 esac
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" -c "$constraints" \
     || fail "pip could not install $req with $(tr '\n' ' ' < "$constraints")(is the network up?)"
@@ -275,7 +278,8 @@ def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.Pa
         shutil.copyfile(card_path, tmp / "model" / card_path.name)
         for name, lines in REQUIREMENTS.items():
             (tmp / name).write_text("\n".join(lines) + "\n")
-        scripts = {"install.sh": _fill(INSTALL_SH, wheel=wheel.name, model=model.name),
+        scripts = {"install.sh": _fill(INSTALL_SH, wheel=wheel.name, model=model.name,
+                                       bookworm_constraints="".join(f"{c}\\n" for c in BOOKWORM_CONSTRAINTS)),
                    "run.sh": _fill(RUN_SH, model=model.name)}
         for name, text in scripts.items():
             (tmp / name).write_text(text)

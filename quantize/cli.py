@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from edge.errors import DigitliteError
 from edge.runtime import RUNTIME_CHOICES
@@ -47,13 +46,13 @@ def run(args) -> int:
     """Quantize as the command line says; print the table (or the cards)."""
     variants = tuple(VARIANTS if "all" in (args.variant or []) else dict.fromkeys(args.variant or ["int8"]))
     try:
-        from quantize.quantize import QuantizeConfig, format_table, quantize
+        from quantize.quantize import QuantizeConfig, format_table, output_folder, quantize
     except ImportError as e:
         raise DigitliteError(f"quantization needs TensorFlow ({e}); install it with: pip install 'digitlite[train]'") from None
-    cards = quantize(QuantizeConfig(
+    config = QuantizeConfig(
         model=args.model, out=args.out, variants=variants, calibration_samples=args.calibration_samples,
         io_type=args.io_type, max_drop=args.max_drop, seed=args.seed, data_dir=args.data_dir, runtime=args.runtime,
-    ))
-    out = Path(args.out) if args.out else Path(args.model).parent  # as quantize() chooses it
-    print(json.dumps(cards, indent=2) if args.json else format_table(cards, out))
+    )
+    cards = quantize(config)
+    print(json.dumps(cards, indent=2) if args.json else format_table(cards, output_folder(config)))
     return 0

@@ -73,6 +73,11 @@ def _training_figures(model_path: Path, sha256: str) -> dict:
     return {}
 
 
+def output_folder(config: QuantizeConfig) -> Path:
+    """Where the models and cards go: --out, else the Keras model's folder."""
+    return Path(config.out) if config.out else Path(config.model).parent
+
+
 def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
     """Convert, evaluate, gate and write each variant; return the model cards (int8 first)."""
     model_path = Path(config.model)
@@ -82,7 +87,7 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
     if unknown:
         raise DigitliteError(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)} or all")
     model = load_keras_model(model_path)
-    out = Path(config.out) if config.out else model_path.parent
+    out = output_folder(config)
     try:
         atomic.check_writable(out)  # fail now, not after minutes of conversion
     except OSError as e:

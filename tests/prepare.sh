@@ -25,7 +25,8 @@ if [ "$(cat .wheels/requirements.txt 2>/dev/null)" != "$requirements" ] || [ ! -
     mkdir .wheels.part
     printf '%s\n' "$requirements" > .wheels.part/requirements.txt
     # as resolved today, and as install.sh resolves them on Bookworm (NumPy 1, OpenCV below 4.11)
-    printf 'numpy<2\nopencv-python-headless<4.11\n' > .wheels.part/bookworm-constraints.txt
+    .venv/bin/python -c "from edge.export import BOOKWORM_CONSTRAINTS; print('\n'.join(BOOKWORM_CONSTRAINTS))" \
+        > .wheels.part/bookworm-constraints.txt
     for constraints in /dev/null .wheels.part/bookworm-constraints.txt; do
         .venv/bin/pip download -q --only-binary=:all: -d .wheels.part -r .wheels.part/requirements.txt -c "$constraints" \
             || fail "pip could not download the bundle's requirements into .wheels (offline? it needs the package registry once)"
