@@ -245,16 +245,13 @@ def test_install_then_run_from_the_bundle(copy, tmp_path, mnist_dir):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["digit"] == 7
     # The unit's own command line on a clip (no camera here): empty paper, the 7, empty paper again.
-    import cv2
     import shlex
 
-    clip = tmp_path / "desk.avi"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    from test_camera import write_video
+
     paper = np.full((480, 640), 205, np.uint8)
     seven = photo_of(digit, size=(480, 640), scale=220, seed=3).astype(np.uint8)
-    for frame in [paper] * 8 + [seven] * 12 + [paper] * 8:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-    writer.release()
+    clip = write_video(tmp_path / "desk.avi", [paper] * 8 + [seven] * 12 + [paper] * 8, fps=10)
     exec_start = shlex.split(next(line for line in unit.splitlines() if line.startswith("ExecStart=")).split("=", 1)[1])
     exec_start[exec_start.index("--source") + 1] = str(clip)
     service = subprocess.run(exec_start, capture_output=True, text=True, timeout=300, env={**os.environ, **env})

@@ -13,10 +13,10 @@ import subprocess
 import threading
 import time
 
-import cv2
 import numpy as np
 import pytest
 from conftest import assert_one_line_error, run_cli
+from test_camera import write_video
 from test_preprocess import photo_of
 
 from edge.errors import DigitliteError
@@ -118,16 +118,12 @@ class Subscriber:
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, mnist):
     """Empty paper, a 7, empty paper, a 3: four readings."""
-    path = tmp_path_factory.mktemp("mqtt") / "desk.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
     paper = np.full((480, 640), 205, np.uint8)
     seven = photo_of(mnist.test_images[0], size=(480, 640), scale=220, seed=3).astype(np.uint8)
     three = photo_of(mnist.test_images[18], size=(480, 640), scale=220, seed=4).astype(np.uint8)
     assert mnist.test_labels[0] == 7 and mnist.test_labels[18] == 3
-    for frame in [paper] * 6 + [seven] * 8 + [paper] * 6 + [three] * 8:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-    writer.release()
-    return path
+    return write_video(tmp_path_factory.mktemp("mqtt") / "desk.avi",
+                       [paper] * 6 + [seven] * 8 + [paper] * 6 + [three] * 8, fps=10)
 
 
 def test_camera_publishes_each_change_with_a_retained_reading_and_status(broker, clip):
