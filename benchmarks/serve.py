@@ -43,49 +43,62 @@ def drawing(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def send(address, k: int, bodies: list[tuple[bytes, int]], bad: list) -> tuple:
+    """Request number ``k``: every fifth one a bad request of the ``bad`` kinds (if any), the others
+    a drawing.  (kind, name, status, right, server seconds, round-trip seconds), where kind is
+    valid, malformed, reset or timeout; a malformed request is right when answered 4xx."""
+    t0 = time.perf_counter()
+    conn = http.client.HTTPConnection(*address, timeout=30)
+    name = "valid"
+    try:
+        if bad and k % 5 == 4:
+            name, method, body, headers = bad[(k // 5) % len(bad)]
+            conn.request(method, "/api/predict" if method == "POST" else "/no-such-page", body=body or None,
+                         headers=headers)
+            res = conn.getresponse()
+            res.read()
+            return "malformed", name, res.status, 400 <= res.status < 500, 0.0, time.perf_counter() - t0
+        body, label = bodies[k % len(bodies)]
+        conn.request("POST", "/api/predict", body=body, headers={"Content-Type": "image/png"})
+        res = conn.getresponse()
+        answer = json.loads(res.read())
+        return ("valid", name, res.status, res.status == 200 and answer.get("digit") == label,
+                answer.get("latency_ms", 0) / 1000, time.perf_counter() - t0)
+    except TimeoutError:
+        return "timeout", name, 0, False, 0.0, time.perf_counter() - t0
+    except OSError:  # reset, aborted, refused: the connection broke
+        return "reset", name, 0, False, 0.0, time.perf_counter() - t0
+    finally:
+        conn.close()
+
+
+def tally(results: list[tuple]) -> dict:
+    """Counts of what ``send`` met: answers right, 4xx for the bad ones, resets, timeouts, 5xx."""
+    valid = [r for r in results if r[0] == "valid"]
+    return {"valid": len(valid), "valid_right": sum(1 for r in valid if r[3]),
+            "malformed": sum(1 for r in results if r[0] == "malformed"),
+            "malformed_4xx": sum(1 for r in results if r[0] == "malformed" and r[3]),
+            "resets": sum(1 for r in results if r[0] == "reset"),
+            "reset_kinds": sorted({r[1] for r in results if r[0] == "reset"}),
+            "timeouts": sum(1 for r in results if r[0] == "timeout"),
+            "status_5xx": sum(1 for r in results if r[2] >= 500)}
+
+
 def measure(address, bodies: list[tuple[bytes, int]], requests: int, clients: int, malformed: bool = False) -> dict:
     """Send ``requests`` predictions from ``clients`` threads (one in five malformed if asked);
     timings, answers, and what went wrong on the way."""
-    bad = malformed_requests()[:5]  # the kinds a client can send whole (no 2 MB body, no unknown page)
-
-    def one(k):
-        t0 = time.perf_counter()
-        conn = http.client.HTTPConnection(*address, timeout=30)
-        try:
-            if malformed and k % 5 == 4:
-                _, method, body, headers = bad[(k // 5) % len(bad)]
-                conn.request(method, "/api/predict", body=body, headers=headers)
-                res = conn.getresponse()
-                res.read()
-                return "malformed", res.status, 400 <= res.status < 500, 0.0, time.perf_counter() - t0
-            body, label = bodies[k % len(bodies)]
-            conn.request("POST", "/api/predict", body=body, headers={"Content-Type": "image/png"})
-            res = conn.getresponse()
-            answer = json.loads(res.read())
-            return ("valid", res.status, res.status == 200 and answer.get("digit") == label,
-                    answer.get("latency_ms", 0) / 1000, time.perf_counter() - t0)
-        except ConnectionResetError:
-            return "reset", 0, False, 0.0, time.perf_counter() - t0
-        except (TimeoutError, OSError):
-            return "timeout", 0, False, 0.0, time.perf_counter() - t0
-        finally:
-            conn.close()
-
+    bad = malformed_requests()[:5] if malformed else []  # the kinds a page could send (no 2 MB body, no GET)
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(one, range(requests)))
+        results = list(pool.map(lambda k: send(address, k, bodies, bad), range(requests)))
     wall = time.perf_counter() - started
+    counts = tally(results)
     valid = [r for r in results if r[0] == "valid"]
-    answered = [r for r in valid if r[1] == 200]
-    return {"requests": requests, "clients": clients, "requests_per_second": requests / wall,
-            "valid": len(valid), "correct": sum(1 for r in valid if r[2]), "status_200": len(answered),
-            "malformed": sum(1 for r in results if r[0] == "malformed"),
-            "malformed_4xx": sum(1 for r in results if r[0] == "malformed" and r[2]),
-            "resets": sum(1 for r in results if r[0] == "reset"),
-            "timeouts": sum(1 for r in results if r[0] == "timeout"),
-            "status_5xx": sum(1 for r in results if r[1] >= 500),
-            "server_latency": percentiles([r[3] for r in answered] or [0.0]),
-            "round_trip": percentiles([r[4] for r in valid] or [0.0])}
+    answered = [r for r in valid if r[2] == 200]
+    return {"requests": requests, "clients": clients, "requests_per_second": requests / wall, **counts,
+            "correct": counts["valid_right"], "status_200": len(answered),
+            "server_latency": percentiles([r[4] for r in answered] or [0.0]),
+            "round_trip": percentiles([r[5] for r in valid] or [0.0])}
 
 
 def _burn(stop) -> None:
@@ -193,25 +206,7 @@ def soak(bodies: list[tuple[bytes, int]], requests: int, clients: int = 8, sampl
     bad = malformed_requests()
     with server_process() as (proc, port):
         def one(k):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            name = "valid"
-            try:
-                if k % 5 == 4:
-                    name, method, body, headers = bad[(k // 5) % len(bad)]
-                    conn.request(method, "/api/predict" if method == "POST" else "/no-such-page", body=body or None,
-                                 headers=headers)
-                    res = conn.getresponse()
-                    res.read()
-                    return "malformed", res.status, True
-                body, label = bodies[k % len(bodies)]
-                conn.request("POST", "/api/predict", body=body, headers={"Content-Type": "image/png"})
-                res = conn.getresponse()
-                answer = json.loads(res.read())
-                return "valid", res.status, answer.get("digit") == label
-            except (ConnectionError, OSError):  # the server answered 413 and closed while a 2 MB body was sent
-                return "reset", name, False
-            finally:
-                conn.close()
+            return send(("127.0.0.1", port), k, bodies, bad)
 
         with ThreadPoolExecutor(clients) as pool:
             list(pool.map(one, range(min(200, requests))))  # warm-up: allocator and caches settle
@@ -224,14 +219,7 @@ def soak(bodies: list[tuple[bytes, int]], requests: int, clients: int = 8, sampl
                 memory.append(rss_mb(proc.pid))
             wall = time.perf_counter() - started
         alive = proc.poll() is None
-    valid = [r for r in results if r[0] == "valid"]
-    return {"requests": requests, "clients": clients, "seconds": round(wall, 1), "valid": len(valid),
-            "valid_right": sum(1 for r in valid if r[1] == 200 and r[2]),
-            "malformed": sum(1 for r in results if r[0] == "malformed"),
-            "malformed_4xx": sum(1 for r in results if r[0] == "malformed" and 400 <= r[1] < 500),
-            "resets": sum(1 for r in results if r[0] == "reset"),
-            "reset_kinds": sorted({r[1] for r in results if r[0] == "reset"}),
-            "status_5xx": sum(1 for r in results if isinstance(r[1], int) and r[1] >= 500),
+    return {"requests": requests, "clients": clients, "seconds": round(wall, 1), **tally(results),
             "rss_mb": [round(m, 1) for m in memory], "rss_growth_mb": round(memory[-1] - memory[0], 1),
             "server_alive_at_end": alive}
 

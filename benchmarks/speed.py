@@ -82,11 +82,12 @@ def measure(classifier, inputs: dict[str, list[bytes]]) -> dict:
 
     def classify_bytes(data):
         gray, _ = load_gray(data, "photo.jpg", side=WORK_SIDE)  # what classify_files does per file
-        return int(classifier.predict_proba(preprocess_gray(gray, "photo.jpg"))[0].argmax())
+        return int(classifier.predict_proba(preprocess_gray(gray, "photo.jpg", one_digit=True))[0].argmax())
 
     def server(data):
         try:
-            return int(classifier.predict_proba(preprocess_gray(decode_drawing("image/png", data), "drawing"))[0].argmax())
+            pixels = preprocess_gray(decode_drawing("image/png", data), "drawing", one_digit=True)  # as the server
+            return int(classifier.predict_proba(pixels)[0].argmax())
         except ImageError:
             return None
 
