@@ -30,11 +30,15 @@ def machine() -> dict:
 
 
 def publish(name: str, data, table: str, markers: tuple[str, str], readme: bool, results: Path | None = None) -> None:
-    """Write ``results/<name>.json`` and ``<name>.md``, print the table, and paste it into the
-    README between ``markers`` when ``readme`` is true."""
+    """Print the table; with ``readme``, publish it: ``results/<name>.json`` and ``<name>.md``
+    written and the table pasted between ``markers``.  A run without ``readme`` leaves the
+    repository's results folder alone, so that the figures the README quotes (its headline reads
+    them) are always those of the run that pasted them; a results folder named elsewhere is
+    always written."""
     folder = Path(results or RESULTS)
-    atomic.write_json(folder / f"{name}.json", data)
-    atomic.write_bytes(folder / f"{name}.md", (table + "\n").encode())
+    if readme or folder.resolve() != RESULTS.resolve():
+        atomic.write_json(folder / f"{name}.json", data)
+        atomic.write_bytes(folder / f"{name}.md", (table + "\n").encode())
     print(table)
     if readme:
         update_readme(table, markers)

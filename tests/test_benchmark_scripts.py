@@ -158,3 +158,22 @@ def test_a_table_is_pasted_where_its_markers_are_and_the_headline_follows(tmp_pa
     assert "On Test CPU (3 cores)" in text
     with pytest.raises(SystemExit, match="not found"):
         common.update_readme("x", ("<!-- nowhere:begin -->", "<!-- nowhere:end -->"), readme)
+
+
+def test_a_dry_run_leaves_the_published_results_alone(tmp_path, monkeypatch, capsys):
+    """Without --update-readme nothing changes in benchmarks/results: the README's headline reads
+    those files, so they must stay those of the run that pasted the tables."""
+    from benchmarks import common, training
+
+    results, readme = tmp_path / "results", tmp_path / "README.md"
+    results.mkdir()
+    readme.write_text(f"{training.MARKERS[0]}\nold\n{training.MARKERS[1]}\n")
+    monkeypatch.setattr(common, "RESULTS", results)
+    monkeypatch.setattr(common, "README", readme)
+    common.publish("training", {"x": 1}, "| dry |", training.MARKERS, readme=False)
+    assert list(results.iterdir()) == [] and "old" in readme.read_text() and "| dry |" in capsys.readouterr().out
+    common.publish("training", {"x": 2}, "| real |", training.MARKERS, readme=True)
+    assert json.loads((results / "training.json").read_text()) == {"x": 2} and "| real |" in readme.read_text()
+    elsewhere = tmp_path / "mine"
+    common.publish("training", {"x": 3}, "| mine |", training.MARKERS, readme=False, results=elsewhere)
+    assert json.loads((elsewhere / "training.json").read_text()) == {"x": 3}  # asked for: written
