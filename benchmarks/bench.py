@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import machine
-from edge.errors import DigitliteError
-from edge.runtime import RUNTIMES, Classifier, interpreter_class
+from digitlite.benchmarks.common import machine
+from digitlite.edge.errors import DigitliteError
+from digitlite.edge.runtime import RUNTIMES, Classifier, interpreter_class
 
 WARMUP = 50
 STATUS = {"passed": "✅", "failed": "❌"}
@@ -97,7 +97,7 @@ def sample_png(image: np.ndarray, size: int = 280) -> bytes:
 
 def time_end_to_end(clf: Classifier, png: bytes, runs: int) -> list[float]:
     """Seconds per image from PNG bytes to probabilities (decode, preprocess, call)."""
-    from edge.preprocess import preprocess_file
+    from digitlite.edge.preprocess import preprocess_file
 
     for _ in range(10):
         clf.predict_proba(preprocess_file(png))
@@ -111,7 +111,7 @@ def time_end_to_end(clf: Classifier, png: bytes, runs: int) -> list[float]:
 
 def peak_memory(model: str, runtime: str, threads: int) -> dict:
     """Run benchmarks.memprobe in a fresh process; its JSON report."""
-    cmd = [sys.executable, "-m", "benchmarks.memprobe", model, "--runtime", runtime, "--threads", str(threads)]
+    cmd = [sys.executable, "-m", "digitlite.benchmarks.memprobe", model, "--runtime", runtime, "--threads", str(threads)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -169,7 +169,7 @@ def versions() -> dict:
 
 def run(config: BenchConfig, stream=sys.stderr) -> dict:
     """Benchmark every combination; return the results with the machine they ran on."""
-    from edge.mnist import load_mnist
+    from digitlite.edge.mnist import load_mnist
 
     models = [Path(m) for m in config.models]
     for m in models:
@@ -241,7 +241,7 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edge import atomic
+    from digitlite.edge import atomic
 
     rows = [r for r in results["rows"] if r["status"] == "passed" and "accuracy" in r and r["threads"] == 1]
     seen, points = set(), []

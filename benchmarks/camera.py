@@ -1,6 +1,6 @@
 """Camera benchmark: a webcam over a desk, read frame by frame, scored against the truth.
 
-    python -m benchmarks.camera [--clips 24] [--frames 150] [--seed 41] [--stable 3] [--update-readme]
+    python -m digitlite.benchmarks.camera [--clips 24] [--frames 150] [--seed 41] [--stable 3] [--update-readme]
 
 Two videos are written (640x480 MJPG, as a webcam sends) and read back through the same
 FrameReader as `digitlite camera --headless`, decode included, on one thread:
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench import percentiles
-from benchmarks.common import machine, publish
+from digitlite.benchmarks.bench import percentiles
+from digitlite.benchmarks.common import machine, publish
 
 MARKERS = ("<!-- camera-results:begin -->", "<!-- camera-results:end -->")
 DEV_SEEDS = (99, 2026, 7)  # what the preprocessing was tuned on; the figure is from --seed 41, held out
@@ -56,7 +56,7 @@ def write_desk_set(folder: Path, seed: int, clips: int, frames: int, mnist_image
     """Render the desk set to ``folder/desk.avi`` and its truth to ``folder/truth.json``; returns both paths."""
     import cv2
 
-    from benchmarks.desk import FRAME, make_set
+    from digitlite.benchmarks.desk import FRAME, make_set
 
     folder.mkdir(parents=True, exist_ok=True)
     video, truth_file = folder / "desk.avi", folder / "truth.json"
@@ -80,7 +80,7 @@ def read_video(video: Path, classifier, stable: int, frames: int | None = None, 
     """
     import cv2
 
-    from edge.camera import FrameReader, Stabilizer
+    from digitlite.edge.camera import FrameReader, Stabilizer
 
     runs = []
     for _ in range(passes):
@@ -194,17 +194,17 @@ def markdown(result: dict) -> str:
               f"{desk['stable']} frames. Times: each frame's fastest of {desk['passes']} passes over the video; "
               f"frames/s: the median pass's, decoding included. Most frequent misreads: "
               + (", ".join(f"{k} ×{v}" for k, v in list(pf["misreads"].items())[:6]) or "none") + ". "
-              f"Model `{result['model']}`, on {m['cpu']} ({m['cores']} cores). By `python -m benchmarks.camera`."]
+              f"Model `{result['model']}`, on {m['cpu']} ({m['cores']} cores). By `python -m digitlite.benchmarks.camera`."]
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     """Write both videos, read them, print the figures."""
-    from edge.classify import default_model
-    from edge.mnist import load_mnist
-    from edge.runtime import Classifier
+    from digitlite.edge.classify import default_model
+    from digitlite.edge.mnist import load_mnist
+    from digitlite.edge.runtime import Classifier
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.camera", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.camera", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")
     p.add_argument("--clips", type=int, default=24, help="clips in the desk set")
     p.add_argument("--frames", type=int, default=150, help="frames per clip")

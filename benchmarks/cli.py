@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from edge.errors import DigitliteError
-from edge.runtime import RUNTIMES
+from digitlite.edge.errors import DigitliteError
+from digitlite.edge.runtime import RUNTIMES
 
 MARKERS = ("<!-- bench-results:begin -->", "<!-- bench-results:end -->")
 
@@ -52,9 +52,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Benchmark as the command line says and print the table."""
-    from benchmarks.bench import BenchConfig, plot, run as bench, table
-    from edge import atomic
-    from edge.classify import default_model
+    from digitlite.benchmarks.bench import BenchConfig, plot, table
+    from digitlite.benchmarks.bench import run as bench
+    from digitlite.edge import atomic
+    from digitlite.edge.classify import default_model
 
     if args.runs < 1 or args.min_seconds < 0:
         raise DigitliteError("--runs must be at least 1 and --min-seconds not negative")
@@ -72,7 +73,7 @@ def run(args) -> int:
     text = table(results, markdown=args.markdown or args.update_readme)
     print(text)
     if args.update_readme:
-        from benchmarks.common import update_readme
+        from digitlite.benchmarks.common import update_readme
 
         update_readme(table(results, markdown=True), MARKERS)
     failed = [r for r in results["rows"] if r["status"] != "passed"]

@@ -6,7 +6,7 @@ import os
 import platform
 from pathlib import Path
 
-from edge import atomic
+from digitlite.edge import atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -59,7 +59,7 @@ def update_readme(table: str, markers: tuple[str, str], readme: Path | None = No
     if page is None:
         raise SystemExit(f"{pages[0]}: markers {begin} / {end} not found there nor in docs/")
     _replace(page, table, markers)
-    from benchmarks import headline
+    from digitlite.benchmarks import headline
 
     if markers != headline.MARKERS and headline.MARKERS[0] in pages[0].read_text():
         _replace(pages[0], headline.markdown(RESULTS), headline.MARKERS)

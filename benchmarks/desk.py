@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks.realworld import mnist_digit, stroke_digit
+from digitlite.benchmarks.realworld import mnist_digit, stroke_digit
 
 FRAME = (480, 640)  # height, width
 INK_COLOURS = {  # BGR at full strength

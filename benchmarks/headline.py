@@ -1,6 +1,6 @@
 """The README's first-screen figures, gathered from what the other benchmark commands wrote.
 
-    python -m benchmarks.headline [--update-readme]
+    python -m digitlite.benchmarks.headline [--update-readme]
 
 Reads ``benchmarks/results/*.json`` (written by quantization, bench, realworld, camera, speed
 and serve) and makes one short table; every benchmark that pastes its own table refreshes this
@@ -69,7 +69,7 @@ def markdown(results: Path) -> str:
     """The headline table."""
     lines = ["| | measured | by |", "|---|---|---|"]
     for what, figure, name in rows(results):
-        command = name if " " in name else f"python -m benchmarks.{name}"
+        command = name if " " in name else f"python -m digitlite.benchmarks.{name}"
         lines.append(f"| {what} | {figure or 'not measured'} | `{command}` |")
     machines = {f"{m['cpu']} ({m['cores']} cores)" for name in ("camera", "speed", "serve")
                 if (m := (_load(results, name) or {}).get("machine"))}
@@ -80,9 +80,9 @@ def markdown(results: Path) -> str:
 
 def main(argv=None) -> int:
     """Print the headline table; with --update-readme, paste it into the README."""
-    from benchmarks.common import RESULTS, update_readme
+    from digitlite.benchmarks.common import RESULTS, update_readme
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.headline", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.headline", description=__doc__.split("\n\n")[0])
     p.add_argument("--update-readme", action="store_true")
     args = p.parse_args(argv)
     table = markdown(RESULTS)

@@ -1,7 +1,7 @@
 """Peak memory of an inference process: run as its own process so nothing else is counted.
 
-    python -m benchmarks.memprobe MODEL.tflite [--runtime auto] [--threads N] [--images 1000]
-    python -m benchmarks.memprobe --classify FOLDER [--model MODEL.tflite]
+    python -m digitlite.benchmarks.memprobe MODEL.tflite [--runtime auto] [--threads N] [--images 1000]
+    python -m digitlite.benchmarks.memprobe --classify FOLDER [--model MODEL.tflite]
 
 Imports only the edge runtime, loads the model, classifies ``--images`` digits (or runs
 `digitlite classify FOLDER`, output discarded) and prints JSON: resident set size (peak,
@@ -31,7 +31,7 @@ def _peak_mb() -> float:
 
 def main(argv=None) -> int:
     """Measure and print the peak resident memory of loading and running one model."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.memprobe")
+    p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.memprobe")
     p.add_argument("model", nargs="?", help="the .tflite model (default: the shipped one)")
     p.add_argument("--classify", metavar="FOLDER", help="measure `digitlite classify FOLDER` instead")
     p.add_argument("--runtime", default="auto")
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
         import contextlib
         import os
 
-        from edge.cli import main as digitlite
+        from digitlite.edge.cli import main as digitlite
 
         cmd = ["classify", args.classify] + (["--model", args.model] if args.model else [])
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
         return 0
     if not args.model:
         p.error("a model is needed (or --classify FOLDER)")
-    from edge.runtime import Classifier
+    from digitlite.edge.runtime import Classifier
 
     clf = Classifier(args.model, runtime=args.runtime, threads=args.threads)
     loaded = _peak_mb()

@@ -1,8 +1,8 @@
 """The edge runtime on a Raspberry Pi's architecture, under emulation, against the same commands on x86.
 
-    python -m benchmarks.pi_emulation                   # full test set, 100 images, a camera clip
-    python -m benchmarks.pi_emulation --samples 1000 --images 20
-    python -m benchmarks.pi_emulation --update-readme
+    python -m digitlite.benchmarks.pi_emulation                   # full test set, 100 images, a camera clip
+    python -m digitlite.benchmarks.pi_emulation --samples 1000 --images 20
+    python -m digitlite.benchmarks.pi_emulation --update-readme
 
 What it builds (cached in ``--work``, default ``~/.cache/digitlite/pi``):
 
@@ -28,7 +28,7 @@ Traps found on the way (the emulation, not the Pi):
   Each emulated command therefore runs in a private mount namespace with a Raspberry Pi 4's
   /proc/cpuinfo bound over the host's (``unshare``; root or user namespaces needed).
 * Without binfmt_misc, qemu-user cannot run the console scripts pip writes (their ``#!``
-  names an aarch64 python), so every command is ``python3.11 -S -m edge ...`` with the
+  names an aarch64 python), so every command is ``python3.11 -S -m digitlite ...`` with the
   target folder on PYTHONPATH and a working folder outside the repository.
 * tflite-runtime 2.14 needs NumPy 1; OpenCV's wheels from 4.11 need NumPy 2: the
   tflite-runtime requirements file pins both (edge/export.py).
@@ -50,10 +50,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from edge import atomic
-from edge.errors import DigitliteError
-
-from benchmarks.common import machine, publish
+from digitlite.benchmarks.common import machine, publish
+from digitlite.edge import atomic
+from digitlite.edge.errors import DigitliteError
 
 MARKERS = ("<!-- pi-emulation:begin -->", "<!-- pi-emulation:end -->")
 SUITE = "bookworm"
@@ -126,7 +125,7 @@ def debian_numpy(rootfs: Path) -> str:
 
 def pi_constraints(system_numpy: str) -> list[str]:
     """What install.sh constrains on Bookworm with python3-picamera2 (hence python3-numpy) installed."""
-    from edge.export import BOOKWORM_CONSTRAINTS
+    from digitlite.edge.export import BOOKWORM_CONSTRAINTS
 
     return [f"numpy=={system_numpy}", *BOOKWORM_CONSTRAINTS]
 
@@ -158,7 +157,7 @@ def install_site(work: Path, bundle: Path, arch: str, runtime: str, constraints:
 
 
 class Side:
-    """How to run ``python -m edge`` on one side: this machine, or the emulated Pi."""
+    """How to run ``python -m digitlite`` on one side: this machine, or the emulated Pi."""
 
     def __init__(self, arch: str, site: Path, rootfs: Path | None = None, cpuinfo: Path | None = None):
         self.arch, self.site, self.rootfs, self.cpuinfo = arch, site, rootfs, cpuinfo
@@ -173,7 +172,7 @@ class Side:
             # a private mount namespace with a Pi's /proc/cpuinfo (see the module docstring)
             unshare = [_need("unshare", "util-linux"), "--mount"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
             python = unshare + ["sh", "-c", 'mount --bind "$0" /proc/cpuinfo && exec "$@"', str(self.cpuinfo)] + python
-        return python + ["-S", "-m", "edge", *args]
+        return python + ["-S", "-m", "digitlite", *args]
 
     def env(self, data_dir: str | None) -> dict:
         """The environment: only the target folder on the path, the Pi's CPU for qemu."""
@@ -205,10 +204,9 @@ def install_sizes(site: Path, runtime: str) -> dict:
 
 def make_inputs(work: Path, images: int, mnist_dir: str | None) -> tuple[Path, Path]:
     """Photos and drawings of digits (seed 7) and a 640x480 video of some of them."""
-    from edge.mnist import load_mnist
-    from edge.preprocess import load_image
-
-    from benchmarks.realworld import build_set
+    from digitlite.benchmarks.realworld import build_set
+    from digitlite.edge.mnist import load_mnist
+    from digitlite.edge.preprocess import load_image
 
     folder = work / f"images-{images}"
     if not (folder / "labels.csv").exists():
@@ -319,7 +317,7 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Command line: build, run both sides, compare; exit 1 on any difference."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.pi_emulation", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.pi_emulation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", default=str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "digitlite" / "pi"),
                         help="cache folder for the arm64 root, installs and inputs")
     parser.add_argument("--model", help="the .tflite to deploy (default: the shipped int8 model)")
@@ -347,7 +345,7 @@ def main(argv=None) -> int:
 
 def measure(args) -> dict:
     """Build everything, run both sides for each interpreter, compare."""
-    from edge.export import export_bundle
+    from digitlite.edge.export import export_bundle
 
     if args.samples < 1 or args.images < 10:
         raise DigitliteError("--samples must be at least 1 and --images at least 10")
@@ -363,7 +361,7 @@ def measure(args) -> dict:
     data_dir = args.data_dir or os.environ.get("DIGITLITE_DATA")
     data_dir = str(Path(data_dir).resolve()) if data_dir else None
     images, video = make_inputs(work, args.images, data_dir)
-    cwd = work  # not the repository: `-m edge` must find the installed wheel, not the checkout
+    cwd = work  # not the repository: `-m digitlite` must find the installed wheel, not the checkout
     host_arch = platform.machine()
     result = {"target": f"Debian 12 ({SUITE}) arm64, Python {PYTHON_VERSION}, qemu-aarch64 -cpu {QEMU_CPU} "
                         "(Raspberry Pi 4), a Pi 4's /proc/cpuinfo",

@@ -2,7 +2,7 @@
 
     digitlite quantize models/digits.keras --variant all
     digitlite quantize models/baseline.keras --variant all
-    python -m benchmarks.quantization models/*.tflite --update-readme
+    python -m digitlite.benchmarks.quantization models/*.tflite --update-readme
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.common import publish
+from digitlite.benchmarks.common import publish
 
 MARKERS = ("<!-- quantize-results:begin -->", "<!-- quantize-results:end -->")
 
@@ -48,7 +48,7 @@ def markdown(cards: list[dict]) -> str:
 
 def main(argv=None) -> int:
     """Print (and optionally paste into the README) the table for the given models."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.quantization", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.quantization", description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="+", help=".tflite files with their .json cards beside them")
     p.add_argument("--update-readme", action="store_true")
     args = p.parse_args(argv)

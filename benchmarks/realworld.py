@@ -1,8 +1,8 @@
 """Real-world accuracy: photos and drawings of handwritten digits that are not MNIST images.
 
-    python -m benchmarks.realworld                      # build the set (seeded) and measure
-    python -m benchmarks.realworld --model M.tflite --json
-    python -m benchmarks.realworld --update-readme
+    python -m digitlite.benchmarks.realworld                      # build the set (seeded) and measure
+    python -m digitlite.benchmarks.realworld --model M.tflite --json
+    python -m digitlite.benchmarks.realworld --update-readme
 
 How the set is made (there is no camera here, so it is synthetic; this says exactly how):
 
@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from benchmarks.common import RESULTS, publish
-from edge import atomic
+from digitlite.benchmarks.common import RESULTS, publish
+from digitlite.edge import atomic
 
 MARKERS = ("<!-- realworld-results:begin -->", "<!-- realworld-results:end -->")
 CANVAS = 256
@@ -213,7 +213,7 @@ def build_set(folder: Path, per_digit: int = 100, seed: int = 2026, mnist_images
 
 def evaluate(folder: Path, classifier) -> dict:
     """Classify every file of a built set; accuracy overall and by source, kind and condition."""
-    from edge.classify import classify_files
+    from digitlite.edge.classify import classify_files
 
     with open(folder / "labels.csv") as f:
         rows = list(csv.DictReader(f))
@@ -245,7 +245,7 @@ def classify_memory(folder: Path, model: Path) -> dict:
     """Peak resident memory of `digitlite classify FOLDER` in a fresh process (benchmarks.memprobe)."""
     import subprocess
 
-    run = subprocess.run([sys.executable, "-m", "benchmarks.memprobe", "--classify", str(folder), str(model)],
+    run = subprocess.run([sys.executable, "-m", "digitlite.benchmarks.memprobe", "--classify", str(folder), str(model)],
                          capture_output=True, text=True, timeout=600)
     try:
         return json.loads(run.stdout.strip().splitlines()[-1])
@@ -272,7 +272,7 @@ def markdown(result: dict) -> str:
     memory = result.get("classify_memory", {})
     peak = f", peak resident memory of `digitlite classify` on the folder {memory['peak_mb']:.0f} MB" \
         if "peak_mb" in memory else ""
-    rows.append(f"Model `{result['model']}`; set built by `python -m benchmarks.realworld` (seed {result['seed']}); "
+    rows.append(f"Model `{result['model']}`; set built by `python -m digitlite.benchmarks.realworld` (seed {result['seed']}); "
                 f"{result['images']} images classified in {result['seconds']} s{peak}. Raw figures and every miss: "
                 "[`benchmarks/results/realworld.json`](../benchmarks/results/realworld.json).")
     return "\n".join(rows)
@@ -280,11 +280,11 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Build the set (unless --set names one already built) and measure a model on it."""
-    from edge.classify import default_model
-    from edge.mnist import load_mnist
-    from edge.runtime import Classifier
+    from digitlite.edge.classify import default_model
+    from digitlite.edge.mnist import load_mnist
+    from digitlite.edge.runtime import Classifier
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.realworld", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.realworld", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")
     p.add_argument("--set", default="build/realworld", help="folder of the set (built there if it has no labels.csv)")
     p.add_argument("--per-digit", type=int, default=100, help="images per digit when building")

@@ -1,6 +1,6 @@
 """Rules or a model that answers "not a digit": which rejects better without losing digits?
 
-    python -m benchmarks.reject [--train-clips 40] [--epochs 6] [--seed 41] [--update-readme]
+    python -m digitlite.benchmarks.reject [--train-clips 40] [--epochs 6] [--seed 41] [--update-readme]
 
 The rules are edge/preprocess.py and edge/lines.py: the page's lines dropped at any angle,
 pieces cut by the frame's edge, specks, dashes and scattered remnants refused.  The model is
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import RESULTS, machine, publish
+from digitlite.benchmarks.common import RESULTS, machine, publish
 
 MARKERS = ("<!-- reject-results:begin -->", "<!-- reject-results:end -->")
 NOT_A_DIGIT = 10
@@ -38,8 +38,8 @@ NOT_A_DIGIT = 10
 @contextmanager
 def without_line_rules():
     """Run the pipeline with the page's lines left in (for the 'model alone' way)."""
-    import edge.preprocess as preprocess
-    from edge.lines import Lines
+    from digitlite.edge import preprocess
+    from digitlite.edge.lines import Lines
 
     kept = preprocess.find_lines
     preprocess.find_lines = lambda ink, mask, tracker=None: Lines(mask.shape)
@@ -61,8 +61,8 @@ def _overlap(a, b) -> float:
 def harvest(clips: int, frames: int, mnist, classifier, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """28x28 candidates from desk clips (seeds 3000 on), with and without the line rules, labelled
     by the truth: a digit's class where a candidate covers a digit, NOT_A_DIGIT where it touches none."""
-    from benchmarks.desk import digit_boxes, make_clip, render_frame
-    from edge.camera import FrameReader
+    from digitlite.benchmarks.desk import digit_boxes, make_clip, render_frame
+    from digitlite.edge.camera import FrameReader
 
     pixels, labels = [], []
     for lines_removed in (True, False):
@@ -96,7 +96,7 @@ def train_rejector(x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0):
     "Not a digit" is rare among the candidates (the rules drop most of it): its examples are
     repeated until they are a tenth of the training set.
     """
-    from edge.quiet import import_tensorflow
+    from digitlite.edge.quiet import import_tensorflow
 
     tf = import_tensorflow()
     keras = tf.keras
@@ -123,8 +123,8 @@ def score_way(folder: Path, classifier, reject=None, lines: bool = True) -> dict
     """Read the desk set in ``folder`` one way; digit frames right and empty frames "no digit"."""
     import cv2
 
-    from benchmarks.camera import score
-    from edge.camera import FrameReader
+    from digitlite.benchmarks.camera import score
+    from digitlite.edge.camera import FrameReader
 
     truth = json.loads((folder / "truth.json").read_text())["truth"]
     reader = FrameReader(classifier)
@@ -169,18 +169,18 @@ def markdown(result: dict) -> str:
              f"digits. The eleven-class model: {t['epochs']} epochs on the 60,000 MNIST training images and "
              f"{t['candidates']:,} candidates from {t['clips']} desk clips of other seeds ({t['not_a_digit']:,} "
              f"of them \"not a digit\"); it calls {t['mnist_test_kept'] * 100:.2f}% of the MNIST test images digits. "
-             f"On {m['cpu']} ({m['cores']} cores). By `python -m benchmarks.reject`."]
+             f"On {m['cpu']} ({m['cores']} cores). By `python -m digitlite.benchmarks.reject`."]
     return "\n".join(rows)
 
 
 def main(argv=None) -> int:
     """Harvest, train, score the three ways, print (and publish) the table."""
-    from benchmarks.camera import write_desk_set
-    from edge.classify import default_model
-    from edge.mnist import load_mnist
-    from edge.runtime import Classifier
+    from digitlite.benchmarks.camera import write_desk_set
+    from digitlite.edge.classify import default_model
+    from digitlite.edge.mnist import load_mnist
+    from digitlite.edge.runtime import Classifier
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.reject", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.reject", description=__doc__.split("\n\n")[0])
     p.add_argument("--train-clips", type=int, default=40, help="desk clips the candidates are taken from")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--seed", type=int, default=41, help="the desk set scored (the camera benchmark's)")

@@ -1,6 +1,6 @@
 """Reliability of the image path: malformed files through decode -> preprocess -> infer.
 
-    python -m benchmarks.reliability [--random 2000] [--update-readme]
+    python -m digitlite.benchmarks.reliability [--random 2000] [--update-readme]
 
 A corpus is generated (no files needed): a drawn digit in every format and mode Pillow
 writes here (PNG, JPEG, GIF, BMP, TIFF, WebP; gray, RGB, RGBA, palette, 16-bit, CMYK,
@@ -22,14 +22,14 @@ import zlib
 import numpy as np
 from PIL import Image, features
 
-from benchmarks.common import machine, publish
+from digitlite.benchmarks.common import machine, publish
 
 MARKERS = ("<!-- reliability-results:begin -->", "<!-- reliability-results:end -->")
 SIGNATURES = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*", b"RIFF"]
 
 
 def _digit(size=120) -> np.ndarray:
-    from benchmarks.realworld import stroke_digit
+    from digitlite.benchmarks.realworld import stroke_digit
 
     ink = stroke_digit(3, np.random.default_rng(0))
     return 255 - np.asarray(Image.fromarray((ink * 255).astype(np.uint8)).resize((size, size)), np.uint8)
@@ -98,7 +98,7 @@ def random_files(count: int, seed: int = 1) -> list[tuple[str, bytes]]:
 
 def run(corpus, classifier=None) -> dict:
     """Push each input through decode -> preprocess (-> infer); count the outcomes."""
-    from edge.preprocess import ImageError, preprocess_file
+    from digitlite.edge.preprocess import ImageError, preprocess_file
 
     counts = {"tried": 0, "digit": 0, "clear_error": 0, "other_exception": 0}
     failures, slowest = [], 0.0
@@ -130,15 +130,15 @@ def markdown(result: dict) -> str:
             f"{result['corpus_files']} generated files (every format and mode Pillow writes here, truncated, "
             f"header-flipped, empty, a 100,000×100,000 header) and {result['random_files']:,} random files behind real "
             "format signatures, through decode, preprocessing and the shipped model. "
-            "By `python -m benchmarks.reliability`; the test suite runs the same corpus and a Hypothesis fuzzer.")
+            "By `python -m digitlite.benchmarks.reliability`; the test suite runs the same corpus and a Hypothesis fuzzer.")
 
 
 def main(argv=None) -> int:
     """Generate the corpus, run it, print the figures."""
-    from edge.classify import default_model
-    from edge.runtime import Classifier
+    from digitlite.edge.classify import default_model
+    from digitlite.edge.runtime import Classifier
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.reliability", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.reliability", description=__doc__.split("\n\n")[0])
     p.add_argument("--random", type=int, default=2000, help="random files behind format signatures")
     p.add_argument("--update-readme", action="store_true")
     args = p.parse_args(argv)

@@ -1,7 +1,7 @@
 """Web server under load: requests per second, latency, resets and errors, with and without a busy CPU.
 
-    python -m benchmarks.serve [--requests 3000] [--update-readme]
-    python -m benchmarks.serve --soak 20000 [--update-readme]    # memory and errors over a long run
+    python -m digitlite.benchmarks.serve [--requests 3000] [--update-readme]
+    python -m digitlite.benchmarks.serve --soak 20000 [--update-readme]    # memory and errors over a long run
 
 Starts `digitlite serve` as its own process (one worker per core, as by default) on a free
 loopback port with the shipped model, then sends POST /api/predict (280x280 PNG drawings of
@@ -26,9 +26,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from benchmarks.bench import percentiles
-from benchmarks.common import machine, publish
-from edge.errors import DigitliteError
+from digitlite.benchmarks.bench import percentiles
+from digitlite.benchmarks.common import machine, publish
+from digitlite.edge.errors import DigitliteError
 
 MARKERS = ("<!-- serve-results:begin -->", "<!-- serve-results:end -->")
 SOAK_MARKERS = ("<!-- serve-soak:begin -->", "<!-- serve-soak:end -->")
@@ -130,7 +130,7 @@ def server_process(*extra: str):
     import signal
     import subprocess
 
-    proc = subprocess.Popen([sys.executable, "-m", "edge", "serve", "--port", "0", *extra], stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "digitlite", "serve", "--port", "0", *extra], stderr=subprocess.PIPE,
                             text=True)
     try:
         port = int(re.search(r"localhost:(\d+)/", proc.stderr.readline()).group(1))
@@ -163,7 +163,7 @@ def markdown(result: dict) -> str:
                  f"empty canvas), from a client process on the same {m['cpu']} ({m['cores']} cores); 'both cores "
                  "busy': two more processes spinning. Server latency is decode + preprocess + infer as the server "
                  "reports it; the round trip includes waiting in the listen queue. Memory: all the server's processes "
-                 "after the row. By `python -m benchmarks.serve`.")
+                 "after the row. By `python -m digitlite.benchmarks.serve`.")
     return "\n".join(lines)
 
 
@@ -239,16 +239,16 @@ def soak_markdown(result: dict) -> str:
         f"memory of all the server's processes sampled {len(r['rss_mb'])} times. A body over 2 MB is answered "
         f"413 without being decoded; what the client still sends is read and dropped so that it gets the "
         f"answer, not a reset. "
-        f"By `python -m benchmarks.serve --soak {r['requests']}`.",
+        f"By `python -m digitlite.benchmarks.serve --soak {r['requests']}`.",
     ])
 
 
 def main(argv=None) -> int:
     """Start the server, load it, print the figures."""
-    from edge.classify import default_model
-    from edge.mnist import load_mnist
+    from digitlite.edge.classify import default_model
+    from digitlite.edge.mnist import load_mnist
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.serve", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.serve", description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=3000, help="requests a row")
     p.add_argument("--data-dir", default="")
     p.add_argument("--soak", type=int, default=0, metavar="N",

@@ -1,6 +1,6 @@
 """Speed of a digit's way through each file path, one thread: decode + preprocess + infer.
 
-    python -m benchmarks.speed [--images 60] [--update-readme]
+    python -m digitlite.benchmarks.speed [--images 60] [--update-readme]
 
 Three inputs, made here from pen-stroke digits (benchmarks/realworld.py renders them):
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import machine, publish
+from digitlite.benchmarks.common import machine, publish
 
 MARKERS = ("<!-- speed-results:begin -->", "<!-- speed-results:end -->")
 TARGETS_MS = {"photo": 3.0, "phone": 80.0, "canvas": 3.0}
@@ -37,7 +37,7 @@ def make_inputs(count: int, seed: int = 11) -> dict[str, list[bytes]]:
     """``count`` 640x480 photos, a few 12-megapixel photos and ``count`` canvas drawings."""
     from PIL import Image
 
-    from benchmarks.realworld import render_photo, stroke_digit
+    from digitlite.benchmarks.realworld import render_photo, stroke_digit
 
     rng = np.random.default_rng(seed)
     inputs: dict[str, list[bytes]] = {"photo": [], "phone": [], "canvas": []}
@@ -76,9 +76,14 @@ def time_path(run, inputs: list[bytes], rounds: int = 3) -> dict:
 
 def measure(classifier, inputs: dict[str, list[bytes]]) -> dict:
     """Time the photo and phone paths as `classify` runs them, and the canvas as the server does."""
-    from edge.classify import classify_files
-    from edge.preprocess import WORK_SIDE, ImageError, load_gray, preprocess_gray
-    from edge.serve import decode_drawing
+    from digitlite.edge.classify import classify_files
+    from digitlite.edge.preprocess import (
+        WORK_SIDE,
+        ImageError,
+        load_gray,
+        preprocess_gray,
+    )
+    from digitlite.edge.serve import decode_drawing
 
     def classify_bytes(data):
         gray, _ = load_gray(data, "photo.jpg", side=WORK_SIDE)  # what classify_files does per file
@@ -98,7 +103,7 @@ def measure(classifier, inputs: dict[str, list[bytes]]) -> dict:
 
 def classify_memory(inputs: dict[str, list[bytes]], model: Path) -> dict:
     """Peak resident memory of `digitlite classify` on the photos and phone photos, in a fresh process."""
-    from benchmarks.realworld import classify_memory as probe
+    from digitlite.benchmarks.realworld import classify_memory as probe
 
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("photo", "phone"):
@@ -125,16 +130,16 @@ def markdown(result: dict) -> str:
     rows += ["", f"From the input's bytes to the probabilities, decode included; each input's fastest of 3 rounds, "
              f"median and 99th percentile over the inputs; OpenCV not loaded (the plain install's path){peak}. "
              f"Model `{result['model']}`, on {m['cpu']} ({m['cores']} cores), Python {m['python']}. "
-             "By `python -m benchmarks.speed`."]
+             "By `python -m digitlite.benchmarks.speed`."]
     return "\n".join(rows)
 
 
 def main(argv=None) -> int:
     """Make the inputs, time each path, print (and publish) the table."""
-    from edge.classify import default_model
-    from edge.runtime import Classifier
+    from digitlite.edge.classify import default_model
+    from digitlite.edge.runtime import Classifier
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")
     p.add_argument("--images", type=int, default=60, help="photos and drawings of each kind (phone photos: a tenth)")
     p.add_argument("--update-readme", action="store_true")

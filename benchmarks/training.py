@@ -1,7 +1,7 @@
 """Training benchmark: train each architecture with the real `digitlite train` command and tabulate.
 
-    python -m benchmarks.training                       # default and baseline, full runs
-    python -m benchmarks.training --update-readme       # and rewrite the README's table
+    python -m digitlite.benchmarks.training                       # default and baseline, full runs
+    python -m digitlite.benchmarks.training --update-readme       # and rewrite the README's table
 
 Each run is a subprocess of the same command a user types, so the wall time is the
 user's wall time (TensorFlow start-up and data loading included).  Results go to
@@ -18,15 +18,15 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import common
-from benchmarks.common import RESULTS, machine
+from digitlite.benchmarks import common
+from digitlite.benchmarks.common import RESULTS, machine
 
 MARKERS = ("<!-- training-results:begin -->", "<!-- training-results:end -->")
 
 
 def train_once(arch: str, out: Path, extra: list[str]) -> dict:
     """Run `digitlite train --arch ARCH` in a subprocess; return its report plus the measured wall time."""
-    cmd = [sys.executable, "-m", "edge", "train", "--arch", arch, "--out", str(out), "--json", *extra]
+    cmd = [sys.executable, "-m", "digitlite", "train", "--arch", arch, "--out", str(out), "--json", *extra]
     print("$ " + " ".join(["digitlite", *cmd[3:]]), file=sys.stderr, flush=True)
     started = time.perf_counter()
     result = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
@@ -67,7 +67,7 @@ def markdown(results: dict) -> str:
     m = results["machine"]
     rows.append("")
     rows.append(f"Measured {results['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
-                f"TensorFlow {results['runs'][0]['versions']['tensorflow']}, by `python -m benchmarks.training`; "
+                f"TensorFlow {results['runs'][0]['versions']['tensorflow']}, by `python -m digitlite.benchmarks.training`; "
                 "wall time is the whole `digitlite train` command. Raw figures: "
                 "[`benchmarks/results/training.json`](../benchmarks/results/training.json).")
     return "\n".join(rows)
@@ -75,7 +75,7 @@ def markdown(results: dict) -> str:
 
 def main(argv=None) -> int:
     """Command line of the training benchmark."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.training", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.training", description=__doc__.split("\n\n")[0])
     p.add_argument("--arch", action="append", help="architecture to train (repeatable; default: digitnet and baseline)")
     p.add_argument("--out", default="models", help="where the trained models go (default: models/)")
     p.add_argument("--results", default=str(RESULTS), help="folder for training.json and training.md")

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.errors import DigitliteError, first_line
-from edge.lines import LineTracker
-from edge.preprocess import INK_CHOICES, Digit, ImageError, find_digits
-from edge.quiet import quiet
-from edge.readings_log import ChangeLog, LineFile, StreamLines
+from digitlite.edge.errors import DigitliteError, first_line
+from digitlite.edge.lines import LineTracker
+from digitlite.edge.preprocess import INK_CHOICES, Digit, ImageError, find_digits
+from digitlite.edge.quiet import quiet
+from digitlite.edge.readings_log import ChangeLog, LineFile, StreamLines
 
 READ_TIMEOUT_MS = 5000  # a stalled stream is an error after this, not a hang
 FAILED_READS_ALLOWED = 5  # consecutive failed reads from a device before it counts as disconnected
@@ -343,7 +343,7 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
     publisher = cap = None
     try:
         if mqtt:
-            from edge.mqtt import Publisher, parse_url
+            from digitlite.edge.mqtt import Publisher, parse_url
 
             parse_url(mqtt)  # a bad URL is an error before the camera opens
         cap = open_capture(source)

@@ -14,8 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import DigitliteError
-from edge.preprocess import WORK_SIDE, SeveralDigits, find_digits, load_gray, preprocess_gray, save_preprocessed
+from digitlite.edge.errors import DigitliteError
+from digitlite.edge.preprocess import (
+    WORK_SIDE,
+    SeveralDigits,
+    find_digits,
+    load_gray,
+    preprocess_gray,
+    save_preprocessed,
+)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 CHUNK = 64  # files preprocessed and classified together: bounds memory on big folders
@@ -23,7 +30,7 @@ CHUNK = 64  # files preprocessed and classified together: bounds memory on big f
 
 def default_model() -> Path:
     """The int8 model shipped inside the package."""
-    path = Path(str(resources.files("edge") / "models" / "digits_int8.tflite"))
+    path = Path(str(resources.files("digitlite.edge") / "models" / "digits_int8.tflite"))
     if not path.is_file():
         raise DigitliteError(f"{path}: the shipped model is missing from this install; pass --model FILE.tflite")
     return path

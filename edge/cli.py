@@ -12,21 +12,18 @@ import argparse
 import sys
 from importlib import metadata
 
-from edge.errors import DigitliteError, first_line
-from edge.readings_log import LOG_CHOICES
-from edge.runtime import RUNTIME_CHOICES
-from edge.signals import sigterm_as_ctrl_c
+from digitlite.edge.errors import DigitliteError, first_line
+from digitlite.edge.readings_log import LOG_CHOICES
+from digitlite.edge.runtime import RUNTIME_CHOICES
+from digitlite.edge.signals import sigterm_as_ctrl_c
 
 ENTRY_POINT_GROUP = "digitlite.commands"
 
 
 def _version() -> str:
-    for name in ("digitlite", "digitlite-edge"):  # the full install, or the Pi bundle's wheel
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return "unknown (not installed)"
+    import digitlite
+
+    return digitlite.__version__
 
 
 def _register_eval(subparsers) -> None:
@@ -49,9 +46,9 @@ def _register_eval(subparsers) -> None:
 def _run_eval(args) -> int:
     import json
 
-    from edge.classify import default_model
-    from edge.evaluate import evaluate_model
-    from edge.metrics import format_report
+    from digitlite.edge.classify import default_model
+    from digitlite.edge.evaluate import evaluate_model
+    from digitlite.edge.metrics import format_report
 
     model = args.model or default_model()
     report = evaluate_model(model, data_dir=args.data_dir, samples=args.samples, runtime=args.runtime,
@@ -72,8 +69,8 @@ def _add_model_options(p) -> None:
 
 
 def _load_classifier(args):
-    from edge.classify import default_model
-    from edge.runtime import Classifier
+    from digitlite.edge.classify import default_model
+    from digitlite.edge.runtime import Classifier
 
     if args.threads is not None and args.threads < 1:
         raise DigitliteError(f"--threads must be at least 1 (got {args.threads})")
@@ -104,7 +101,7 @@ def _run_classify(args) -> int:
 
     import numpy as np
 
-    from edge.classify import classify_files, expand_paths
+    from digitlite.edge.classify import classify_files, expand_paths
 
     if args.top < 1 or args.top > 10:
         raise DigitliteError(f"--top must be between 1 and 10 (got {args.top})")
@@ -188,7 +185,7 @@ def _register_camera(subparsers) -> None:
 
 
 def _run_camera(args) -> int:
-    from edge.camera import run as camera_loop
+    from digitlite.edge.camera import run as camera_loop
 
     if args.max_frames < 0:
         raise DigitliteError(f"--max-frames must not be negative (got {args.max_frames})")
@@ -225,8 +222,8 @@ def _register_serve(subparsers) -> None:
 def _run_serve(args) -> int:
     import os
 
-    from edge.classify import default_model
-    from edge.serve import serve
+    from digitlite.edge.classify import default_model
+    from digitlite.edge.serve import serve
 
     if not 0 <= args.port <= 65535:
         raise DigitliteError(f"--port must be between 0 and 65535 (got {args.port})")
@@ -261,8 +258,8 @@ def _run_info(args) -> int:
 
     import numpy as np
 
-    from edge.digest import sha256_file
-    from edge.runtime import interpreter_version
+    from digitlite.edge.digest import sha256_file
+    from digitlite.edge.runtime import interpreter_version
 
     if args.calls < 0:
         raise DigitliteError(f"--calls must not be negative (got {args.calls})")
@@ -314,7 +311,7 @@ def _register_export(subparsers) -> None:
 
 
 def _run_export(args) -> int:
-    from edge.export import export_bundle
+    from digitlite.edge.export import export_bundle
 
     manifest = export_bundle(args.out, target=args.target, model=args.model, force=args.force)
     print(f"{args.out}: {len(manifest['files']) + 2} files for target {args.target} "

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import DigitliteError, first_line
-from edge.metrics import classification_report
-from edge.mnist import load_mnist
+from digitlite.edge.errors import DigitliteError, first_line
+from digitlite.edge.metrics import classification_report
+from digitlite.edge.mnist import load_mnist
 
 
 def load_keras_model(path: str | os.PathLike):
@@ -22,7 +22,7 @@ def load_keras_model(path: str | os.PathLike):
     Needs TensorFlow, imported here and only here.  Every failure is a DigitliteError
     naming the file.
     """
-    from edge.quiet import import_tensorflow
+    from digitlite.edge.quiet import import_tensorflow
 
     path = Path(path)
     if not path.is_file():
@@ -65,7 +65,7 @@ def model_predictor(model_path: str | os.PathLike, runtime: str = "auto", thread
     if path.suffix == ".keras":
         return keras_predictor(path)
     if path.suffix == ".tflite":
-        from edge.runtime import Classifier
+        from digitlite.edge.runtime import Classifier
 
         return Classifier(path, runtime=runtime, threads=threads).predict_proba
     raise DigitliteError(f"{path}: unknown model type {path.suffix or '(no extension)'}; expected .keras or .tflite")

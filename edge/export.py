@@ -2,8 +2,9 @@
 
 The bundle holds
 
-* ``digitlite_edge-<version>-py3-none-any.whl``: the ``edge`` package alone (runtime,
-  preprocessing, camera, web page, the shipped model), no TensorFlow and no other stage;
+* ``digitlite-<version>-py3-none-any.whl``: the wheel the normal build makes, keeping only
+  ``digitlite`` and ``digitlite.edge`` (runtime, preprocessing, camera, web page, the shipped
+  model): no TensorFlow and no other stage;
 * ``model/<name>.tflite`` and its model card ``model/<name>.json``;
 * ``requirements.txt`` (ai-edge-litert, the default interpreter) and
   ``requirements-tflite-runtime.txt`` (tflite-runtime 2.14 with the NumPy 1 it needs);
@@ -12,9 +13,10 @@ The bundle holds
   model), ``digitlite-camera.service.in`` (the systemd unit ``install.sh`` fills in),
   ``README.txt``, ``bundle.json`` (what was exported) and ``SHA256SUMS``.
 
-The wheel is written here rather than by a build backend: it is a zip of the package
-files with the standard metadata, so exporting needs no network and the same sources
-give the same bytes.
+The wheel comes from the build backend (``pyproject.toml`` holds the pins, the entry point
+and the version, once): built from the checkout when digitlite runs from one, else taken
+from the installed distribution's own files; then the other stages are dropped from it.
+Nothing is downloaded, and the same sources give the same bytes.
 """
 
 from __future__ import annotations
@@ -28,12 +30,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from edge.digest import sha256_file
-from edge.errors import DigitliteError
+from digitlite.edge.digest import sha256_file
+from digitlite.edge.errors import DigitliteError
 
 TARGETS = ("pi",)
-WHEEL_NAME = "digitlite-edge"
-WHEEL_DEPENDENCIES = ("numpy>=1.23", "pillow>=9.1")  # the interpreter comes from a requirements file
+EDGE_EXTRAS = ("camera",)  # the extras that serve the edge part (train needs the dropped stages)
 # One requirements file per interpreter.  tflite-runtime's last release (2.14) was built against
 # NumPy 1, and OpenCV wheels from 4.11 on need NumPy 2, hence the upper bounds there.
 REQUIREMENTS = {
@@ -49,55 +50,116 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same files give the same
 
 
 def package_version() -> str:
-    """The installed digitlite (or digitlite-edge) version, 0.0.0 when running from a checkout."""
-    from importlib import metadata
+    """digitlite's version (``digitlite.__version__``, the one place it is written)."""
+    import digitlite
 
-    for name in ("digitlite", WHEEL_NAME):
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return "0.0.0"
-
-
-def _package_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"))
+    return digitlite.__version__
 
 
 def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def build_edge_wheel(out_dir: str | os.PathLike, version: str | None = None) -> Path:
-    """Write the wheel of the ``edge`` package (and nothing else) into ``out_dir``; return its path."""
-    version = version or package_version()
-    package = Path(__file__).resolve().parent
-    dist_info = f"{WHEEL_NAME.replace('-', '_')}-{version}.dist-info"
-    wheel = Path(out_dir) / f"{WHEEL_NAME.replace('-', '_')}-{version}-py3-none-any.whl"
-    metadata_text = "\n".join([
-        "Metadata-Version: 2.1", f"Name: {WHEEL_NAME}", f"Version: {version}",
-        "Summary: digitlite's edge runtime: handwritten digits with numpy, Pillow and a TFLite interpreter",
-        "Requires-Python: >=3.10", *(f"Requires-Dist: {d}" for d in WHEEL_DEPENDENCIES), "", ""])
-    meta = {
-        f"{dist_info}/METADATA": metadata_text,
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: digitlite export\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        f"{dist_info}/entry_points.txt": "[console_scripts]\ndigitlite = edge.cli:run\n",
-        f"{dist_info}/top_level.txt": "edge\n",
-    }
+def _checkout() -> Path | None:
+    """The source checkout digitlite runs from (editable install), or None for an installed wheel."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "edge" / "package").is_dir() else None
+
+
+def _built_wheel(root: Path, work: Path) -> dict[str, bytes]:
+    """Build the checkout's wheel with its build backend (in a copy, so the checkout stays clean)."""
+    import subprocess
+    import sys
+
+    src = work / "src"
+    shutil.copytree(root, src, ignore=shutil.ignore_patterns(
+        ".*", "__pycache__", "*.pyc", "build", "dist", "*.egg-info", "tests", "docs", "results"))
+    code = "import sys, setuptools.build_meta as b; print(b.build_wheel(sys.argv[1]))"
+    built = subprocess.run([sys.executable, "-c", code, str(work)], cwd=src, capture_output=True, text=True,
+                           env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"})
+    if built.returncode != 0:
+        reason = (built.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DigitliteError(f"{root}: the wheel could not be built ({reason}); pip install 'setuptools>=68'")
+    with zipfile.ZipFile(work / built.stdout.strip().splitlines()[-1]) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _installed_wheel() -> dict[str, bytes]:
+    """The installed distribution's files, as its wheel held them (its RECORD lists them)."""
+    from importlib import metadata
+
+    dist = metadata.distribution("digitlite")
+    files = {}
+    for f in dist.files or []:
+        if f.suffix != ".pyc" and "__pycache__" not in f.parts and not f.name == "INSTALLER" \
+                and not f.parts[0].endswith(".data") and not str(f).startswith(".."):
+            files[f.as_posix()] = Path(dist.locate_file(f)).read_bytes()
+    if not files:
+        raise DigitliteError("digitlite's installed files are not listed (no RECORD): reinstall it with pip")
+    return files
+
+
+def _edge_part(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The build's files that the edge part keeps: its packages, and its metadata without the others."""
+    # the package's own files (__init__, __main__) and digitlite.edge with its model and web page
+    kept = {n: d for n, d in files.items() if n.startswith("digitlite/edge/") or n.count("/") == 1
+            and n.startswith("digitlite/")}
+    for name, data in files.items():
+        folder, base = name.split("/", 1) if "/" in name else ("", name)
+        if not folder.endswith(".dist-info") or base in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json"):
+            continue
+        text = data.decode()
+        if base == "METADATA":
+            text = "\n".join(line for line in text.split("\n") if not _other_extra(line))
+        elif base == "entry_points.txt":
+            text = _drop_section(text, "digitlite.commands")  # the other stages' subcommands
+        kept[name] = text.encode()
+    return kept
+
+
+def _other_extra(line: str) -> bool:
+    import re
+
+    extra = re.search(r"""extra\s*==\s*['"]([\w-]+)['"]""", line) if line.startswith("Requires-Dist:") else None
+    if line.startswith("Provides-Extra:"):
+        return line.split(":", 1)[1].strip() not in EDGE_EXTRAS
+    return bool(extra) and extra.group(1) not in EDGE_EXTRAS
+
+
+def _drop_section(ini: str, section: str) -> str:
+    out, skipping = [], False
+    for line in ini.splitlines():
+        if line.startswith("["):
+            skipping = line.strip() == f"[{section}]"
+        if not skipping:
+            out.append(line)
+    return "\n".join(out).strip() + "\n"
+
+
+def build_edge_wheel(out_dir: str | os.PathLike) -> Path:
+    """Write the edge part of digitlite's wheel into ``out_dir``; return its path.
+
+    The files are the build's (see the module docstring) less the other stages; entries
+    are written in name order with a fixed date and a fresh RECORD, so the same sources
+    give the same bytes.
+    """
+    work = Path(tempfile.mkdtemp(prefix="digitlite-wheel-"))
+    try:
+        root = _checkout()
+        files = _edge_part(_built_wheel(root, work) if root else _installed_wheel())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    dist_info = next(n.split("/")[0] for n in files if n.endswith(".dist-info/METADATA"))
+    name, version = dist_info[: -len(".dist-info")].rsplit("-", 1)
+    wheel = Path(out_dir) / f"{name}-{version}-py3-none-any.whl"
     records = []
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
-        def add(name: str, data: bytes) -> None:
-            info = zipfile.ZipInfo(name, _ZIP_TIME)
+        for arcname in sorted(files, key=lambda n: (n.startswith(dist_info), n)):  # dist-info last
+            info = zipfile.ZipInfo(arcname, _ZIP_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
-            records.append(f"{name},{_record_hash(data)},{len(data)}")
-
-        for path in _package_files(package):
-            add(f"edge/{path.relative_to(package).as_posix()}", path.read_bytes())
-        for name, text in meta.items():
-            add(name, text.encode())
+            zf.writestr(info, files[arcname])
+            records.append(f"{arcname},{_record_hash(files[arcname])},{len(files[arcname])}")
         record_name = f"{dist_info}/RECORD"
         info = zipfile.ZipInfo(record_name, _ZIP_TIME)
         info.external_attr = 0o644 << 16
@@ -106,7 +168,7 @@ def build_edge_wheel(out_dir: str | os.PathLike, version: str | None = None) -> 
 
 
 def _model_with_card(model: Path) -> tuple[Path, dict]:
-    from edge.runtime import check_tflite_bytes
+    from digitlite.edge.runtime import check_tflite_bytes
 
     if not model.is_file():
         raise DigitliteError(f"{model}: no such model file")
@@ -254,7 +316,7 @@ def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.Pa
     interrupted export leaves no half-made bundle; an existing non-empty ``out`` is replaced
     only with ``force``.
     """
-    from edge.classify import default_model
+    from digitlite.edge.classify import default_model
 
     if target not in TARGETS:
         raise DigitliteError(f"unknown target {target!r}; choose {', '.join(TARGETS)}")
@@ -272,7 +334,7 @@ def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.Pa
     except OSError as e:
         raise DigitliteError(f"{out}: cannot write here ({e.strerror or e})") from None
     try:
-        wheel = build_edge_wheel(tmp, version)
+        wheel = build_edge_wheel(tmp)
         (tmp / "model").mkdir()
         shutil.copyfile(model, tmp / "model" / model.name)
         shutil.copyfile(card_path, tmp / "model" / card_path.name)

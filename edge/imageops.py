@@ -15,7 +15,6 @@ from functools import lru_cache
 
 import numpy as np
 
-
 OPENCV_ALLOWED = os.environ.get("DIGITLITE_OPENCV", "") != "0"  # tests switch it to compare both ways
 
 

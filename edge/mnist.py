@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import atomic
-from edge.errors import DataError
+from digitlite.edge import atomic
+from digitlite.edge.errors import DataError
 
 # SHA-256 of each decompressed file, as published for the original MNIST files.
 SHA256 = {

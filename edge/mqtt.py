@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from edge.errors import DigitliteError, first_line
+from digitlite.edge.errors import DigitliteError, first_line
 
 QUEUE = 1000  # readings kept while the broker is away
 RECONNECT = (1, 30)  # seconds: first retry, longest wait between retries

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from edge import imageops
-from edge.errors import DigitliteError
-from edge.lines import Lines, LineTracker, find_lines, samples
+from digitlite.edge import imageops
+from digitlite.edge.errors import DigitliteError
+from digitlite.edge.lines import Lines, LineTracker, find_lines, samples
 
 MAX_PIXELS = 40_000_000  # refuse larger images (decompression bombs) before decoding them
 WORK_SIDE = 320  # images are shrunk so their longer side is at most this before analysis
@@ -539,6 +539,6 @@ def preprocess_file(source, name: str | None = None) -> np.ndarray:
 
 def save_preprocessed(pixels: np.ndarray, path: str | os.PathLike) -> None:
     """Write a 28x28 input as a PNG (white digit on black, as the model sees it)."""
-    from edge import atomic
+    from digitlite.edge import atomic
 
     atomic.write_with(Path(path), lambda tmp: Image.fromarray(pixels, mode="L").save(tmp, format="PNG"))

@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edge.errors import DigitliteError
+from digitlite.edge.errors import DigitliteError
 
 LOG_CHOICES = ("frames", "changes")
 

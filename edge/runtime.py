@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import DigitliteError, first_line
-from edge.quiet import quiet
+from digitlite.edge.errors import DigitliteError, first_line
+from digitlite.edge.quiet import quiet
 
 RUNTIMES = ("litert", "tflite", "tensorflow")
 RUNTIME_CHOICES = ("auto", *RUNTIMES)  # what --runtime accepts
@@ -37,7 +37,7 @@ def interpreter_class(runtime: str = "auto"):
     for name in names:
         try:
             if name == "tensorflow":
-                from edge.quiet import import_tensorflow
+                from digitlite.edge.quiet import import_tensorflow
 
                 return name, import_tensorflow().lite.Interpreter
             module = importlib.import_module(_MODULES[name])

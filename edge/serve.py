@@ -31,8 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import DigitliteError
-from edge.preprocess import WORK_SIDE, ImageError, SeveralDigits, load_image, preprocess_gray
+from digitlite.edge.errors import DigitliteError
+from digitlite.edge.preprocess import (
+    WORK_SIDE,
+    ImageError,
+    SeveralDigits,
+    load_image,
+    preprocess_gray,
+)
 
 MAX_BODY = 2 * 1024 * 1024  # a 280x280 drawing is a few kilobytes
 QUEUE = 128  # connections waiting to be accepted (the listen backlog); the old 5 overflowed under load
@@ -56,7 +62,7 @@ class RequestError(Exception):
 
 def web_root() -> Path:
     """The folder of the page's static files inside the package."""
-    return Path(str(resources.files("edge") / "web"))
+    return Path(str(resources.files("digitlite.edge") / "web"))
 
 
 def _card(model_path: Path) -> dict:

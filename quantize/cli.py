@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from edge.errors import DigitliteError
-from edge.runtime import RUNTIME_CHOICES
-from quantize import VARIANTS
+from digitlite.edge.errors import DigitliteError
+from digitlite.edge.runtime import RUNTIME_CHOICES
+from digitlite.quantize import VARIANTS
 
 
 def register(subparsers) -> None:
@@ -46,7 +46,12 @@ def run(args) -> int:
     """Quantize as the command line says; print the table (or the cards)."""
     variants = tuple(VARIANTS if "all" in (args.variant or []) else dict.fromkeys(args.variant or ["int8"]))
     try:
-        from quantize.quantize import QuantizeConfig, format_table, output_folder, quantize
+        from digitlite.quantize.quantize import (
+            QuantizeConfig,
+            format_table,
+            output_folder,
+            quantize,
+        )
     except ImportError as e:
         raise DigitliteError(f"quantization needs TensorFlow ({e}); install it with: pip install 'digitlite[train]'") from None
     config = QuantizeConfig(

@@ -15,10 +15,10 @@ import tempfile
 
 import numpy as np
 
-from edge.errors import DigitliteError, first_line
-from edge.quiet import import_tensorflow, quiet
-from edge.signals import signals_to
-from quantize import VARIANTS
+from digitlite.edge.errors import DigitliteError, first_line
+from digitlite.edge.quiet import import_tensorflow, quiet
+from digitlite.edge.signals import signals_to
+from digitlite.quantize import VARIANTS
 
 tf = import_tensorflow()
 LOW_TEMP_SPACE = 64 * 1024 * 1024  # TensorFlow writes a SavedModel of the model to the temp folder first

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import atomic
-from edge.digest import sha256_file
-from edge.errors import DigitliteError
-from edge.evaluate import load_keras_model
-from edge.metrics import classification_report
-from edge.mnist import load_mnist
-from edge.runtime import Classifier
-from quantize.convert import VARIANTS, convert, representative_images, tf
+from digitlite.edge import atomic
+from digitlite.edge.digest import sha256_file
+from digitlite.edge.errors import DigitliteError
+from digitlite.edge.evaluate import load_keras_model
+from digitlite.edge.metrics import classification_report
+from digitlite.edge.mnist import load_mnist
+from digitlite.edge.runtime import Classifier
+from digitlite.quantize.convert import VARIANTS, convert, representative_images, tf
 
 
 class QuantizeRejected(DigitliteError):

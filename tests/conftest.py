@@ -50,8 +50,8 @@ def mnist_dir() -> Path:
     for c in candidates:
         if c and (Path(c) / "t10k-images-idx3-ubyte.gz").is_file():
             return Path(c)
-    from edge.errors import DataError
-    from edge.mnist import cache_dir, load_mnist
+    from digitlite.edge.errors import DataError
+    from digitlite.edge.mnist import cache_dir, load_mnist
 
     try:
         load_mnist()  # resolves to the cache when DIGITLITE_DATA is unset, and downloads there
@@ -63,15 +63,15 @@ def mnist_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist(mnist_dir):
     """The loaded, verified MNIST arrays."""
-    from edge.mnist import load_mnist
+    from digitlite.edge.mnist import load_mnist
 
     return load_mnist(mnist_dir)
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd=None) -> subprocess.CompletedProcess:
-    """Run ``python -m edge ARGS`` and capture its output."""
+    """Run ``python -m digitlite ARGS`` and capture its output."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "edge", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "digitlite", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=cwd)
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What the test suite needs besides .venv, fetched here (from the package registry) so that no
 # test installs from the network while it runs:
-#   .venv-tflite/  a second environment with only tflite-runtime, the NumPy 1 it needs, Pillow and
-#                  pytest (tests/test_runtime.py runs the model in it; .ci/run runs the edge tests in it);
+#   .venv-tflite/  a second environment with only tflite-runtime, the NumPy 1 it needs, Pillow,
+#                  pytest and digitlite (no dependencies) (tests/test_runtime.py runs the model in it; .ci/run runs the edge tests in it);
 #   .wheels/       the wheels of the Pi bundle's requirements.txt for this machine, so that
 #                  tests/test_export.py can run the bundle's install.sh offline (pip --no-index).
 # Run from anywhere, after .venv exists; again is quick (both are kept while complete).
@@ -18,14 +18,18 @@ if ! .venv-tflite/bin/python -c "import tflite_runtime, PIL, pytest" >/dev/null 
     .venv-tflite/bin/pip install -q tflite-runtime "numpy<2" pillow pytest \
         || fail "pip could not install tflite-runtime into .venv-tflite (offline? it needs the package registry once)"
 fi
+# digitlite itself, from this checkout, without its dependencies (so no ai-edge-litert)
+if [ "$(.venv-tflite/bin/python -c 'import digitlite.edge as e; print(e.__file__)' 2>/dev/null)" != "$PWD/edge/__init__.py" ]; then
+    .venv-tflite/bin/pip install -q --no-deps -e . || fail "pip could not install digitlite into .venv-tflite"
+fi
 
-requirements=$(.venv/bin/python -c "from edge.export import REQUIREMENTS; print('\n'.join(REQUIREMENTS['requirements.txt']))")
+requirements=$(.venv/bin/python -c "from digitlite.edge.export import REQUIREMENTS; print('\n'.join(REQUIREMENTS['requirements.txt']))")
 if [ "$(cat .wheels/requirements.txt 2>/dev/null)" != "$requirements" ] || [ ! -f .wheels/bookworm-constraints.txt ]; then
     rm -rf .wheels .wheels.part
     mkdir .wheels.part
     printf '%s\n' "$requirements" > .wheels.part/requirements.txt
     # as resolved today, and as install.sh resolves them on Bookworm (NumPy 1, OpenCV below 4.11)
-    .venv/bin/python -c "from edge.export import BOOKWORM_CONSTRAINTS; print('\n'.join(BOOKWORM_CONSTRAINTS))" \
+    .venv/bin/python -c "from digitlite.edge.export import BOOKWORM_CONSTRAINTS; print('\n'.join(BOOKWORM_CONSTRAINTS))" \
         > .wheels.part/bookworm-constraints.txt
     for constraints in /dev/null .wheels.part/bookworm-constraints.txt; do
         .venv/bin/pip download -q --only-binary=:all: -d .wheels.part -r .wheels.part/requirements.txt -c "$constraints" \

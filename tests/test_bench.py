@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-
-from benchmarks.bench import percentiles, throughput
 from conftest import assert_one_line_error, run_cli
+
+from digitlite.benchmarks.bench import percentiles, throughput
 
 
 def test_percentiles_on_known_timings():

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks import camera, quantization, realworld
-from edge.preprocess import load_image
+from digitlite.benchmarks import camera, quantization, realworld
+from digitlite.edge.preprocess import load_image
 
 
 def test_every_digit_template_draws_ink_inside_the_canvas():
@@ -38,7 +38,7 @@ def test_real_world_set_is_seeded_and_complete(tmp_path, mnist):
 
 
 def test_real_world_evaluation_counts_every_image(tmp_path, mnist, quantized):
-    from edge.runtime import Classifier
+    from digitlite.edge.runtime import Classifier
 
     folder = realworld.build_set(tmp_path / "set", 2, seed=3, mnist_images=mnist.test_images,
                                  mnist_labels=mnist.test_labels)
@@ -62,7 +62,7 @@ def test_quantization_table_from_cards(quantized, tmp_path):
 
 
 def test_camera_benchmark_reads_every_frame(tmp_path, mnist, quantized):
-    from edge.runtime import Classifier
+    from digitlite.edge.runtime import Classifier
 
     video = camera.make_video(tmp_path / "v.avi", mnist.test_images[0], frames=10)
     result = camera.read_video(video, Classifier(quantized[0] / "digits_int8.tflite", threads=1), stable=3, frames=25)
@@ -73,7 +73,7 @@ def test_camera_benchmark_reads_every_frame(tmp_path, mnist, quantized):
 
 
 def test_the_desk_set_has_a_truth_for_every_frame(tmp_path, mnist):
-    from benchmarks.desk import make_clip, truth_of
+    from digitlite.benchmarks.desk import make_clip, truth_of
 
     video, truth_file = camera.write_desk_set(tmp_path / "desk", seed=5, clips=2, frames=40,
                                               mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
@@ -106,7 +106,7 @@ def test_camera_scores_whole_numbers_and_empty_frames():
 def test_memprobe_reports_its_own_process(quantized):
     import json
 
-    run = subprocess.run([sys.executable, "-m", "benchmarks.memprobe", str(quantized[0] / "digits_int8.tflite"),
+    run = subprocess.run([sys.executable, "-m", "digitlite.benchmarks.memprobe", str(quantized[0] / "digits_int8.tflite"),
                           "--images", "200"], capture_output=True, text=True)
     report = json.loads(run.stdout)
     assert report["runtime"] == "litert" and report["tensorflow_loaded"] is False
@@ -114,9 +114,9 @@ def test_memprobe_reports_its_own_process(quantized):
 
 
 def test_the_reject_comparison_labels_candidates_and_scores_each_way(tmp_path, mnist):
-    from benchmarks import reject
-    from edge.classify import default_model
-    from edge.runtime import Classifier
+    from digitlite.benchmarks import reject
+    from digitlite.edge.classify import default_model
+    from digitlite.edge.runtime import Classifier
 
     classifier = Classifier(default_model())
     x, y = reject.harvest(1, 150, mnist, classifier)
@@ -131,14 +131,14 @@ def test_the_reject_comparison_labels_candidates_and_scores_each_way(tmp_path, m
     assert dropped["empty"]["rate"] == 1.0 and dropped["dropped_by_model"] > 0
     assert dropped["digit"]["right"] == 0  # a model that drops everything reads no digit
     with reject.without_line_rules():
-        import edge.preprocess
-        assert not edge.preprocess.find_lines(np.zeros((50, 50)), np.zeros((50, 50), bool))
-    assert edge.preprocess.find_lines.__module__ == "edge.lines"  # put back
+        from digitlite.edge import preprocess
+        assert not preprocess.find_lines(np.zeros((50, 50)), np.zeros((50, 50), bool))
+    assert preprocess.find_lines.__module__ == "digitlite.edge.lines"  # put back
 
 
 def test_a_table_is_pasted_where_its_markers_are_and_the_headline_follows(tmp_path, monkeypatch):
     """Tables live in docs/ pages or the README; the README's headline is refreshed from the results."""
-    from benchmarks import common, headline, training
+    from digitlite.benchmarks import common, headline, training
 
     readme, docs = tmp_path / "README.md", tmp_path / "docs"
     docs.mkdir()
@@ -153,7 +153,7 @@ def test_a_table_is_pasted_where_its_markers_are_and_the_headline_follows(tmp_pa
     assert (docs / "results.md").read_text() == f"# r\n{training.MARKERS[0]}\n| new table |\n{training.MARKERS[1]}\ntail\n"
     text = readme.read_text()
     assert "stale" not in text and text.endswith(f"{headline.MARKERS[1]}\nend\n")
-    assert "**123 requests/s**, 0 resets, 0 errors | `python -m benchmarks.serve` |" in text
+    assert "**123 requests/s**, 0 resets, 0 errors | `python -m digitlite.benchmarks.serve` |" in text
     assert "| model size | not measured |" in text  # no quantization results: never a guess
     assert "On Test CPU (3 cores)" in text
     with pytest.raises(SystemExit, match="not found"):
@@ -163,7 +163,7 @@ def test_a_table_is_pasted_where_its_markers_are_and_the_headline_follows(tmp_pa
 def test_a_dry_run_leaves_the_published_results_alone(tmp_path, monkeypatch, capsys):
     """Without --update-readme nothing changes in benchmarks/results: the README's headline reads
     those files, so they must stay those of the run that pasted the tables."""
-    from benchmarks import common, training
+    from digitlite.benchmarks import common, training
 
     results, readme = tmp_path / "results", tmp_path / "README.md"
     results.mkdir()

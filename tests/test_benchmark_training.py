@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from benchmarks import training
+from digitlite.benchmarks import training
 
 
 def test_training_benchmark_end_to_end_on_a_slice(tmp_path, mnist_dir):
@@ -14,7 +14,7 @@ def test_training_benchmark_end_to_end_on_a_slice(tmp_path, mnist_dir):
     readme.write_text(f"# title\n\nbefore\n{training.MARKERS[0]}\nold table\n{training.MARKERS[1]}\nafter\n")
     result = subprocess.run(
         [sys.executable, "-c",
-         "import sys; from pathlib import Path; from benchmarks import common, training; "
+         "import sys; from pathlib import Path; from digitlite.benchmarks import common, training; "
          f"common.README = Path({str(readme)!r}); sys.exit(training.main(sys.argv[1:]))",
          "--arch", "digitnet", "--arch", "baseline", "--out", str(tmp_path / "models"),
          "--results", str(tmp_path / "results"), "--update-readme",
@@ -40,7 +40,7 @@ def test_training_benchmark_end_to_end_on_a_slice(tmp_path, mnist_dir):
 
 def test_failed_training_stops_the_benchmark(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.training", "--arch", "digitnet", "--results", str(tmp_path),
+        [sys.executable, "-m", "digitlite.benchmarks.training", "--arch", "digitnet", "--results", str(tmp_path),
          "--", "--data-dir", str(tmp_path / "missing")],
         capture_output=True, text=True, timeout=300,
     )

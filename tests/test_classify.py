@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import assert_one_line_error, run_cli
+from PIL import Image
 from test_preprocess import photo_of
 
 
@@ -34,8 +33,8 @@ def _json_lines(stdout: str) -> list[dict]:
 
 
 def test_folder_json_lines_agree_with_the_runtime_on_the_same_inputs(images, model):
-    from edge.preprocess import preprocess_file
-    from edge.runtime import Classifier
+    from digitlite.edge.preprocess import preprocess_file
+    from digitlite.edge.runtime import Classifier
 
     result = run_cli("classify", str(images), "--model", model, "--json")
     assert result.returncode == 0, result.stderr
@@ -67,7 +66,7 @@ def test_save_preprocessed_writes_what_the_model_saw(images, model, tmp_path):
     result = run_cli("classify", str(images / "photo_0.jpg"), "--model", model, "--save-preprocessed", str(tmp_path))
     assert result.returncode == 0, result.stderr
     saved = np.asarray(Image.open(tmp_path / "photo_0.png"))
-    from edge.preprocess import preprocess_file
+    from digitlite.edge.preprocess import preprocess_file
 
     np.testing.assert_array_equal(saved, preprocess_file(images / "photo_0.jpg"))
 
@@ -81,8 +80,8 @@ def test_min_confidence_turns_a_guess_into_no_digit(images, model):
 
 
 def test_multi_reads_a_number_left_to_right(mnist, model, tmp_path):
-    from edge.preprocess import find_digits
-    from edge.runtime import Classifier
+    from digitlite.edge.preprocess import find_digits
+    from digitlite.edge.runtime import Classifier
 
     page = np.full((300, 1000), 220.0, np.float32)
     for k, i in enumerate([1, 0, 2, 3]):

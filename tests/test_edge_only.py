@@ -12,9 +12,8 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import REPO, assert_one_line_error, run_cli
+from PIL import Image
 from test_preprocess import photo_of
 
 pytestmark = pytest.mark.edge
@@ -22,7 +21,7 @@ SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 
 
 def test_the_model_and_its_card_ship_in_the_package():
-    from edge.classify import default_model
+    from digitlite.edge.classify import default_model
 
     assert default_model() == SHIPPED and SHIPPED.stat().st_size <= 100_000
     card = json.loads(SHIPPED.with_suffix(".json").read_text())
@@ -55,10 +54,10 @@ def test_classify_with_the_default_model_reads_photos_and_drawings(tmp_path, mni
 
 def test_no_heavy_module_is_imported_by_classify(tmp_path, mnist):
     Image.fromarray(mnist.test_images[0]).save(tmp_path / "d.png")
-    code = ("import sys\nfrom edge.cli import main\n"
+    code = ("import sys\nfrom digitlite.edge.cli import main\n"
             f"rc = main(['classify', {str(tmp_path / 'd.png')!r}])\n"
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('tensorflow', 'keras', 'train', 'quantize', 'benchmarks', 'cv2'))\n"
+            "('tensorflow', 'keras', 'cv2') or m.startswith(('digitlite.train', 'digitlite.quantize', 'digitlite.benchmarks')))\n"
             "print('HEAVY', heavy, rc)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO))
     assert "HEAVY [] 0" in result.stdout, result.stdout + result.stderr
@@ -75,7 +74,7 @@ def test_a_truncated_model_is_one_line_not_a_crash(tmp_path, keep):
 
 
 def test_layout_check_accepts_the_shipped_model_and_rejects_garbage():
-    from edge.runtime import check_tflite_bytes
+    from digitlite.edge.runtime import check_tflite_bytes
 
     data = SHIPPED.read_bytes()
     assert check_tflite_bytes(data) is None
@@ -111,7 +110,7 @@ def test_info_runs_the_model_and_times_calls(tmp_path):
 
 
 def test_time_calls_counts_only_timed_calls():
-    from edge.runtime import Classifier
+    from digitlite.edge.runtime import Classifier
 
     clf = Classifier(SHIPPED, threads=1)
     times = clf.time_calls(clf.to_input(np.zeros((1, 28, 28), np.uint8)), runs=30, warmup=5)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import assert_one_line_error, prepared, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +39,7 @@ def _files(folder: Path) -> set[str]:
 def test_bundle_holds_wheel_model_card_requirements_and_scripts(bundle):
     files = _files(bundle)
     wheels = [f for f in files if f.endswith(".whl")]
-    assert len(wheels) == 1 and wheels[0].startswith("digitlite_edge-")
+    assert len(wheels) == 1 and wheels[0].startswith("digitlite-")
     assert files - set(wheels) == EXPECTED_FILES
     assert (bundle / "model/digits_int8.tflite").read_bytes() == SHIPPED.read_bytes()
     assert json.loads((bundle / "model/digits_int8.json").read_text())["sha256"] == \
@@ -59,18 +58,24 @@ def test_bundle_holds_wheel_model_card_requirements_and_scripts(bundle):
     assert "99.62 %" in (bundle / "README.txt").read_text()  # from the card, not typed in
 
 
-def test_the_wheel_is_the_edge_package_alone_with_valid_metadata(bundle):
+def test_the_wheel_is_the_builds_edge_part_with_valid_metadata(bundle):
     wheel = next(bundle.glob("*.whl"))
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
-        assert {n.split("/")[0] for n in names} == {"edge", wheel.name.rsplit("-", 3)[0] + ".dist-info"}
-        assert "edge/models/digits_int8.tflite" in names and "edge/web/index.html" in names
-        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-        dist = next(n.split("/")[0] for n in names if n.endswith(".dist-info/RECORD"))
-        meta = zf.read(f"{dist}/METADATA").decode()
-        assert "Name: digitlite-edge" in meta and "Requires-Dist: numpy" in meta
-        assert "tensorflow" not in meta.lower() and "litert" not in meta.lower()
-        assert "digitlite = edge.cli:run" in zf.read(f"{dist}/entry_points.txt").decode()
+        dist = wheel.name.rsplit("-", 3)[0] + ".dist-info"
+        assert {n.rsplit("/", 1)[0] for n in names} == {
+            "digitlite", "digitlite/edge", "digitlite/edge/models", "digitlite/edge/web", dist}
+        assert {"digitlite/__init__.py", "digitlite/__main__.py", "digitlite/edge/cli.py",
+                "digitlite/edge/models/digits_int8.tflite", "digitlite/edge/web/index.html"} <= set(names)
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/package/" in n]
+        meta = zf.read(f"{dist}/METADATA").decode().split("\n\n")[0]  # the headers, not the README
+        # the build's metadata (pyproject.toml's pins, once), less the extras of the dropped stages
+        assert "Name: digitlite\n" in meta and "Requires-Dist: numpy>=1.23" in meta and "Provides-Extra: camera" in meta
+        assert "tensorflow" not in meta.lower() and "pytest" not in meta.lower()
+        import digitlite
+        assert f"Version: {digitlite.__version__}\n" in meta
+        entry_points = zf.read(f"{dist}/entry_points.txt").decode()
+        assert "digitlite = digitlite.edge.cli:run" in entry_points and "digitlite.commands" not in entry_points
         for line in zf.read(f"{dist}/RECORD").decode().splitlines():  # every hash and size right
             name, digest, size = line.rsplit(",", 2)
             if name.endswith("RECORD"):
@@ -81,7 +86,7 @@ def test_the_wheel_is_the_edge_package_alone_with_valid_metadata(bundle):
 
 
 def test_the_same_sources_give_the_same_wheel(bundle, tmp_path):
-    from edge.export import build_edge_wheel
+    from digitlite.edge.export import build_edge_wheel
 
     again = build_edge_wheel(tmp_path)
     assert again.read_bytes() == next(bundle.glob("*.whl")).read_bytes()
@@ -93,7 +98,7 @@ def test_the_wheel_installs_and_runs_without_the_checkout(bundle, tmp_path, mnis
                           str(next(bundle.glob("*.whl")))], capture_output=True, text=True)
     assert pip.returncode == 0, pip.stderr
     env = {"PYTHONPATH": str(target)}
-    where = subprocess.run([sys.executable, "-c", "import edge; print(edge.__file__)"], cwd=tmp_path, env={
+    where = subprocess.run([sys.executable, "-c", "import digitlite.edge as e; print(e.__file__)"], cwd=tmp_path, env={
         **os.environ, **env}, capture_output=True, text=True)
     assert where.stdout.strip().startswith(str(target)), where  # the installed copy, not the repository
     result = run_cli("eval", str(bundle / "model/digits_int8.tflite"), "--samples", "300", "--json",
@@ -101,6 +106,13 @@ def test_the_wheel_installs_and_runs_without_the_checkout(bundle, tmp_path, mnis
                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["accuracy"] > 0.98
+    # exported again from that installed copy (no checkout to build from): the same wheel
+    again = run_cli("export", str(tmp_path / "again"), env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    with zipfile.ZipFile(next(bundle.glob("*.whl"))) as first, \
+            zipfile.ZipFile(next((tmp_path / "again").glob("*.whl"))) as second:
+        assert {n: first.read(n) for n in first.namelist() if not n.endswith("RECORD")} == \
+            {n: second.read(n) for n in second.namelist() if not n.endswith("RECORD")}
 
 
 def test_export_a_trained_model_with_its_card(quantized, tmp_path):
@@ -154,7 +166,7 @@ def test_export_keeps_a_folder_it_was_not_told_to_replace(bundle, tmp_path):
 
 
 def test_an_export_that_fails_half_way_leaves_the_previous_bundle(bundle, tmp_path, monkeypatch):
-    import edge.export as export
+    from digitlite.edge import export
 
     out = tmp_path / "b"
     shutil.copytree(bundle, out)
@@ -185,7 +197,7 @@ def copy(bundle, tmp_path):
 
 
 @pytest.mark.parametrize("damage, fragment", [
-    (lambda b: next(b.glob("*.whl")).unlink(), "the bundle lacks digitlite_edge-"),
+    (lambda b: next(b.glob("*.whl")).unlink(), "the bundle lacks digitlite-"),
     (lambda b: (b / "model/digits_int8.tflite").unlink(), "the bundle lacks model/digits_int8.tflite"),
     (lambda b: (b / "model/digits_int8.tflite").write_bytes(b"TFL3" * 10), "is damaged (sha256 mismatch"),
     (lambda b: (b / "SHA256SUMS").unlink(), "SHA256SUMS is missing"),
@@ -235,9 +247,9 @@ def test_install_then_run_from_the_bundle(copy, tmp_path, mnist_dir):
     assert "@" not in unit.split("[Unit]", 1)[1]  # every placeholder filled
 
     from PIL import Image
-
     from test_preprocess import photo_of
-    from edge.mnist import load_mnist
+
+    from digitlite.edge.mnist import load_mnist
 
     digit = load_mnist(mnist_dir).test_images[0]  # a 7
     Image.fromarray(photo_of(digit).astype("uint8")).save(tmp_path / "seven.png")
@@ -281,7 +293,7 @@ def test_install_keeps_debians_numpy_for_picamera2(copy, tmp_path, mnist_dir):
            "PATH": "/usr/bin:/bin"}
     result = _sh(copy, "install.sh", env=env)
     assert result.returncode == 0, result.stderr
-    from benchmarks.pi_emulation import pi_constraints
+    from digitlite.benchmarks.pi_emulation import pi_constraints
 
     # what the emulated Pi is installed with (benchmarks.pi_emulation) is what install.sh does
     assert (venv / "digitlite-constraints.txt").read_text().splitlines() == pi_constraints(version)

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import assert_one_line_error, default_signals, run_cli
-from edge import atomic
-from edge.runtime import Classifier
+
+from digitlite.edge import atomic
+from digitlite.edge.runtime import Classifier
 
 
 def _snapshot(folder: Path) -> dict:
@@ -38,7 +38,7 @@ def previous(tiny_model, tmp_path_factory, mnist_dir):
 
 def _quantize_until(tiny_model, out, mnist_dir, trigger: str, sig: int) -> tuple[int, str]:
     """Start `digitlite quantize`, send ``sig`` once ``trigger`` shows on stderr, return (exit code, stderr)."""
-    proc = subprocess.Popen([sys.executable, "-m", "edge", "quantize", str(tiny_model), "--out", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "digitlite", "quantize", str(tiny_model), "--out", str(out),
                              "--max-drop", "5", "--calibration-samples", "200", "--data-dir", str(mnist_dir)],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                             preexec_fn=default_signals)
@@ -87,7 +87,7 @@ def test_disk_full_while_quantizing_keeps_the_previous_model(previous, tiny_mode
     out.mkdir()
     unshare = ["unshare", "--mount"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
     script = ('mount -t tmpfs -o size=100k tmpfs "$1" && cp "$2"/* "$1"/ && '
-              '"$3" -m edge quantize "$4" --out "$1" --max-drop 5 --calibration-samples 200 --data-dir "$5"; '
+              '"$3" -m digitlite quantize "$4" --out "$1" --max-drop 5 --calibration-samples 200 --data-dir "$5"; '
               'code=$?; cd "$1" && ls -A && sha256sum * && exit $code')
     result = subprocess.run([*unshare, "sh", "-c", script, "sh", str(out), str(previous), sys.executable,
                              str(tiny_model), str(mnist_dir)], capture_output=True, text=True, timeout=300)
@@ -102,7 +102,7 @@ def test_disk_full_while_exporting_keeps_the_previous_bundle(tmp_path):
     out = tmp_path / "bundle"
     assert run_cli("export", str(out)).returncode == 0
     before = _snapshot(out)
-    result = subprocess.run([sys.executable, "-m", "edge", "export", str(out), "--force"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "digitlite", "export", str(out), "--force"], capture_output=True,
                             text=True, preexec_fn=_limit_file_size(30_000), timeout=120)
     assert_one_line_error(result, "cannot write the bundle", "File too large")
     assert _snapshot(out) == before
@@ -171,7 +171,7 @@ def test_a_full_temp_folder_during_conversion_is_named(previous, tiny_model, mni
     small.mkdir()
     before = _snapshot(out)
     unshare = ["unshare", "--mount"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
-    script = ('mount -t tmpfs -o size=64k tmpfs "$1" && TMPDIR="$1" exec "$2" -m edge quantize "$3" --out "$4" '
+    script = ('mount -t tmpfs -o size=64k tmpfs "$1" && TMPDIR="$1" exec "$2" -m digitlite quantize "$3" --out "$4" '
               '--max-drop 5 --calibration-samples 200 --data-dir "$5"')
     result = subprocess.run([*unshare, "sh", "-c", script, "sh", str(small), sys.executable, str(tiny_model),
                              str(out), str(mnist_dir)], capture_output=True, text=True, timeout=300)

@@ -6,14 +6,24 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import assert_one_line_error, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from benchmarks.reliability import SIGNATURES, huge_png, malformed_corpus, random_files, run
-from conftest import assert_one_line_error, run_cli
-from edge.preprocess import ImageError, load_image, preprocess_file, preprocess_gray
-
+from digitlite.benchmarks.reliability import (
+    SIGNATURES,
+    huge_png,
+    malformed_corpus,
+    random_files,
+    run,
+)
+from digitlite.edge.preprocess import (
+    ImageError,
+    load_image,
+    preprocess_file,
+    preprocess_gray,
+)
 
 
 def _digit_or_clear_error(make) -> None:

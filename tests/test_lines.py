@@ -7,10 +7,17 @@ import math
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-
-from edge.lines import LineTracker, family_angle, find_lines
-from edge.preprocess import ImageError, find_digits, find_ink, ink_map, otsu_threshold, preprocess_gray
 from test_preprocess import similarity
+
+from digitlite.edge.lines import LineTracker, family_angle, find_lines
+from digitlite.edge.preprocess import (
+    ImageError,
+    find_digits,
+    find_ink,
+    ink_map,
+    otsu_threshold,
+    preprocess_gray,
+)
 
 pytestmark = pytest.mark.edge  # numpy and Pillow only
 

@@ -7,7 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from edge.metrics import classification_report, confusion_matrix, format_report
+from digitlite.edge.metrics import (
+    classification_report,
+    confusion_matrix,
+    format_report,
+)
 
 pytestmark = pytest.mark.edge  # numpy and Pillow only: also run where only tflite-runtime is installed
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-import keras
-from train.model import ARCHITECTURES, DEFAULT_ARCH, build_model, count_macs
+
+from digitlite.train.model import ARCHITECTURES, DEFAULT_ARCH, build_model, count_macs
 
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))

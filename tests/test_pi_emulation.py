@@ -1,7 +1,7 @@
 """benchmarks.pi_emulation's own logic: the comparison that decides, the emulated command line, its errors.
 
 The emulation itself (Debian arm64 under qemu-user, both interpreters) is run by .ci/run as
-`python -m benchmarks.pi_emulation`, which exits 1 on any disagreement with x86.
+`python -m digitlite.benchmarks.pi_emulation`, which exits 1 on any disagreement with x86.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import pi_emulation as pe
+from digitlite.benchmarks import pi_emulation as pe
 
 STEP = 1 / 256
 
@@ -66,7 +66,7 @@ def test_emulated_commands_run_under_qemu_with_a_pi_cpuinfo(tmp_path, monkeypatc
     cmd = side.command(["eval", "m.tflite"])
     assert cmd[:2] == ["/usr/bin/unshare", "--mount"] and "mount --bind" in cmd[cmd.index("-c") + 1]
     assert str(tmp_path / "cpuinfo") in cmd and "/usr/bin/qemu-aarch64-static" in cmd
-    assert cmd[-5:] == ["-S", "-m", "edge", "eval", "m.tflite"]
+    assert cmd[-5:] == ["-S", "-m", "digitlite", "eval", "m.tflite"]
     env = side.env("/data")
     assert env["QEMU_CPU"] == "cortex-a72" and env["PYTHONPATH"] == str(tmp_path / "site")
     assert env["DIGITLITE_DATA"] == "/data"
@@ -78,7 +78,7 @@ def test_missing_tools_are_one_line_errors(tmp_path):
     bin_dir = tmp_path / "bin"  # a PATH with python and nothing else
     bin_dir.mkdir()
     os.symlink(sys.executable, bin_dir / "python")
-    result = subprocess.run([str(bin_dir / "python"), "-m", "benchmarks.pi_emulation", "--work", str(tmp_path / "w")],
+    result = subprocess.run([sys.executable, "-m", "digitlite.benchmarks.pi_emulation", "--work", str(tmp_path / "w")],
                             capture_output=True, text=True, env={**os.environ, "PATH": str(bin_dir)},
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 1 and "Traceback" not in result.stderr

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge.imageops import components
-from edge.preprocess import ImageError, find_digits, load_gray, load_image, preprocess_file, preprocess_gray
+from digitlite.edge.imageops import components
+from digitlite.edge.preprocess import (
+    ImageError,
+    find_digits,
+    load_gray,
+    load_image,
+    preprocess_file,
+    preprocess_gray,
+)
 
 pytestmark = pytest.mark.edge  # numpy and Pillow only: also run where only tflite-runtime is installed
 

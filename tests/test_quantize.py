@@ -8,7 +8,6 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from conftest import assert_one_line_error, run_cli
 
 
@@ -66,7 +65,7 @@ def test_eval_on_the_tflite_model_agrees_with_the_card(quantized, mnist_dir):
 
 
 def test_full_integer_check_catches_a_float_model(quantized):
-    from edge.runtime import Classifier
+    from digitlite.edge.runtime import Classifier
 
     out, _ = quantized
     assert Classifier(out / "digits_int8.tflite").float_operators() == []
@@ -106,7 +105,7 @@ def test_int8_io_type_gives_int8_input(tiny_model, tmp_path, mnist_dir):
 
 
 def test_calibration_sample_is_stratified_and_seeded(mnist):
-    from quantize.convert import representative_images
+    from digitlite.quantize.convert import representative_images
 
     a = representative_images(mnist.train_images, mnist.train_labels, 105, seed=3)
     b = representative_images(mnist.train_images, mnist.train_labels, 105, seed=3)

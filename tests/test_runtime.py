@@ -9,10 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO, assert_one_line_error, prepared, run_cli
-from edge.errors import DigitliteError
-from edge.runtime import Classifier, interpreter_class
+
+from digitlite.edge.errors import DigitliteError
+from digitlite.edge.runtime import Classifier, interpreter_class
 
 SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 
@@ -53,12 +53,12 @@ def _outputs_in(python: str, model, runtime: str, env=None) -> dict:
     """Raw uint8 outputs of ``model`` on the 10,000 test images, computed in another interpreter process."""
     code = (
         "import json, sys\n"
-        "from edge.mnist import load_mnist\n"
-        "from edge.runtime import Classifier\n"
+        "from digitlite.edge.mnist import load_mnist\n"
+        "from digitlite.edge.runtime import Classifier\n"
         f"clf = Classifier({str(model)!r}, runtime={runtime!r})\n"
         "x = clf.to_input(load_mnist().test_images)\n"
         "raw = [clf.invoke(x[i:i + 500]).tolist() for i in range(0, len(x), 500)]\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'train', 'quantize'))\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras') or m.startswith(('digitlite.train', 'digitlite.quantize')))\n"
         "print(json.dumps({'runtime': clf.runtime, 'raw': sum(raw, []), 'heavy': heavy}))\n"
     )
     result = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=300, cwd=str(REPO),
@@ -137,8 +137,8 @@ def test_tflite_runtime_under_numpy2_is_a_clear_error(tmp_path):
         "sys.modules['tflite_runtime.interpreter'] = mod\n"
         "real = metadata.version\n"
         "metadata.version = lambda d: '2.14.0' if d == 'tflite-runtime' else real(d)\n"
-        "from edge.runtime import interpreter_class\n"
-        "from edge.errors import DigitliteError\n"
+        "from digitlite.edge.runtime import interpreter_class\n"
+        "from digitlite.edge.errors import DigitliteError\n"
         "try:\n    interpreter_class('tflite')\nexcept DigitliteError as e:\n    print(e)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO))
@@ -197,9 +197,9 @@ def test_importing_edge_and_evaluating_never_loads_tensorflow(quantized, mnist_d
     out, _ = quantized
     code = (
         "import sys\n"
-        "from edge.cli import main\n"
+        "from digitlite.edge.cli import main\n"
         f"code = main(['eval', {str(out / 'digits_int8.tflite')!r}, '--samples', '200', '--data-dir', {str(mnist_dir)!r}])\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'train', 'quantize', 'benchmarks'))\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras') or m.startswith(('digitlite.train', 'digitlite.quantize', 'digitlite.benchmarks')))\n"
         "print('HEAVY', heavy, code)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO))

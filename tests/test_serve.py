@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import REPO
+from PIL import Image
 
 SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 
@@ -22,8 +21,8 @@ SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 @pytest.fixture(scope="module")
 def server():
     """The server on a free loopback port, in a thread, with the shipped model."""
-    from edge.runtime import Classifier
-    from edge.serve import DigitServer
+    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.serve import DigitServer
 
     srv = DigitServer(("127.0.0.1", 0), Classifier(SHIPPED), SHIPPED)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
@@ -70,8 +69,8 @@ def test_health_gives_the_model_card(server):
 
 
 def test_predict_png_and_pixels(server, mnist):
-    from edge.preprocess import preprocess_gray
-    from edge.runtime import Classifier
+    from digitlite.edge.preprocess import preprocess_gray
+    from digitlite.edge.runtime import Classifier
 
     reference = Classifier(SHIPPED)
     for i in range(5):
@@ -158,7 +157,7 @@ def test_bounded_load_with_malformed_requests(server, mnist):
 def test_a_burst_on_a_busy_machine_is_queued_never_reset(mnist):
     """64 clients at once against the server's own processes, both cores kept busy: every
     request is answered (right, or 4xx for a malformed one); none is reset, none times out."""
-    from benchmarks.serve import busy_cores, drawing, measure, server_process
+    from digitlite.benchmarks.serve import busy_cores, drawing, measure, server_process
 
     bodies = [(drawing(mnist.test_images[i]), int(mnist.test_labels[i])) for i in range(10)]
     with server_process("--workers", "2") as (_, port), busy_cores(2):
@@ -174,11 +173,12 @@ def test_workers_answer_together_and_stop_together(mnist):
     import sys
     import time
 
-    from benchmarks.serve import drawing
     from conftest import default_signals
 
+    from digitlite.benchmarks.serve import drawing
+
     png = drawing(mnist.test_images[0])
-    proc = subprocess.Popen([sys.executable, "-m", "edge", "serve", "--port", "0", "--workers", "2"],
+    proc = subprocess.Popen([sys.executable, "-m", "digitlite", "serve", "--port", "0", "--workers", "2"],
                             stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     try:
         import re
@@ -213,16 +213,14 @@ def test_workers_answer_together_and_stop_together(mnist):
 
 def test_workers_do_not_outlive_a_killed_server():
     """kill -9 of the server (an OOM kill, a crashed supervisor): no worker stays holding the port."""
-    import os
     import re
-    import signal
     import subprocess
     import sys
     import time
 
     from conftest import default_signals
 
-    proc = subprocess.Popen([sys.executable, "-m", "edge", "serve", "--port", "0", "--workers", "2"],
+    proc = subprocess.Popen([sys.executable, "-m", "digitlite", "serve", "--port", "0", "--workers", "2"],
                             stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     try:
         port = int(re.search(r"localhost:(\d+)/", proc.stderr.readline()).group(1))
@@ -253,7 +251,7 @@ def test_drawing_in_a_real_browser(server, tmp_path):
     """Headless Chromium draws digits on #pad with pointer events and reads #digit."""
     from playwright.sync_api import sync_playwright
 
-    from benchmarks.realworld import TEMPLATES
+    from digitlite.benchmarks.realworld import TEMPLATES
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed (.ci/run installs it)"
     url = f"http://{server[0]}:{server[1]}/"
@@ -293,7 +291,7 @@ def test_serve_command_starts_answers_and_stops_on_ctrl_c_and_sigterm():
     from conftest import default_signals
 
     for stop in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and systemctl stop
-        proc = subprocess.Popen([sys.executable, "-m", "edge", "serve", "--port", "0"], stderr=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, "-m", "digitlite", "serve", "--port", "0"], stderr=subprocess.PIPE,
                                 text=True, preexec_fn=default_signals)
         try:
             line = proc.stderr.readline()
@@ -315,7 +313,7 @@ def test_a_port_in_use_is_one_line(server):
 
 
 def test_serve_benchmark_counts_every_request(server, mnist):
-    from benchmarks.serve import drawing, measure
+    from digitlite.benchmarks.serve import drawing, measure
 
     bodies = [(drawing(mnist.test_images[i]), int(mnist.test_labels[i])) for i in range(3)]
     result = measure(server, bodies, requests=24, clients=4)
@@ -325,7 +323,7 @@ def test_serve_benchmark_counts_every_request(server, mnist):
 
 def test_soak_of_a_server_process_keeps_answers_right_and_memory_flat(mnist):
     """`benchmarks.serve --soak` on a short run: a leak of tens of KB per request would show."""
-    from benchmarks.serve import drawing, malformed_requests, soak
+    from digitlite.benchmarks.serve import drawing, malformed_requests, soak
 
     bodies = [(drawing(mnist.test_images[i]), int(mnist.test_labels[i])) for i in range(10)]
     r = soak(bodies, requests=700, clients=4, samples=4)

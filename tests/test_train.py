@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import assert_one_line_error, default_signals, run_cli
-from train.report import PLOTS, misclassified_title
+
+from digitlite.train.report import PLOTS, misclassified_title
 
 QUICK = ["--train-samples", "1500", "--val-size", "500", "--epochs", "2", "--batch-size", "64"]
 
@@ -48,7 +48,7 @@ def test_the_misclassified_grid_says_how_many_it_shows():
 def test_the_feature_map_plot_says_which_channels_it_shows(tmp_path, monkeypatch):
     import keras
 
-    from train import report
+    from digitlite.train import report
 
     titles = []
     real_save = report._save
@@ -98,8 +98,8 @@ def test_eval_command_agrees_with_the_training_report(trained, mnist_dir):
 
 
 def test_same_seed_same_model(mnist_dir, tmp_path):
-    from train.config import TrainConfig
-    from train.train import train
+    from digitlite.train.config import TrainConfig
+    from digitlite.train.train import train
 
     def run(out):
         cfg = TrainConfig(train_samples=600, val_size=300, epochs=1, batch_size=64, out=str(tmp_path / out),
@@ -112,7 +112,7 @@ def test_same_seed_same_model(mnist_dir, tmp_path):
 
 
 def _start_training(out: Path, mnist_dir: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "edge", "train", "--out", str(out), "--data-dir", str(mnist_dir),
+    return subprocess.Popen([sys.executable, "-m", "digitlite", "train", "--out", str(out), "--data-dir", str(mnist_dir),
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=default_signals)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from edge.quiet import import_tensorflow
+from digitlite.edge.quiet import import_tensorflow
 
 import_tensorflow()
 

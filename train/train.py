@@ -13,21 +13,21 @@ import sys
 import time
 from pathlib import Path
 
-from edge.quiet import import_tensorflow
+from digitlite.edge.quiet import import_tensorflow
 
 tf = import_tensorflow()
 
 import keras  # noqa: E402  (after TensorFlow's quiet import)
 import numpy as np  # noqa: E402
 
-from edge import atomic  # noqa: E402
-from edge.errors import DigitliteError  # noqa: E402
-from edge.mnist import load_mnist  # noqa: E402
-from edge.signals import signals_to  # noqa: E402
-from train.config import TrainConfig  # noqa: E402
-from train.data import eval_dataset, split_validation, training_dataset  # noqa: E402
-from train.model import ARCHITECTURES, build_model, count_macs  # noqa: E402
-from train.report import write_report  # noqa: E402
+from digitlite.edge import atomic  # noqa: E402
+from digitlite.edge.errors import DigitliteError  # noqa: E402
+from digitlite.edge.mnist import load_mnist  # noqa: E402
+from digitlite.edge.signals import signals_to  # noqa: E402
+from digitlite.train.config import TrainConfig  # noqa: E402
+from digitlite.train.data import eval_dataset, split_validation, training_dataset  # noqa: E402
+from digitlite.train.model import ARCHITECTURES, build_model, count_macs  # noqa: E402
+from digitlite.train.report import write_report  # noqa: E402
 
 
 class EpochPrinter(keras.callbacks.Callback):
