@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlite.benchmarks.common import machine
+from digitlite.edge.card import CardError, ModelCard
 from digitlite.edge.errors import DigitliteError
 from digitlite.edge.runtime import RUNTIMES, Classifier, interpreter_class
 
@@ -118,18 +119,19 @@ def peak_memory(model: str, runtime: str, threads: int) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _card(model: Path) -> dict:
+def _card(model: Path) -> ModelCard | None:
     try:
-        return json.loads(model.with_suffix(".json").read_text())
-    except (OSError, ValueError):
-        return {}
+        return ModelCard.of(model, required=False)
+    except CardError:
+        return None  # a model without a usable card is still measured
 
 
 def bench_one(model: Path, runtime: str, threads: int, config: BenchConfig, test, png: bytes, progress) -> dict:
     """Every measurement for one model, interpreter and thread count."""
-    row = {"model": model.name, "variant": _card(model).get("variant", model.stem.rsplit("_", 1)[-1]),
+    card = _card(model)
+    row = {"model": model.name, "variant": card.variant if card else model.stem.rsplit("_", 1)[-1],
            "runtime": runtime, "threads": threads, "size_bytes": model.stat().st_size,
-           "macs_per_image": _card(model).get("macs_per_image")}
+           "macs_per_image": card.macs_per_image if card else None}
     try:
         t0 = time.perf_counter()
         clf = Classifier(model, runtime=runtime, threads=threads)

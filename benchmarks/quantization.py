@@ -8,25 +8,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from digitlite.benchmarks.common import publish
+from digitlite.edge.card import CardError, ModelCard
 
 MARKERS = ("<!-- quantize-results:begin -->", "<!-- quantize-results:end -->")
 
 
 def load_cards(models: list[str]) -> list[dict]:
-    """The card of each model (``X.tflite`` -> ``X.json``); SystemExit naming a model without one."""
-    cards = []
-    for m in models:
-        card = Path(m).with_suffix(".json")
-        try:
-            cards.append(json.loads(card.read_text()))
-        except (OSError, ValueError) as e:
-            raise SystemExit(f"benchmarks.quantization: {card}: no readable model card ({e})") from None
-    return cards
+    """The card of each model (``X.tflite`` -> ``X.json``), as JSON objects; SystemExit naming a bad one."""
+    try:
+        return [ModelCard.of(m).to_dict() for m in models]
+    except CardError as e:
+        raise SystemExit(f"benchmarks.quantization: {e}") from None
 
 
 def markdown(cards: list[dict]) -> str:

@@ -258,6 +258,7 @@ def _run_info(args) -> int:
 
     import numpy as np
 
+    from digitlite.edge.card import CardError, ModelCard
     from digitlite.edge.digest import sha256_file
     from digitlite.edge.runtime import interpreter_version
 
@@ -270,18 +271,17 @@ def _run_info(args) -> int:
     if probs.shape != (1, 10) or not np.all(np.isfinite(probs)):
         raise DigitliteError(f"{classifier.path}: the model ran but returned {probs.shape} non-finite output")
     interface = classifier.describe()
-    card_path = classifier.path.with_suffix(".json")
     try:
-        card = json.loads(card_path.read_text())
-    except (OSError, ValueError):
-        card = {}
+        card = ModelCard.of(classifier.path, required=False)
+    except CardError:
+        card = None  # info checks that the model runs; a broken card is export's and serve's business
     info = {
         "digitlite": _version(), "python": platform.python_version(), "machine": platform.machine(),
         "numpy": np.__version__, "interpreter": classifier.runtime,
         "interpreter_version": interpreter_version(classifier.runtime),
         "model": str(classifier.path), "sha256": sha256_file(classifier.path),
         "input": interface["input"], "output": interface["output"], "first_call_ms": round(call_ms, 3),
-        "card_accuracy": card.get("tflite_accuracy") if isinstance(card, dict) else None,
+        "card_accuracy": card.tflite_accuracy if card else None,
     }
     if args.calls:
         times = classifier.time_calls(classifier.to_input(np.zeros((1, 28, 28), np.uint8)), args.calls,

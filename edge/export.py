@@ -30,6 +30,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from digitlite.edge.card import ModelCard, card_path
 from digitlite.edge.digest import sha256_file
 from digitlite.edge.errors import DigitliteError
 
@@ -167,7 +168,7 @@ def build_edge_wheel(out_dir: str | os.PathLike) -> Path:
     return wheel
 
 
-def _model_with_card(model: Path) -> tuple[Path, dict]:
+def _model_with_card(model: Path) -> tuple[Path, ModelCard]:
     from digitlite.edge.runtime import check_tflite_bytes
 
     if not model.is_file():
@@ -175,18 +176,7 @@ def _model_with_card(model: Path) -> tuple[Path, dict]:
     problem = check_tflite_bytes(model.read_bytes())
     if problem:
         raise DigitliteError(f"{model}: not a valid TFLite model ({problem})")
-    card_path = model.with_suffix(".json")
-    try:
-        card = json.loads(card_path.read_text())
-    except FileNotFoundError:
-        raise DigitliteError(f"{card_path}: the model card is missing (digitlite quantize writes it beside the model)") from None
-    except (OSError, ValueError) as e:
-        raise DigitliteError(f"{card_path}: unreadable model card ({e})") from None
-    if not isinstance(card, dict):
-        raise DigitliteError(f"{card_path}: not a model card (expected a JSON object)")
-    if card.get("sha256") not in (None, sha256_file(model)):
-        raise DigitliteError(f"{card_path}: the card's sha256 does not match {model.name}: not this model's card")
-    return card_path, card
+    return card_path(model), ModelCard.of(model)
 
 
 def _fill(template: str, **values: str) -> str:
@@ -348,10 +338,9 @@ def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.Pa
             (tmp / name).chmod(0o755)
         (tmp / "digitlite-camera.service.in").write_text(SERVICE)
         files = sorted([*(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()), "README.txt"])
-        accuracy = card.get("tflite_accuracy")
         (tmp / "README.txt").write_text(README.format(
             version=version, model=model.name, files=", ".join(files),
-            accuracy=f" ({accuracy * 100:.2f} % on the MNIST test set)" if isinstance(accuracy, float) else ""))
+            accuracy=f" ({card.tflite_accuracy * 100:.2f} % on the MNIST test set)"))
         manifest = {"target": target, "digitlite": version, "wheel": wheel.name, "model": f"model/{model.name}",
                     "default_interpreter": "ai-edge-litert", "requirements": sorted(REQUIREMENTS),
                     "files": {f: sha256_file(tmp / f) for f in files}}

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlite.edge.card import ModelCard
 from digitlite.edge.errors import DigitliteError
 from digitlite.edge.preprocess import (
     WORK_SIDE,
@@ -66,12 +67,9 @@ def web_root() -> Path:
 
 
 def _card(model_path: Path) -> dict:
-    try:
-        card = json.loads(model_path.with_suffix(".json").read_text())
-    except (OSError, ValueError):
-        return {"file": model_path.name}
-    keys = ("file", "variant", "tflite_accuracy", "size_bytes", "sha256", "parameters", "macs_per_image")
-    return {k: card[k] for k in keys if k in card}
+    """The card's essentials for /api/health; just the file's name for a model without a card."""
+    card = ModelCard.of(model_path, required=False)  # a broken or foreign card stops the server, in one line
+    return card.essentials() if card else {"file": model_path.name}
 
 
 class DigitServer(ThreadingHTTPServer):

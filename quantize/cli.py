@@ -59,5 +59,5 @@ def run(args) -> int:
         io_type=args.io_type, max_drop=args.max_drop, seed=args.seed, data_dir=args.data_dir, runtime=args.runtime,
     )
     cards = quantize(config)
-    print(json.dumps(cards, indent=2) if args.json else format_table(cards, output_folder(config)))
+    print(json.dumps([c.to_dict() for c in cards], indent=2) if args.json else format_table(cards, output_folder(config)))
     return 0

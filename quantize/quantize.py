@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlite.edge import atomic
+from digitlite.edge.card import ModelCard, card_path
 from digitlite.edge.digest import sha256_file
 from digitlite.edge.errors import DigitliteError
 from digitlite.edge.evaluate import load_keras_model
@@ -78,7 +79,7 @@ def output_folder(config: QuantizeConfig) -> Path:
     return Path(config.out) if config.out else Path(config.model).parent
 
 
-def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
+def quantize(config: QuantizeConfig, log=sys.stderr) -> list[ModelCard]:
     """Convert, evaluate, gate and write each variant; return the model cards (int8 first)."""
     model_path = Path(config.model)
     if config.max_drop != config.max_drop:  # NaN
@@ -110,53 +111,53 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
         report = classification_report(mnist.test_labels, probs)
         drop = (float_report["accuracy"] - report["accuracy"]) * 100
         agreement = float(np.mean(probs.argmax(axis=1) == float_probs.argmax(axis=1)))
-        card = {
-            "file": f"{stem}_{variant}.tflite",
-            "variant": variant,
-            "source_model": model_path.name,
-            "source_sha256": model_sha,
-            "keras_model_name": model.name,
-            "parameters": int(model.count_params()),
+        card = ModelCard(
+            file=f"{stem}_{variant}.tflite",
+            variant=variant,
+            source_model=model_path.name,
+            source_sha256=model_sha,
+            keras_model_name=model.name,
+            parameters=int(model.count_params()),
             **_training_figures(model_path, model_sha),
             **classifier.describe(),
-            "float_accuracy": float_report["accuracy"],
-            "tflite_accuracy": report["accuracy"],
-            "drop_points": round(drop, 4),
-            "max_drop_points": config.max_drop if variant == "int8" else None,
-            "agreement_with_float": agreement,
-            "per_class_accuracy": [round(row["recall"], 6) for row in report["per_class"]],
-            "test_images": report["samples"],
-            "calibration_samples": config.calibration_samples if variant == "int8" else 0,
-            "seed": config.seed,
-            "size_bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "versions": _versions(classifier.runtime),
-        }
+            float_accuracy=float_report["accuracy"],
+            tflite_accuracy=report["accuracy"],
+            drop_points=round(drop, 4),
+            max_drop_points=config.max_drop if variant == "int8" else None,
+            agreement_with_float=agreement,
+            per_class_accuracy=[round(row["recall"], 6) for row in report["per_class"]],
+            test_images=report["samples"],
+            calibration_samples=config.calibration_samples if variant == "int8" else 0,
+            seed=config.seed,
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            versions=_versions(classifier.runtime),
+        )
         problems = []
         if variant == "int8":
             floats = classifier.float_operators()
-            card["full_integer"] = not floats
+            card.full_integer = not floats
             if floats:
                 problems.append(f"not full-integer: float tensors in {', '.join(sorted(set(floats)))}")
             if drop > config.max_drop:
                 problems.append(f"int8 accuracy {report['accuracy'] * 100:.2f}% against the float model's "
                                 f"{float_report['accuracy'] * 100:.2f}%: a drop of {drop:.2f} points, more than "
                                 f"--max-drop {config.max_drop:g}")
-        card["status"] = "rejected" if problems else "passed"
+        card.status = "rejected" if problems else "passed"
+        card.problems = problems or None
         cards.append(card)
         try:
             if problems:
-                atomic.write_json(out / f"{stem}_{variant}.rejected.json", {**card, "problems": problems})
+                atomic.write_all({out / f"{stem}_{variant}.rejected.json": card.to_json()})
             else:  # the model and its card are replaced together or not at all
-                atomic.write_all({out / card["file"]: data,
-                                  out / f"{stem}_{variant}.json": (json.dumps(card, indent=2) + "\n").encode()})
+                atomic.write_all({out / card.file: data, card_path(out / card.file): card.to_json()})
         except OSError as e:
-            raise DigitliteError(f"{out / card['file']}: cannot write ({e.strerror or e}); the previous model and "
+            raise DigitliteError(f"{out / card.file}: cannot write ({e.strerror or e}); the previous model and "
                                  "card are left as they were") from None
         if problems:
-            kept = out / card["file"]
+            kept = out / card.file
             raise QuantizeRejected(
-                f"{'; '.join(problems)}; {kept if kept.exists() else 'no previous ' + card['file']} left as it was, "
+                f"{'; '.join(problems)}; {kept if kept.exists() else 'no previous ' + card.file} left as it was, "
                 f"report in {out / (stem + '_' + variant + '.rejected.json')}"
             )
         stale = out / f"{stem}_{variant}.rejected.json"
@@ -165,15 +166,15 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[dict]:
     return cards
 
 
-def format_table(cards: list[dict], out: Path | None = None) -> str:
+def format_table(cards: list[ModelCard], out: Path | None = None) -> str:
     """Variant | size | accuracy | drop | status | file, one row per converted model, then what
     the drop means and where the models went."""
     rows = [f"{'variant':<8}  {'size':>9}  {'accuracy':>8}  {'drop':>10}  {'status':<8}  written to"]
     for c in cards:
-        where = str(out / c["file"]) if out is not None and c["status"] == "passed" else "-"
-        rows.append(f"{c['variant']:<8}  {c['size_bytes'] / 1024:7.1f}KB  {c['tflite_accuracy'] * 100:7.2f}%  "
-                    f"{c['drop_points']:+6.2f} pts  {c['status']:<8}  {where}")
+        where = str(out / c.file) if out is not None and c.status == "passed" else "-"
+        rows.append(f"{c.variant:<8}  {c.size_bytes / 1024:7.1f}KB  {c.tflite_accuracy * 100:7.2f}%  "
+                    f"{c.drop_points:+6.2f} pts  {c.status:<8}  {where}")
     if cards:
-        rows.append(f"float Keras model: {cards[0]['float_accuracy'] * 100:.2f}% on {cards[0]['test_images']:,} test "
+        rows.append(f"float Keras model: {cards[0].float_accuracy * 100:.2f}% on {cards[0].test_images:,} test "
                     "images; drop: its accuracy minus the converted model's, in percentage points")
     return "\n".join(rows)

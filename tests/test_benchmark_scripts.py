@@ -57,7 +57,7 @@ def test_quantization_table_from_cards(quantized, tmp_path):
     table = quantization.markdown(cards)
     assert "| `digits_int8.tflite` | int8 |" in table and "uint8 / uint8" in table and "| yes |" in table
     (tmp_path / "x.tflite").write_bytes(b"")
-    with pytest.raises(SystemExit, match="x.json: no readable model card"):
+    with pytest.raises(SystemExit, match="x.json: the model card is missing"):
         quantization.load_cards([str(tmp_path / "x.tflite")])
 
 
