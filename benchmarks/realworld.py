@@ -224,7 +224,7 @@ def evaluate(folder: Path, classifier) -> dict:
     groups = defaultdict(lambda: [0, 0])
     wrong = []
     for row, res in zip(rows, results):
-        ok = res.error is None and res.digit == int(row["label"])
+        ok = res.error is None and res.reading.digit == int(row["label"])
         keys = ["all", f"source={row['source']}", f"kind={row['kind']}",
                 f"{row['source']}/{row['kind']}"] + [f"condition={c}" for c in row["conditions"].split("+") if c]
         for key in keys:
@@ -232,7 +232,7 @@ def evaluate(folder: Path, classifier) -> dict:
             groups[key][1] += 1
         if not ok:
             wrong.append({"file": row["file"], "label": int(row["label"]),
-                          "got": res.digit if res.error is None else None, "error": res.error})
+                          "got": res.reading.digit if res.error is None else None, "error": res.error})
     return {
         "images": len(rows),
         "seconds": round(seconds, 2),

@@ -23,6 +23,7 @@ from digitlite.edge.errors import DigitliteError, first_line
 from digitlite.edge.lines import LineTracker
 from digitlite.edge.preprocess import INK_CHOICES, Digit, ImageError, find_digits
 from digitlite.edge.quiet import quiet
+from digitlite.edge.reading import NumberReading, Reading, readings
 from digitlite.edge.readings_log import ChangeLog, LineFile, StreamLines
 
 READ_TIMEOUT_MS = 5000  # a stalled stream is an error after this, not a hang
@@ -177,24 +178,26 @@ def open_capture(source: str):
 
 @dataclass
 class FrameResult:
-    """What was read in one frame."""
+    """What was read in one frame: its number (see NumberReading) and how long it took."""
 
     index: int
-    digits: list  # [{"digit", "confidence", "box"}], left to right; digit None under min_confidence
+    reading: NumberReading
     latency_ms: float
+
+    @property
+    def digits(self) -> tuple[Reading, ...]:
+        """Each digit found, left to right, with its box in the frame's pixels (digit None under the floor)."""
+        return self.reading.digits
 
     @property
     def number(self) -> str:
         """The digits read left to right, "?" for one under the confidence floor beside confident
         ones; "" (no digit) when nothing in the frame reads as a digit with confidence."""
-        if all(d["digit"] is None for d in self.digits):
-            return ""
-        return "".join("?" if d["digit"] is None else str(d["digit"]) for d in self.digits)
+        return self.reading.number
 
     def as_dict(self) -> dict:
         """The JSON line for this frame."""
-        return {"frame": self.index, "number": self.number, "digits": self.digits,
-                "latency_ms": round(self.latency_ms, 3)}
+        return {"frame": self.index, **self.reading.as_dict(), "latency_ms": round(self.latency_ms, 3)}
 
 
 class Stabilizer:
@@ -274,14 +277,9 @@ class FrameReader:
         """Classify the digits in one BGR (or gray) frame (see ``candidates``)."""
         started = time.perf_counter()
         found = self.candidates(frame)
-        digits = []
-        if found:
-            probs = self.classifier.predict_proba(np.stack([d.pixels for d in found]))
-            for d, p in zip(found, probs):
-                digit, conf = int(p.argmax()), float(p.max())
-                digits.append({"digit": digit if conf >= self.min_confidence else None,
-                               "confidence": round(conf, 4), "box": list(d.box)})
-        return FrameResult(index, digits, (time.perf_counter() - started) * 1000)
+        digits = readings(self.classifier.predict_proba(np.stack([d.pixels for d in found])), self.min_confidence,
+                          [d.box for d in found]) if found else []
+        return FrameResult(index, NumberReading(tuple(digits)), (time.perf_counter() - started) * 1000)
 
 
 def draw(frame: np.ndarray, result: FrameResult, fps: float, roi=None, stable: str | None = None) -> np.ndarray:
@@ -292,10 +290,10 @@ def draw(frame: np.ndarray, result: FrameResult, fps: float, roi=None, stable: s
         x, y, w, h = roi
         cv2.rectangle(out, (x, y), (x + w, y + h), (255, 200, 0), 1)
     for d in result.digits:
-        x0, y0, x1, y1 = d["box"]
-        color = (0, 200, 0) if d["digit"] is not None else (0, 0, 255)
+        x0, y0, x1, y1 = d.box
+        color = (0, 200, 0) if d.digit is not None else (0, 0, 255)
         cv2.rectangle(out, (x0, y0), (x1, y1), color, 2)
-        label = f"{d['digit'] if d['digit'] is not None else '?'} {d['confidence'] * 100:.0f}%"
+        label = f"{d.symbol} {d.confidence * 100:.0f}%"
         cv2.putText(out, label, (x0, max(20, y0 - 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.8, color, 2)
     cv2.putText(out, f"FPS {fps:.1f}", (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 3)
     cv2.putText(out, f"FPS {fps:.1f}", (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 1)
@@ -321,6 +319,33 @@ def no_window_reason(cv2, environ=os.environ, platform: str = sys.platform) -> s
     return None
 
 
+def frames(reader: FrameReader, cap, source: str, max_frames: int = 0):
+    """Yield (frame, FrameResult) for each frame read from the open capture ``cap`` of ``source``.
+
+    Ends at ``max_frames`` (0: no limit) or the end of a video file.  A device or network
+    stream that stops delivering frames is an error (DigitliteError) after the read timeout,
+    not a hang; a damaged frame in a file is decoded as far as it goes and read like any other.
+    """
+    is_device = is_live(source)
+    count, failures = 0, 0
+    while not max_frames or count < max_frames:
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            if is_stream(source):
+                raise DigitliteError(f"{source}: the stream stopped delivering frames "
+                                     f"(no frame for {READ_TIMEOUT_MS // 1000} s, or it ended) after {count} frames")
+            if not is_device:
+                return  # the end of the file
+            failures += 1
+            if failures > FAILED_READS_ALLOWED:
+                raise DigitliteError(f"camera {source}: stopped delivering frames (disconnected?)")
+            continue
+        failures = 0
+        result = reader.read(frame, count)
+        count += 1
+        yield frame, result
+
+
 def run(classifier, source: str = "0", headless: bool = False, max_frames: int = 0, roi=None,
         min_confidence: float = 0.6, ink: str = "dark", stable: int = 0, out=sys.stdout, log: str = "frames",
         heartbeat: float = 60.0, output: str | None = None, max_bytes: int = 10_000_000, mqtt: str | None = None) -> int:
@@ -331,9 +356,8 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
     held that many frames in a row, and the window shows it.  JSON lines (headless, or with
     ``output``) go to ``out`` or to the file ``output``, rotated past ``max_bytes``: one a frame,
     or with ``log="changes"`` one a change of reading and a heartbeat every ``heartbeat`` s.
-    With ``mqtt`` (a broker URL, see edge.mqtt), each change of reading is also published there.  A device or network stream that stops delivering frames is an error
-    (DigitliteError) after the read timeout, not a hang; a damaged frame in a file is
-    decoded as far as it goes and read like any other.
+    With ``mqtt`` (a broker URL, see edge.mqtt), each change of reading is also published there.
+    Frames are read as ``frames`` reads them (errors included).
     """
     cv2 = import_cv2()
     if not headless and (reason := no_window_reason(cv2)):
@@ -354,27 +378,13 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
         if cap is not None:
             cap.release()
         raise
-    is_device = is_live(source)
     reader = FrameReader(classifier, roi=roi, min_confidence=min_confidence, ink=ink)
     steady = Stabilizer(stable) if stable else None
     times = deque(maxlen=10)
-    frames, failures = 0, 0
+    count = 0
     try:
-        while not max_frames or frames < max_frames:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                if is_stream(source):
-                    raise DigitliteError(f"{source}: the stream stopped delivering frames "
-                                         f"(no frame for {READ_TIMEOUT_MS // 1000} s, or it ended) after {frames} frames")
-                if not is_device:
-                    break  # end of the file
-                failures += 1
-                if failures > FAILED_READS_ALLOWED:
-                    raise DigitliteError(f"camera {source}: stopped delivering frames (disconnected?)")
-                continue
-            failures = 0
-            result = reader.read(frame, frames)
-            frames += 1
+        for frame, result in frames(reader, cap, source, max_frames):
+            count += 1
             times.append(time.perf_counter())
             fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
             line = result.as_dict()
@@ -401,6 +411,6 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
             publisher.close()
         if not headless:
             cv2.destroyAllWindows()
-    if frames == 0:
+    if count == 0:
         raise DigitliteError(f"{source}: no frame could be read")
-    return frames
+    return count

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from digitlite.edge.errors import DigitliteError
+from digitlite.edge.reading import NumberReading, Reading
 from digitlite.edge.preprocess import (
     WORK_SIDE,
     SeveralDigits,
@@ -55,41 +56,30 @@ def expand_paths(args: list[str]) -> list[str]:
 
 
 @dataclass
-class Result:
-    """The answer for one file: a digit (or a number with --multi), or an error."""
+class FileResult:
+    """The answer for one file: a digit (a number with --multi), or an error."""
 
     path: str
-    digit: int | None = None
-    confidence: float = 0.0
-    probabilities: list[float] = field(default_factory=list)
-    number: str | None = None
-    digits: list[dict] = field(default_factory=list)
+    reading: Reading | None = None  # one digit
+    number: NumberReading | None = None  # with --multi
     error: str | None = None
 
-    def as_dict(self, multi: bool) -> dict:
-        """The JSON-lines record for this result."""
+    def as_dict(self) -> dict:
+        """The JSON-lines record: path and the reading's JSON form, or path and error."""
         if self.error is not None:
             return {"path": self.path, "error": self.error}
-        if multi:
-            return {"path": self.path, "number": self.number, "digits": self.digits}
-        return {"path": self.path, "digit": self.digit, "confidence": round(self.confidence, 6),
-                "probabilities": [round(p, 6) for p in self.probabilities]}
-
-
-def _answer(probs: np.ndarray, min_confidence: float) -> tuple[int | None, float]:
-    digit = int(probs.argmax())
-    confidence = float(probs[digit])
-    return (digit if confidence >= min_confidence else None), confidence
+        return {"path": self.path, **(self.number or self.reading).as_dict()}
 
 
 def classify_files(classifier, paths: list[str], multi: bool = False, min_confidence: float = 0.0,
                    save_dir: str | None = None):
-    """Yield a Result per path, in order; model calls are batched over CHUNK files."""
+    """Yield a FileResult per path, in order; model calls are batched over CHUNK files."""
     for start in range(0, len(paths), CHUNK):
         chunk = paths[start:start + CHUNK]
         inputs: list[np.ndarray] = []
         owners: list[tuple[int, tuple | None]] = []  # (index in chunk, box for --multi)
-        results = [Result(path=p) for p in chunk]
+        results = [FileResult(path=p) for p in chunk]
+        found: dict[int, list[Reading]] = {}
         for i, path in enumerate(chunk):
             try:
                 gray, reduction = load_gray(path, side=WORK_SIDE)  # a big JPEG is decoded at a reduced size
@@ -109,16 +99,14 @@ def classify_files(classifier, paths: list[str], multi: bool = False, min_confid
         if inputs:
             probs = classifier.predict_proba(np.stack(inputs))
             for k, ((i, box), p) in enumerate(zip(owners, probs)):
-                r = results[i]
-                digit, confidence = _answer(p, min_confidence)
+                reading = Reading.from_probabilities(p, min_confidence, box)
                 if save_dir:
-                    stem = Path(r.path).stem + (f"_{len(r.digits)}" if multi else "")
+                    stem = Path(results[i].path).stem + (f"_{len(found.get(i, []))}" if multi else "")
                     save_preprocessed(inputs[k], Path(save_dir) / f"{stem}.png")
                 if multi:
-                    r.digits.append({"digit": digit, "confidence": round(confidence, 6), "box": list(box)})
+                    found.setdefault(i, []).append(reading)
                 else:
-                    r.digit, r.confidence, r.probabilities = digit, confidence, p.tolist()
-            for r in results:
-                if multi and r.error is None:
-                    r.number = "".join("?" if d["digit"] is None else str(d["digit"]) for d in r.digits)
+                    results[i].reading = reading
+            for i, digits in found.items():
+                results[i].number = NumberReading(tuple(digits))
         yield from results

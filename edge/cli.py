@@ -99,8 +99,6 @@ def _register_classify(subparsers) -> None:
 def _run_classify(args) -> int:
     import json
 
-    import numpy as np
-
     from digitlite.edge.classify import classify_files, expand_paths
 
     if args.top < 1 or args.top > 10:
@@ -116,21 +114,18 @@ def _run_classify(args) -> int:
             failed += 1
             print(f"digitlite: error: {r.error}", file=sys.stderr, flush=True)
             if args.json:
-                print(json.dumps(r.as_dict(args.multi)), flush=True)
+                print(json.dumps(r.as_dict()), flush=True)
             continue
         if args.json:
-            record = r.as_dict(args.multi)
-            print(json.dumps(record), flush=True)
+            print(json.dumps(r.as_dict()), flush=True)
         elif args.multi:
-            boxes = "  ".join(f"{d['digit'] if d['digit'] is not None else '?'}@{','.join(map(str, d['box']))}"
-                              for d in r.digits)
-            print(f"{r.path}  {r.number}  {boxes}", flush=True)
+            boxes = "  ".join(f"{d.symbol}@{','.join(map(str, d.box))}" for d in r.number.digits)
+            print(f"{r.path}  {r.number.number or '-'}  {boxes}", flush=True)
         else:
-            shown = "-" if r.digit is None else str(r.digit)
-            line = f"{r.path}  {shown}  {r.confidence * 100:.1f}%"
+            shown = "-" if r.reading.digit is None else str(r.reading.digit)
+            line = f"{r.path}  {shown}  {r.reading.confidence * 100:.1f}%"
             if args.top > 1:
-                order = np.argsort(r.probabilities)[::-1][: args.top]
-                line += "  " + "  ".join(f"{k}:{r.probabilities[k] * 100:.1f}%" for k in order)
+                line += "  " + "  ".join(f"{k}:{p * 100:.1f}%" for k, p in r.reading.top(args.top))
             print(line, flush=True)
     if len(paths) > 1 or failed:
         print(f"{len(paths) - failed} of {len(paths)} images classified, {failed} failed", file=sys.stderr)
@@ -216,6 +211,8 @@ def _register_serve(subparsers) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="processes answering requests, each with its own interpreter (default: one per core)")
+    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                   help="below this probability the answer is 'no digit' (digit null in JSON, ? on the page)")
     p.set_defaults(handler=_run_serve)
 
 
@@ -232,8 +229,10 @@ def _run_serve(args) -> int:
         raise DigitliteError(f"--workers must be at least 1 (got {workers})")
     if args.threads is None:
         args.threads = 1  # the workers are the parallelism: one interpreter thread each
+    if not 0.0 <= args.min_confidence <= 1.0:
+        raise DigitliteError(f"--min-confidence must be between 0 and 1 (got {args.min_confidence})")
     serve(lambda: _load_classifier(args), args.model or default_model(), host=args.host, port=args.port,
-          workers=workers)
+          workers=workers, min_confidence=args.min_confidence)
     return 0
 
 

@@ -5,6 +5,7 @@
     POST /api/predict   body: the drawing as a PNG (Content-Type: image/png), or JSON
                         {"pixels": [[0-255, ...], ...]} (any size, any polarity)
                         -> {"digit", "confidence", "probabilities", "latency_ms", "input"}
+                        (digit null when the confidence is under --min-confidence)
 
 Inference goes through the same runtime and preprocessing as `digitlite classify`.  Bad
 requests get a 4xx with {"error": ...} and the server keeps serving.
@@ -33,6 +34,7 @@ import numpy as np
 
 from digitlite.edge.card import ModelCard
 from digitlite.edge.errors import DigitliteError
+from digitlite.edge.reading import Reading
 from digitlite.edge.preprocess import (
     WORK_SIDE,
     ImageError,
@@ -79,9 +81,9 @@ class DigitServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = QUEUE
 
-    def __init__(self, address, classifier, model_path: Path):
+    def __init__(self, address, classifier, model_path: Path, min_confidence: float = 0.0):
         super().__init__(address, Handler)
-        self.classifier, self.card = classifier, _card(model_path)
+        self.classifier, self.card, self.min_confidence = classifier, _card(model_path), min_confidence
         self.lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
         self._served = multiprocessing.Value("q", 0)  # in shared memory: forked workers count together
@@ -114,8 +116,7 @@ class DigitServer(ThreadingHTTPServer):
             probs = self.classifier.predict_proba(pixels)[0]
         with self._served.get_lock():
             self._served.value += 1
-        return {"digit": int(probs.argmax()), "confidence": round(float(probs.max()), 6),
-                "probabilities": [round(float(p), 6) for p in probs],
+        return {**Reading.from_probabilities(probs, self.min_confidence).as_dict(),
                 "latency_ms": round((time.perf_counter() - started) * 1000, 3), "input": pixels.tolist()}
 
 
@@ -244,14 +245,15 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(make_classifier, model_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          out=sys.stderr) -> None:
+          min_confidence: float = 0.0, out=sys.stderr) -> None:
     """Serve until Ctrl-C (or SIGTERM) with ``workers`` processes, each calling ``make_classifier``
-    for its own interpreter; DigitliteError if the address cannot be bound."""
+    for its own interpreter; DigitliteError if the address cannot be bound.  Under
+    ``min_confidence`` the answer's digit is null (no digit)."""
     if workers > 1 and not hasattr(os, "fork"):
         raise DigitliteError("--workers above 1 needs fork (Linux, macOS); use --workers 1 here")
     classifier = make_classifier()  # a bad model is one line before anything starts
     try:
-        server = DigitServer((host, port), classifier, Path(model_path))
+        server = DigitServer((host, port), classifier, Path(model_path), min_confidence)
     except OSError as e:
         raise DigitliteError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
     bound_port = server.server_address[1]

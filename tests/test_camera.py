@@ -123,10 +123,11 @@ def test_a_missing_device_is_an_error_not_a_hang():
 
 def test_overlay_draws_boxes_and_fps(mnist):
     from digitlite.edge.camera import FrameResult, draw
+    from digitlite.edge.reading import NumberReading, Reading
 
     frame = np.full((240, 320, 3), 255, np.uint8)
-    result = FrameResult(0, [{"digit": 3, "confidence": 0.97, "box": [100, 60, 160, 180]},
-                             {"digit": None, "confidence": 0.3, "box": [200, 60, 260, 180]}], 1.0)
+    result = FrameResult(0, NumberReading((Reading(3, 0.97, (0.0,) * 10, (100, 60, 160, 180)),
+                                           Reading(None, 0.3, (0.0,) * 10, (200, 60, 260, 180)))), 1.0)
     out = draw(frame.copy(), result, fps=123.4, roi=(10, 10, 300, 220))
     assert (out[60, 100:160] == [0, 200, 0]).all()  # a green box for a confident digit
     assert (out[60, 200:260] == [0, 0, 255]).all()  # a red box for an unknown one

@@ -108,6 +108,10 @@ def test_multi_reads_a_number_left_to_right(mnist, model, tmp_path):
     assert as_json == [{"path": str(tmp_path / "number.png"),
                         "error": f"{tmp_path / 'number.png'}: 4 digits side by side, not one: add --multi to read "
                                  "them as a number"}]
+    # the one "no digit" rule: a number of only unsure digits reads as no number, as in the camera
+    unsure = run_cli("classify", str(tmp_path / "number.png"), "--model", model, "--multi", "--min-confidence", "1.0")
+    assert unsure.returncode == 0 and unsure.stdout.split("  ")[1] == "-"
+    assert unsure.stdout.count("?@") == 4  # each box shown, its digit unknown
 
 
 def test_multi_boxes_of_a_big_jpeg_are_in_its_own_pixels(mnist, tmp_path):

@@ -86,6 +86,23 @@ def test_predict_png_and_pixels(server, mnist):
         assert status == 200 and json.loads(body)["digit"] == expected
 
 
+def test_min_confidence_makes_an_unsure_answer_no_digit(mnist):
+    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.serve import DigitServer
+
+    srv = DigitServer(("127.0.0.1", 0), Classifier(SHIPPED), SHIPPED, min_confidence=1.0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        status, _, body = request(srv.server_address, "POST", "/api/predict", drawing_png(mnist.test_images[0]),
+                                  {"Content-Type": "image/png"})
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    answer = json.loads(body)
+    assert status == 200 and answer["digit"] is None and 0 < answer["confidence"] < 1.0
+    assert len(answer["probabilities"]) == 10
+
+
 def test_a_drawing_of_two_digits_is_not_answered_as_one(server, mnist):
     pair = np.hstack([mnist.test_images[0], np.zeros((28, 8), np.uint8), mnist.test_images[1]])  # a 7 and a 2
     status, _, body = request(server, "POST", "/api/predict", drawing_png(pair), {"Content-Type": "image/png"})

@@ -98,9 +98,10 @@ async function predict() {
       statusEl.textContent = body.error || ("error " + res.status);
       return;
     }
-    digitEl.textContent = body.digit;
+    digitEl.textContent = body.digit === null ? "?" : body.digit;  // null: under the server's --min-confidence
     confEl.textContent = (body.confidence * 100).toFixed(1) + "%";
-    statusEl.textContent = "answered in " + body.latency_ms.toFixed(1) + " ms on the server";
+    statusEl.textContent = (body.digit === null ? "not sure enough to say; " : "") +
+      "answered in " + body.latency_ms.toFixed(1) + " ms on the server";
     renderProbs(body.probabilities);
     showInput(body.input);
   } catch (err) {
