@@ -33,7 +33,7 @@ import numpy as np
 from digitlite.benchmarks.common import machine
 from digitlite.edge.card import CardError, ModelCard
 from digitlite.edge.errors import DigitliteError
-from digitlite.edge.runtime import RUNTIMES, Classifier, interpreter_class
+from digitlite.edge.runtime import RUNTIMES, Model, interpreter_class
 
 WARMUP = 50
 STATUS = {"passed": "✅", "failed": "❌"}
@@ -96,7 +96,7 @@ def sample_png(image: np.ndarray, size: int = 280) -> bytes:
     return buf.getvalue()
 
 
-def time_end_to_end(clf: Classifier, png: bytes, runs: int) -> list[float]:
+def time_end_to_end(clf: Model, png: bytes, runs: int) -> list[float]:
     """Seconds per image from PNG bytes to probabilities (decode, preprocess, call)."""
     from digitlite.edge.preprocess import preprocess_file
 
@@ -134,7 +134,7 @@ def bench_one(model: Path, runtime: str, threads: int, config: BenchConfig, test
            "macs_per_image": card.macs_per_image if card else None}
     try:
         t0 = time.perf_counter()
-        clf = Classifier(model, runtime=runtime, threads=threads)
+        clf = Model(model, runtime=runtime, threads=threads)
         row["load_ms"] = (time.perf_counter() - t0) * 1e3
         one = clf.to_input(test.test_images[:1])
         row["call"] = percentiles(clf.time_calls(one, config.runs, config.min_seconds, warmup=WARMUP))

@@ -202,7 +202,7 @@ def main(argv=None) -> int:
     """Write both videos, read them, print the figures."""
     from digitlite.edge.classify import default_model
     from digitlite.edge.mnist import load_mnist
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.camera", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")
@@ -218,7 +218,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     mnist = load_mnist(args.data_dir or None, test_only=True)
     model = Path(args.model) if args.model else default_model()
-    classifier = Classifier(model, threads=1)
+    classifier = Model(model, threads=1)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep or tmp)
         if not (folder / "truth.json").is_file() or json.loads((folder / "truth.json").read_text())["seed"] != args.seed:

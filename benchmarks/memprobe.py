@@ -55,9 +55,9 @@ def main(argv=None) -> int:
         return 0
     if not args.model:
         p.error("a model is needed (or --classify FOLDER)")
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
-    clf = Classifier(args.model, runtime=args.runtime, threads=args.threads)
+    clf = Model(args.model, runtime=args.runtime, threads=args.threads)
     loaded = _peak_mb()
     rng = np.random.default_rng(0)
     for _ in range(max(1, args.images // 100)):

@@ -282,7 +282,7 @@ def main(argv=None) -> int:
     """Build the set (unless --set names one already built) and measure a model on it."""
     from digitlite.edge.classify import default_model
     from digitlite.edge.mnist import load_mnist
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.realworld", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")
@@ -301,7 +301,7 @@ def main(argv=None) -> int:
         print(f"building {args.per_digit * 10} images in {folder}", file=sys.stderr, flush=True)
         build_set(folder, args.per_digit, args.seed, mnist.test_images, mnist.test_labels)
     model = Path(args.model) if args.model else default_model()
-    result = {"model": model.name, "seed": args.seed, **evaluate(folder, Classifier(model))}
+    result = {"model": model.name, "seed": args.seed, **evaluate(folder, Model(model))}
     result["classify_memory"] = classify_memory(folder, model)
     if args.json:
         print(json.dumps(result, indent=2))

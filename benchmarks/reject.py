@@ -178,7 +178,7 @@ def main(argv=None) -> int:
     from digitlite.benchmarks.camera import write_desk_set
     from digitlite.edge.classify import default_model
     from digitlite.edge.mnist import load_mnist
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.reject", description=__doc__.split("\n\n")[0])
     p.add_argument("--train-clips", type=int, default=40, help="desk clips the candidates are taken from")
@@ -192,7 +192,7 @@ def main(argv=None) -> int:
     p.add_argument("--update-readme", action="store_true")
     args = p.parse_args(argv)
     mnist = load_mnist(args.data_dir or None)
-    classifier = Classifier(default_model(), threads=1)
+    classifier = Model(default_model(), threads=1)
     print(f"harvesting candidates from {args.train_clips} desk clips", file=sys.stderr, flush=True)
     x, y = harvest(args.train_clips, args.frames, mnist, classifier)
     print(f"training on {len(mnist.train_images):,} MNIST images and {len(x):,} candidates", file=sys.stderr, flush=True)

@@ -136,14 +136,14 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> int:
     """Generate the corpus, run it, print the figures."""
     from digitlite.edge.classify import default_model
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.reliability", description=__doc__.split("\n\n")[0])
     p.add_argument("--random", type=int, default=2000, help="random files behind format signatures")
     p.add_argument("--update-readme", action="store_true")
     args = p.parse_args(argv)
     corpus = malformed_corpus()
-    result = run(corpus + random_files(args.random), Classifier(default_model()))
+    result = run(corpus + random_files(args.random), Model(default_model()))
     result.update({"corpus_files": len(corpus), "random_files": args.random, "machine": machine()})
     publish("reliability", result, markdown(result), MARKERS, args.update_readme)
     return 1 if result["other_exception"] else 0

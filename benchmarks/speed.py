@@ -137,7 +137,7 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> int:
     """Make the inputs, time each path, print (and publish) the table."""
     from digitlite.edge.classify import default_model
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     labels = {"photo": [k % 10 for k in range(len(inputs["photo"]))],
               "phone": [k % 10 for k in range(len(inputs["phone"]))],
               "canvas": [k % 10 for k in range(len(inputs["canvas"]))]}
-    result = {"model": model.name, "paths": measure(Classifier(model, threads=1), inputs), "labels": labels,
+    result = {"model": model.name, "paths": measure(Model(model, threads=1), inputs), "labels": labels,
               "machine": machine()}
     result["classify_memory"] = classify_memory(inputs, model)
     publish("speed", result, markdown(result), MARKERS, args.update_readme)

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from digitlite.edge.errors import DigitliteError
-from digitlite.edge.reading import NumberReading, Reading
 from digitlite.edge.preprocess import (
     WORK_SIDE,
     SeveralDigits,
@@ -24,6 +23,7 @@ from digitlite.edge.preprocess import (
     preprocess_gray,
     save_preprocessed,
 )
+from digitlite.edge.reading import NumberReading, Reading
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 CHUNK = 64  # files preprocessed and classified together: bounds memory on big folders

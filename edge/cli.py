@@ -69,12 +69,11 @@ def _add_model_options(p) -> None:
 
 
 def _load_classifier(args):
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.api import Classifier
 
     if args.threads is not None and args.threads < 1:
         raise DigitliteError(f"--threads must be at least 1 (got {args.threads})")
-    return Classifier(args.model or default_model(), runtime=args.runtime, threads=args.threads)
+    return Classifier(args.model, runtime=args.runtime, threads=args.threads)
 
 
 def _register_classify(subparsers) -> None:
@@ -252,41 +251,10 @@ def _register_info(subparsers) -> None:
 
 def _run_info(args) -> int:
     import json
-    import platform
-    import time
-
-    import numpy as np
-
-    from digitlite.edge.card import CardError, ModelCard
-    from digitlite.edge.digest import sha256_file
-    from digitlite.edge.runtime import interpreter_version
 
     if args.calls < 0:
         raise DigitliteError(f"--calls must not be negative (got {args.calls})")
-    classifier = _load_classifier(args)
-    started = time.perf_counter()
-    probs = classifier.predict_proba(np.zeros((1, 28, 28), np.uint8))
-    call_ms = (time.perf_counter() - started) * 1000
-    if probs.shape != (1, 10) or not np.all(np.isfinite(probs)):
-        raise DigitliteError(f"{classifier.path}: the model ran but returned {probs.shape} non-finite output")
-    interface = classifier.describe()
-    try:
-        card = ModelCard.of(classifier.path, required=False)
-    except CardError:
-        card = None  # info checks that the model runs; a broken card is export's and serve's business
-    info = {
-        "digitlite": _version(), "python": platform.python_version(), "machine": platform.machine(),
-        "numpy": np.__version__, "interpreter": classifier.runtime,
-        "interpreter_version": interpreter_version(classifier.runtime),
-        "model": str(classifier.path), "sha256": sha256_file(classifier.path),
-        "input": interface["input"], "output": interface["output"], "first_call_ms": round(call_ms, 3),
-        "card_accuracy": card.tflite_accuracy if card else None,
-    }
-    if args.calls:
-        times = classifier.time_calls(classifier.to_input(np.zeros((1, 28, 28), np.uint8)), args.calls,
-                                      warmup=min(args.calls, 50))
-        p50, p99 = np.percentile(np.asarray(times) * 1e6, [50, 99])
-        info.update(calls=args.calls, call_p50_us=round(float(p50), 1), call_p99_us=round(float(p99), 1))
+    info = _load_classifier(args).info(calls=args.calls)
     if args.json:
         print(json.dumps(info, indent=2))
     else:

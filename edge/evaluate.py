@@ -65,9 +65,9 @@ def model_predictor(model_path: str | os.PathLike, runtime: str = "auto", thread
     if path.suffix == ".keras":
         return keras_predictor(path)
     if path.suffix == ".tflite":
-        from digitlite.edge.runtime import Classifier
+        from digitlite.edge.runtime import Model
 
-        return Classifier(path, runtime=runtime, threads=threads).predict_proba
+        return Model(path, runtime=runtime, threads=threads).predict_proba
     raise DigitliteError(f"{path}: unknown model type {path.suffix or '(no extension)'}; expected .keras or .tflite")
 
 

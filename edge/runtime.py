@@ -134,7 +134,7 @@ def check_tflite_bytes(data: bytes) -> str | None:
     return None
 
 
-class Classifier:
+class Model:
     """A loaded ``.tflite`` digit classifier: (N, 28, 28) uint8 pixels in, (N, 10) probabilities out."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, runtime: str = "auto",

@@ -34,7 +34,6 @@ import numpy as np
 
 from digitlite.edge.card import ModelCard
 from digitlite.edge.errors import DigitliteError
-from digitlite.edge.reading import Reading
 from digitlite.edge.preprocess import (
     WORK_SIDE,
     ImageError,
@@ -42,6 +41,7 @@ from digitlite.edge.preprocess import (
     load_image,
     preprocess_gray,
 )
+from digitlite.edge.reading import Reading
 
 MAX_BODY = 2 * 1024 * 1024  # a 280x280 drawing is a few kilobytes
 QUEUE = 128  # connections waiting to be accepted (the listen backlog); the old 5 overflowed under load

@@ -25,7 +25,7 @@ from digitlite.edge.errors import DigitliteError
 from digitlite.edge.evaluate import load_keras_model
 from digitlite.edge.metrics import classification_report
 from digitlite.edge.mnist import load_mnist
-from digitlite.edge.runtime import Classifier
+from digitlite.edge.runtime import Model
 from digitlite.quantize.convert import VARIANTS, convert, representative_images, tf
 
 
@@ -106,7 +106,7 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[ModelCard]:
     for variant in sorted(config.variants, key=lambda v: v != "int8"):
         print(f"converting: {variant}", file=log, flush=True)
         data = convert(model, variant, calibration if variant == "int8" else None, config.io_type)
-        classifier = Classifier(model_content=data, runtime=config.runtime)
+        classifier = Model(model_content=data, runtime=config.runtime)
         probs = classifier.predict_proba(mnist.test_images)
         report = classification_report(mnist.test_labels, probs)
         drop = (float_report["accuracy"] - report["accuracy"]) * 100

@@ -38,11 +38,11 @@ def test_real_world_set_is_seeded_and_complete(tmp_path, mnist):
 
 
 def test_real_world_evaluation_counts_every_image(tmp_path, mnist, quantized):
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
     folder = realworld.build_set(tmp_path / "set", 2, seed=3, mnist_images=mnist.test_images,
                                  mnist_labels=mnist.test_labels)
-    result = realworld.evaluate(folder, Classifier(quantized[0] / "digits_int8.tflite"))
+    result = realworld.evaluate(folder, Model(quantized[0] / "digits_int8.tflite"))
     acc = result["accuracy"]
     assert acc["all"]["total"] == 20 == result["images"]
     assert acc["source=strokes"]["total"] + acc["source=mnist-shapes"]["total"] == 20
@@ -62,10 +62,10 @@ def test_quantization_table_from_cards(quantized, tmp_path):
 
 
 def test_camera_benchmark_reads_every_frame(tmp_path, mnist, quantized):
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
     video = camera.make_video(tmp_path / "v.avi", mnist.test_images[0], frames=10)
-    result = camera.read_video(video, Classifier(quantized[0] / "digits_int8.tflite", threads=1), stable=3, frames=25)
+    result = camera.read_video(video, Model(quantized[0] / "digits_int8.tflite", threads=1), stable=3, frames=25)
     assert result["frames"] == 25 and result["fps"] > 0
     assert len(result["readings"]) == len(result["stable_readings"]) == 25  # the 10-frame file is looped
     assert result["stable_readings"][:2] == [None, None]  # nothing has held 3 frames yet
@@ -116,9 +116,9 @@ def test_memprobe_reports_its_own_process(quantized):
 def test_the_reject_comparison_labels_candidates_and_scores_each_way(tmp_path, mnist):
     from digitlite.benchmarks import reject
     from digitlite.edge.classify import default_model
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
-    classifier = Classifier(default_model())
+    classifier = Model(default_model())
     x, y = reject.harvest(1, 150, mnist, classifier)
     assert len(x) == len(y) > 0 and x.shape[1:] == (28, 28)
     assert set(y.tolist()) <= set(range(11))

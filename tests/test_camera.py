@@ -185,11 +185,11 @@ def test_empty_lined_paper_under_a_passing_shadow_reads_no_digit(tmp_path):
 def test_a_desk_clip_reads_numbers_and_empty_paper(tmp_path, mnist):
     from digitlite.benchmarks import camera as bench
     from digitlite.edge.classify import default_model
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
     video, truth_file = bench.write_desk_set(tmp_path / "desk", seed=11, clips=3, frames=90,
                                              mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
-    run = bench.read_video(video, Classifier(default_model(), threads=1), stable=3)  # the shipped model
+    run = bench.read_video(video, Model(default_model(), threads=1), stable=3)  # the shipped model
     groups = bench.score(run["readings"], json.loads(truth_file.read_text())["truth"])["groups"]
     assert groups["digit"]["frames"] >= 40 and groups["empty"]["frames"] >= 40
     assert groups["digit"]["rate"] >= 0.85, groups["digit"]  # the figures themselves come from benchmarks.camera
@@ -201,9 +201,9 @@ def test_a_desk_clip_reads_numbers_and_empty_paper(tmp_path, mnist):
 def test_frames_with_nothing_to_read_are_no_digit(shape, kind):
     from digitlite.edge.camera import FrameReader
     from digitlite.edge.classify import default_model
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
-    reader = FrameReader(Classifier(default_model()))
+    reader = FrameReader(Model(default_model()))
     rng = np.random.default_rng(0)
     frame = {"black": np.zeros(shape, np.uint8), "saturated": np.full(shape, 255, np.uint8),
              "noise": rng.integers(0, 256, shape, dtype=np.uint8)}[kind]

@@ -6,7 +6,6 @@ import json
 import shutil
 
 import pytest
-
 from conftest import REPO, assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.edge

@@ -34,14 +34,14 @@ def _json_lines(stdout: str) -> list[dict]:
 
 def test_folder_json_lines_agree_with_the_runtime_on_the_same_inputs(images, model):
     from digitlite.edge.preprocess import preprocess_file
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
     result = run_cli("classify", str(images), "--model", model, "--json")
     assert result.returncode == 0, result.stderr
     records = _json_lines(result.stdout)
     paths = sorted(str(p) for p in images.iterdir())
     assert [r["path"] for r in records] == paths
-    clf = Classifier(model)
+    clf = Model(model)
     for r in records:
         assert set(r) == {"path", "digit", "confidence", "probabilities"}
         expected = clf.predict_proba(preprocess_file(r["path"]))[0]
@@ -81,7 +81,7 @@ def test_min_confidence_turns_a_guess_into_no_digit(images, model):
 
 def test_multi_reads_a_number_left_to_right(mnist, model, tmp_path):
     from digitlite.edge.preprocess import find_digits
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
     page = np.full((300, 1000), 220.0, np.float32)
     for k, i in enumerate([1, 0, 2, 3]):
@@ -93,7 +93,7 @@ def test_multi_reads_a_number_left_to_right(mnist, model, tmp_path):
     record = _json_lines(result.stdout)[0]
     assert len(record["digits"]) == 4 and len(record["number"]) == 4
     found = find_digits(page)
-    expected = Classifier(model).predict_proba(np.stack([d.pixels for d in found])).argmax(axis=1)
+    expected = Model(model).predict_proba(np.stack([d.pixels for d in found])).argmax(axis=1)
     assert record["number"] == "".join(map(str, expected))
     lefts = [d["box"][0] for d in record["digits"]]
     assert lefts == sorted(lefts)

@@ -110,9 +110,9 @@ def test_info_runs_the_model_and_times_calls(tmp_path):
 
 
 def test_time_calls_counts_only_timed_calls():
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
-    clf = Classifier(SHIPPED, threads=1)
+    clf = Model(SHIPPED, threads=1)
     times = clf.time_calls(clf.to_input(np.zeros((1, 28, 28), np.uint8)), runs=30, warmup=5)
     assert len(times) == 30 and all(t > 0 for t in times)
     assert len(clf.time_calls(clf.to_input(np.zeros((4, 28, 28), np.uint8)), runs=1, min_seconds=0.05)) > 1

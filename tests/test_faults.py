@@ -19,7 +19,7 @@ import pytest
 from conftest import assert_one_line_error, default_signals, run_cli
 
 from digitlite.edge import atomic
-from digitlite.edge.runtime import Classifier
+from digitlite.edge.runtime import Model
 
 
 def _snapshot(folder: Path) -> dict:
@@ -67,7 +67,7 @@ def test_quantization_stopped_mid_run_keeps_the_previous_model(previous, tiny_mo
         assert code == 130 and "Traceback" not in stderr, stderr
         assert stderr.strip().splitlines()[-1] == "digitlite: interrupted"
         assert _snapshot(out) == before  # nothing new, nothing half-written, no temp file
-    Classifier(out / "digits_int8.tflite").predict_proba(__import__("numpy").zeros((1, 28, 28), "uint8"))
+    Model(out / "digits_int8.tflite").predict_proba(__import__("numpy").zeros((1, 28, 28), "uint8"))
 
 
 def _limit_file_size(limit: int):

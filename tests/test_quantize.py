@@ -65,12 +65,12 @@ def test_eval_on_the_tflite_model_agrees_with_the_card(quantized, mnist_dir):
 
 
 def test_full_integer_check_catches_a_float_model(quantized):
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
     out, _ = quantized
-    assert Classifier(out / "digits_int8.tflite").float_operators() == []
-    assert "CONV_2D" in Classifier(out / "digits_float32.tflite").float_operators()
-    assert Classifier(out / "digits_dynamic.tflite").float_operators()  # int8 weights, float activations
+    assert Model(out / "digits_int8.tflite").float_operators() == []
+    assert "CONV_2D" in Model(out / "digits_float32.tflite").float_operators()
+    assert Model(out / "digits_dynamic.tflite").float_operators()  # int8 weights, float activations
 
 
 def test_impossible_gate_fails_and_keeps_the_previous_model(tiny_model, tmp_path, mnist_dir):

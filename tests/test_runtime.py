@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, assert_one_line_error, prepared, run_cli
 
 from digitlite.edge.errors import DigitliteError
-from digitlite.edge.runtime import Classifier, interpreter_class
+from digitlite.edge.runtime import Model, interpreter_class
 
 SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 
@@ -20,7 +20,7 @@ SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 @pytest.mark.parametrize("variant", ["int8", "float32", "float16", "dynamic"])
 def test_every_variant_gives_probabilities(quantized, mnist, variant):
     out, _ = quantized
-    clf = Classifier(out / f"digits_{variant}.tflite")
+    clf = Model(out / f"digits_{variant}.tflite")
     probs = clf.predict_proba(mnist.test_images[:300])
     assert probs.shape == (300, 10) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=0.02)  # int8 softmax: steps of 1/256
@@ -29,7 +29,7 @@ def test_every_variant_gives_probabilities(quantized, mnist, variant):
 
 def test_batched_and_single_image_predictions_agree(quantized, mnist):
     out, _ = quantized
-    clf = Classifier(out / "digits_int8.tflite")
+    clf = Model(out / "digits_int8.tflite")
     images = mnist.test_images[:40]
     batched = clf.predict_proba(images, batch_size=16)  # 16, 16, 8: resizes and re-allocates
     single = np.concatenate([clf.predict_proba(img) for img in images])
@@ -41,8 +41,8 @@ def test_int8_input_model_is_fed_correctly(quantized, mnist, tmp_path, tiny_mode
                      "--calibration-samples", "100", "--data-dir", str(mnist_dir))
     assert result.returncode == 0, result.stderr
     out, _ = quantized
-    as_int8 = Classifier(tmp_path / "digits_int8.tflite")
-    as_uint8 = Classifier(out / "digits_int8.tflite")
+    as_int8 = Model(tmp_path / "digits_int8.tflite")
+    as_uint8 = Model(out / "digits_int8.tflite")
     assert as_int8.input_dtype == np.int8 and as_uint8.input_dtype == np.uint8
     agree = np.mean(as_int8.predict_proba(mnist.test_images[:500]).argmax(1)
                     == as_uint8.predict_proba(mnist.test_images[:500]).argmax(1))
@@ -54,8 +54,8 @@ def _outputs_in(python: str, model, runtime: str, env=None) -> dict:
     code = (
         "import json, sys\n"
         "from digitlite.edge.mnist import load_mnist\n"
-        "from digitlite.edge.runtime import Classifier\n"
-        f"clf = Classifier({str(model)!r}, runtime={runtime!r})\n"
+        "from digitlite.edge.runtime import Model\n"
+        f"clf = Model({str(model)!r}, runtime={runtime!r})\n"
         "x = clf.to_input(load_mnist().test_images)\n"
         "raw = [clf.invoke(x[i:i + 500]).tolist() for i in range(0, len(x), 500)]\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras') or m.startswith(('digitlite.train', 'digitlite.quantize')))\n"
@@ -160,7 +160,7 @@ def test_bad_model_files_are_one_line_errors(tmp_path, content, fragment, mnist_
     path = tmp_path / "model.tflite"
     path.write_bytes(content)
     with pytest.raises(DigitliteError, match=fragment):
-        Classifier(path)
+        Model(path)
     result = run_cli("eval", str(path), "--data-dir", str(mnist_dir))
     assert_one_line_error(result, "model.tflite", fragment)
 
@@ -178,19 +178,19 @@ def test_a_tflite_model_that_is_not_a_digit_classifier(tmp_path):
     rgb = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
     (tmp_path / "rgb.tflite").write_bytes(_convert(rgb))
     with pytest.raises(DigitliteError, match=r"rgb\.tflite: input shape \(1, 32, 32, 3\).*not a digit classifier"):
-        Classifier(tmp_path / "rgb.tflite")
+        Model(tmp_path / "rgb.tflite")
 
     a, b = keras.Input((28, 28, 1)), keras.Input((28, 28, 1))
     two = keras.Model([a, b], keras.layers.Dense(10)(keras.layers.Flatten()(keras.layers.Add()([a, b]))))
     (tmp_path / "two.tflite").write_bytes(_convert(two))
     with pytest.raises(DigitliteError, match="expected one input and one output, found 2 and 1"):
-        Classifier(tmp_path / "two.tflite")
+        Model(tmp_path / "two.tflite")
 
     x = keras.Input((28, 28, 1))
     five = keras.Model(x, keras.layers.Dense(5)(keras.layers.Flatten()(x)))
     (tmp_path / "five.tflite").write_bytes(_convert(five))
     with pytest.raises(DigitliteError, match="expected 10 classes"):
-        Classifier(tmp_path / "five.tflite")
+        Model(tmp_path / "five.tflite")
 
 
 def test_importing_edge_and_evaluating_never_loads_tensorflow(quantized, mnist_dir):

@@ -21,10 +21,10 @@ SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 @pytest.fixture(scope="module")
 def server():
     """The server on a free loopback port, in a thread, with the shipped model."""
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
     from digitlite.edge.serve import DigitServer
 
-    srv = DigitServer(("127.0.0.1", 0), Classifier(SHIPPED), SHIPPED)
+    srv = DigitServer(("127.0.0.1", 0), Model(SHIPPED), SHIPPED)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv.server_address
@@ -70,9 +70,9 @@ def test_health_gives_the_model_card(server):
 
 def test_predict_png_and_pixels(server, mnist):
     from digitlite.edge.preprocess import preprocess_gray
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
 
-    reference = Classifier(SHIPPED)
+    reference = Model(SHIPPED)
     for i in range(5):
         image = mnist.test_images[i]
         status, _, body = request(server, "POST", "/api/predict", drawing_png(image), {"Content-Type": "image/png"})
@@ -87,10 +87,10 @@ def test_predict_png_and_pixels(server, mnist):
 
 
 def test_min_confidence_makes_an_unsure_answer_no_digit(mnist):
-    from digitlite.edge.runtime import Classifier
+    from digitlite.edge.runtime import Model
     from digitlite.edge.serve import DigitServer
 
-    srv = DigitServer(("127.0.0.1", 0), Classifier(SHIPPED), SHIPPED, min_confidence=1.0)
+    srv = DigitServer(("127.0.0.1", 0), Model(SHIPPED), SHIPPED, min_confidence=1.0)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         status, _, body = request(srv.server_address, "POST", "/api/predict", drawing_png(mnist.test_images[0]),

@@ -1,8 +1,42 @@
 """digitlite: handwritten digit recognition for the edge.
 
-The stages live in subpackages (``digitlite.edge``, ``digitlite.train``,
-``digitlite.quantize``, ``digitlite.benchmarks``); the command line is ``digitlite``
-(or ``python -m digitlite``).
+The Python API::
+
+    from digitlite import Classifier
+
+    clf = Classifier()                    # the shipped int8 model, whichever TFLite interpreter is installed
+    reading = clf.classify("digit.jpg")   # a path, bytes, a PIL image or a numpy array
+    reading.digit, reading.confidence, reading.probabilities
+    clf.read_number("number.png").number  # several digits, left to right, with their boxes
+
+Every bad input or model is a ``DigitliteError`` (one line).  The stages live in
+subpackages (``digitlite.edge``, ``digitlite.train``, ``digitlite.quantize``,
+``digitlite.benchmarks``); the command line is ``digitlite`` (or ``python -m digitlite``).
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
+
+__all__ = ["Classifier", "DigitliteError", "ImageError", "NumberReading", "Reading", "__version__"]
+
+if TYPE_CHECKING:
+    from digitlite.edge.api import (
+        Classifier,
+        DigitliteError,
+        ImageError,
+        NumberReading,
+        Reading,
+    )
+
+
+def __getattr__(name: str):
+    # The API loads numpy, Pillow and the preprocessing: only when asked for, so that the
+    # command line (which imports this package first) starts fast.
+    if name in __all__:
+        from digitlite.edge import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'digitlite' has no attribute {name!r}")

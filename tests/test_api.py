@@ -1,0 +1,167 @@
+"""The Python API, ``from digitlite import Classifier``: every entry point, against the command line, and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO, run_cli
+from PIL import Image
+from test_camera import write_video
+from test_preprocess import photo_of
+
+import digitlite
+from digitlite import Classifier, DigitliteError, ImageError, NumberReading, Reading
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return Classifier()
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory, mnist):
+    """A 640x480 JPEG of MNIST test image 0 (a 7) on lit paper."""
+    path = tmp_path_factory.mktemp("api") / "seven.jpg"
+    Image.fromarray(photo_of(mnist.test_images[0]).astype(np.uint8)).save(path, quality=90)
+    return path
+
+
+def test_the_api_is_at_the_top_of_the_package_and_loads_lazily():
+    assert {"Classifier", "Reading", "NumberReading", "DigitliteError", "ImageError"} <= set(digitlite.__all__)
+    assert issubclass(ImageError, DigitliteError)
+    code = "import sys, digitlite; print('numpy' in sys.modules, digitlite.__version__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.split() == ["False", digitlite.__version__], out.stderr  # the CLI's first import stays light
+    with pytest.raises(AttributeError):
+        digitlite.NoSuchThing  # noqa: B018
+
+
+def test_a_path_gives_what_classify_gives(clf, photo):
+    reading = clf.classify(photo)
+    assert isinstance(reading, Reading) and reading.digit == 7 and reading.box is None
+    assert len(reading.probabilities) == 10 and sum(reading.probabilities) == pytest.approx(1.0, abs=0.02)
+    cli = json.loads(run_cli("classify", str(photo), "--json").stdout)
+    assert reading.as_dict() == {k: cli[k] for k in ("digit", "confidence", "probabilities")}
+
+
+def test_every_kind_of_image_gives_the_same_reading(clf, photo, mnist):
+    by_path = clf.classify(str(photo))
+    assert clf.classify(photo.read_bytes()).probabilities == by_path.probabilities
+    assert clf.classify(Image.open(photo)).digit == 7
+    gray = np.asarray(Image.open(photo).convert("L"))
+    assert clf.classify(gray).probabilities == clf.classify(Image.fromarray(gray)).probabilities
+    rgb = np.asarray(Image.open(photo).convert("RGB"))
+    assert clf.classify(rgb).digit == 7 and clf.classify(rgb[..., :1]).digit == 7
+    digit = mnist.test_images[0]
+    assert clf.classify(digit).digit == 7  # white on black, MNIST's polarity
+    assert clf.classify(255 - digit).digit == 7  # dark on light
+    assert clf.classify(digit.astype(np.float32) / 255).probabilities == clf.classify(digit).probabilities
+    big = np.asarray(Image.fromarray(255 - digit).resize((1200, 1200)))
+    assert clf.classify(big).digit == 7  # any size
+
+
+def test_a_batch_is_one_call_with_the_same_answers(clf, mnist):
+    images = list(mnist.test_images[:40])
+    batch = clf.classify_batch(images)
+    assert [r.digit for r in batch] == [clf.classify(img).digit for img in images]
+    assert np.mean([r.digit for r in batch] == mnist.test_labels[:40]) >= 0.95
+    assert clf.classify_batch([]) == []
+
+
+def test_read_number_gives_each_digit_with_its_box_as_the_cli_does(clf, mnist, tmp_path):
+    page = np.full((300, 760), 225, np.uint8)
+    for k, i in enumerate([0, 1, 2]):  # 7, 2, 1
+        page[50:250, 30 + k * 240:230 + k * 240] -= (np.asarray(Image.fromarray(mnist.test_images[i]).resize(
+            (200, 200), Image.BICUBIC)) * 0.8).astype(np.uint8)
+    Image.fromarray(page).save(tmp_path / "n.png")
+    number = clf.read_number(tmp_path / "n.png")
+    assert isinstance(number, NumberReading) and number.number == "721"
+    cli = json.loads(run_cli("classify", str(tmp_path / "n.png"), "--multi", "--json").stdout)
+    assert number.as_dict() == {k: cli[k] for k in ("number", "digits")}
+    for k, d in enumerate(number.digits):
+        x0, y0, x1, y1 = d.box
+        assert x0 <= 30 + k * 240 + 100 <= x1 and y0 <= 150 <= y1
+    with pytest.raises(ImageError, match="3 digits side by side, not one"):
+        clf.classify(page)  # one digit asked, a number given
+
+
+def test_min_confidence_is_the_same_rule_as_the_commands(photo):
+    sure = Classifier(min_confidence=0.0).classify(photo)
+    unsure = Classifier(min_confidence=1.0).classify(photo)
+    assert unsure.digit is None and unsure.confidence == sure.confidence < 1.0
+
+
+def test_the_camera_iterator_reads_what_the_camera_command_reads(clf, mnist, tmp_path):
+    frames = [photo_of(mnist.test_images[0], size=(480, 640), scale=200, at=(140, 60 + 8 * i), seed=i,
+                       gradient=0.3, noise=4).astype(np.uint8) for i in range(12)]
+    video = write_video(tmp_path / "clip.avi", frames)
+    read = list(clf.camera(video))
+    assert [r.index for r in read] == list(range(12)) and all(r.number == "7" for r in read)
+    assert read[0].digits[0].box is not None and read[0].digits[0].digit == 7
+    cli = [json.loads(line) for line in run_cli("camera", "--source", str(video), "--headless").stdout.splitlines()]
+    assert [line["number"] for line in cli] == [r.number for r in read]
+    assert len(list(clf.camera(video, max_frames=3))) == 3
+    with pytest.raises(DigitliteError, match="cannot open"):
+        next(clf.camera(tmp_path / "missing.avi"))
+
+
+@pytest.mark.parametrize("image, fragment", [
+    ("/no/such/file.png", "/no/such/file.png: no such file"),
+    (b"not an image at all", "<bytes>: not an image"),
+    (b"", "<bytes>:"),
+    ({"pixels": 1}, "cannot read a dict"),
+    ([[0, 255]], "cannot read a list"),
+    (np.zeros((0, 5)), "expected an (H, W) or (H, W, 3|4) image array"),
+    (np.zeros((4, 4, 2)), "expected an (H, W) or (H, W, 3|4) image array"),
+    (np.full((30, 30), np.nan), "NaN or infinite"),
+    (np.zeros((30, 30), bool), "expected numbers"),
+    (np.array([["a"]]), "expected numbers"),
+    (np.zeros((60, 60), np.uint8), "no digit found"),
+])
+def test_bad_input_is_one_exception_type_with_one_line(clf, image, fragment):
+    with pytest.raises(DigitliteError) as caught:
+        clf.classify(image)
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+    if fragment != "no digit found":
+        with pytest.raises(DigitliteError):
+            clf.read_number(image)
+
+
+def test_bad_models_and_settings_are_one_exception_type(tmp_path):
+    (tmp_path / "junk.tflite").write_bytes(b"\0" * 100)
+    for make, fragment in [
+        (lambda: Classifier(tmp_path / "none.tflite"), "no such model file"),
+        (lambda: Classifier(tmp_path / "junk.tflite"), "not a valid TFLite model"),
+        (lambda: Classifier(runtime="onnx"), "unknown runtime 'onnx'"),
+        (lambda: Classifier(threads=0), "threads must be at least 1"),
+        (lambda: Classifier(min_confidence=1.5), "min_confidence must be between 0 and 1"),
+    ]:
+        with pytest.raises(DigitliteError, match=fragment):
+            make()
+
+
+def test_info_checks_the_model_runs_here(clf):
+    info = clf.info(calls=20)
+    assert info["digitlite"] == digitlite.__version__ and info["model"].endswith("digits_int8.tflite")
+    assert info["card_accuracy"] == pytest.approx(0.9962) and info["calls"] == 20 and info["call_p50_us"] > 0
+
+
+def test_readme_example_runs(photo, tmp_path):
+    """The README's example, as printed there, on a real file."""
+    text = (REPO / "README.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    code = example.replace("photo.jpg", str(photo)).replace("number.png", str(photo))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("7 "), result.stdout
+
+
+def test_a_bytes_stream_of_a_png(clf, mnist):
+    buf = io.BytesIO()
+    Image.fromarray(255 - mnist.test_images[1]).save(buf, format="PNG")
+    assert clf.classify(buf.getvalue()).digit == 2
