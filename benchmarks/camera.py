@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlite.benchmarks.bench import percentiles
-from digitlite.benchmarks.common import machine, publish
+from digitlite.benchmarks.common import UpdateReadme, machine, publish
 
 MARKERS = ("<!-- camera-results:begin -->", "<!-- camera-results:end -->")
 DEV_SEEDS = (99, 2026, 7)  # what the preprocessing was tuned on; the figure is from --seed 41, held out
@@ -214,7 +214,7 @@ def main(argv=None) -> int:
     p.add_argument("--keep", metavar="DIR", help="write the videos and the truth here and keep them")
     p.add_argument("--data-dir", default="")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
-    p.add_argument("--update-readme", action="store_true")
+    p.add_argument("--update-readme", action=UpdateReadme)
     args = p.parse_args(argv)
     mnist = load_mnist(args.data_dir or None, test_only=True)
     model = Path(args.model) if args.model else default_model()

@@ -6,8 +6,8 @@ Light on purpose: the ``digitlite`` command loads it to list the options.
 from __future__ import annotations
 
 import argparse
-import os
 
+from digitlite.benchmarks.common import UpdateReadme
 from digitlite.edge.errors import DigitliteError
 from digitlite.edge.runtime import RUNTIMES
 
@@ -25,7 +25,10 @@ def _ints(text: str) -> list[int]:
 
 
 def register(subparsers) -> None:
-    """Add the ``bench`` subcommand."""
+    """Add the ``bench`` subcommand (its defaults are BenchConfig's)."""
+    from digitlite.benchmarks.bench import BenchConfig
+
+    DEFAULTS = BenchConfig(models=[])  # noqa: N806 - read-only, as the module constants elsewhere
     p = subparsers.add_parser(
         "bench", help="benchmark latency, throughput, memory, size and accuracy of .tflite models",
         description="For every model x installed interpreter x thread count: load time, interpreter-call "
@@ -36,17 +39,17 @@ def register(subparsers) -> None:
     p.add_argument("models", nargs="*", metavar="MODEL", help="the .tflite models (default: the shipped int8 model)")
     p.add_argument("--runtime", action="append", choices=("all", *RUNTIMES),
                    help="interpreters to measure (repeatable; default: all installed)")
-    p.add_argument("--threads", type=_ints, default=[1, os.cpu_count() or 1], help="thread counts, e.g. 1,4")
-    p.add_argument("--batches", type=_ints, default=[1, 8, 64], help="batch sizes for throughput")
-    p.add_argument("--runs", type=int, default=1000, help="timed interpreter calls (at least, and at least 1 s)")
-    p.add_argument("--min-seconds", type=float, default=1.0, help="least time spent timing each latency")
+    p.add_argument("--threads", type=_ints, default=DEFAULTS.threads, help="thread counts, e.g. 1,4")
+    p.add_argument("--batches", type=_ints, default=DEFAULTS.batches, help="batch sizes for throughput")
+    p.add_argument("--runs", type=int, default=DEFAULTS.runs, help="timed interpreter calls (at least this many, for at least --min-seconds)")
+    p.add_argument("--min-seconds", type=float, default=DEFAULTS.min_seconds, help="least time spent timing each latency")
     p.add_argument("--no-accuracy", action="store_true", help="skip the 10,000-image accuracy run")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess")
     p.add_argument("--data-dir", default=None, help="folder holding the MNIST .gz files")
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--plot", metavar="FILE.png", help="write accuracy against latency and size as a PNG")
-    p.add_argument("--update-readme", action="store_true", help="rewrite the README's inference table")
+    p.add_argument("--update-readme", action=UpdateReadme, help="rewrite the README's inference table")
     p.set_defaults(handler=run)
 
 

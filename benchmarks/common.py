@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from pathlib import Path
@@ -9,7 +10,33 @@ from pathlib import Path
 from digitlite.edge import atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]  # the repository, when digitlite runs from a checkout
+README = ROOT / "README.md"
+
+
+def no_checkout() -> str | None:
+    """Why the figures cannot be published here (an installed copy, not a source checkout), or None.
+
+    Publishing writes the repository's README, docs/ and benchmarks/results/; an installed
+    digitlite has none of them, and must never write beside itself in site-packages.
+    """
+    if (ROOT / "pyproject.toml").is_file() and README.is_file() and RESULTS.is_dir():
+        return None
+    return ("--update-readme publishes into a digitlite source checkout (README.md, docs/, benchmarks/results/) "
+            "and this is an installed copy: run it from a checkout (pip install -e .), or keep the figures with --json")
+
+
+class UpdateReadme(argparse.Action):
+    """``--update-readme``: a flag that is refused at once (not after the run) where there is no checkout."""
+
+    def __init__(self, option_strings, dest, help="publish: paste the table into the README or its docs/ page "
+                 "and write benchmarks/results/"):
+        super().__init__(option_strings, dest, nargs=0, default=False, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if problem := no_checkout():
+            parser.error(problem)
+        setattr(namespace, self.dest, True)
 
 
 def cpu_model() -> str:

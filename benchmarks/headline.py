@@ -80,10 +80,10 @@ def markdown(results: Path) -> str:
 
 def main(argv=None) -> int:
     """Print the headline table; with --update-readme, paste it into the README."""
-    from digitlite.benchmarks.common import RESULTS, update_readme
+    from digitlite.benchmarks.common import RESULTS, UpdateReadme, update_readme
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.headline", description=__doc__.split("\n\n")[0])
-    p.add_argument("--update-readme", action="store_true")
+    p.add_argument("--update-readme", action=UpdateReadme)
     args = p.parse_args(argv)
     table = markdown(RESULTS)
     print(table)

@@ -50,7 +50,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from digitlite.benchmarks.common import machine, publish
+from digitlite.benchmarks.common import UpdateReadme, machine, publish
 from digitlite.edge import atomic
 from digitlite.edge.errors import DigitliteError
 
@@ -326,7 +326,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runtime", choices=[*RUNTIMES, "both"], default="both")
     parser.add_argument("--data-dir", help="MNIST folder (default: $DIGITLITE_DATA, then the cache)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--update-readme", action="store_true", help="write the table into README.md")
+    parser.add_argument("--update-readme", action=UpdateReadme, help="write the table into README.md")
     args = parser.parse_args(argv)
     try:
         result = measure(args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from digitlite.benchmarks.common import publish
+from digitlite.benchmarks.common import UpdateReadme, publish
 from digitlite.edge.card import CardError, ModelCard
 
 MARKERS = ("<!-- quantize-results:begin -->", "<!-- quantize-results:end -->")
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     """Print (and optionally paste into the README) the table for the given models."""
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.quantization", description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="+", help=".tflite files with their .json cards beside them")
-    p.add_argument("--update-readme", action="store_true")
+    p.add_argument("--update-readme", action=UpdateReadme)
     args = p.parse_args(argv)
     cards = load_cards(args.models)
     publish("quantization", cards, markdown(cards), MARKERS, args.update_readme)

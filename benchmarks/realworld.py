@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from digitlite.benchmarks.common import RESULTS, publish
+from digitlite.benchmarks.common import RESULTS, UpdateReadme, publish
 from digitlite.edge import atomic
 
 MARKERS = ("<!-- realworld-results:begin -->", "<!-- realworld-results:end -->")
@@ -293,7 +293,7 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default="", help="MNIST folder (for the mnist-shapes source)")
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--json", action="store_true")
-    p.add_argument("--update-readme", action="store_true")
+    p.add_argument("--update-readme", action=UpdateReadme)
     args = p.parse_args(argv)
     folder = Path(args.set)
     if not (folder / "labels.csv").is_file():

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlite.benchmarks.common import RESULTS, machine, publish
+from digitlite.benchmarks.common import RESULTS, UpdateReadme, machine, publish
 
 MARKERS = ("<!-- reject-results:begin -->", "<!-- reject-results:end -->")
 NOT_A_DIGIT = 10
@@ -189,7 +189,7 @@ def main(argv=None) -> int:
     p.add_argument("--keep", metavar="DIR", help="the desk set's folder (written there if it is not)")
     p.add_argument("--data-dir", default="")
     p.add_argument("--results", default=str(RESULTS))
-    p.add_argument("--update-readme", action="store_true")
+    p.add_argument("--update-readme", action=UpdateReadme)
     args = p.parse_args(argv)
     mnist = load_mnist(args.data_dir or None)
     classifier = Model(default_model(), threads=1)

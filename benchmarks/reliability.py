@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 from PIL import Image, features
 
-from digitlite.benchmarks.common import machine, publish
+from digitlite.benchmarks.common import UpdateReadme, machine, publish
 
 MARKERS = ("<!-- reliability-results:begin -->", "<!-- reliability-results:end -->")
 SIGNATURES = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*", b"RIFF"]
@@ -140,7 +140,7 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.reliability", description=__doc__.split("\n\n")[0])
     p.add_argument("--random", type=int, default=2000, help="random files behind format signatures")
-    p.add_argument("--update-readme", action="store_true")
+    p.add_argument("--update-readme", action=UpdateReadme)
     args = p.parse_args(argv)
     corpus = malformed_corpus()
     result = run(corpus + random_files(args.random), Model(default_model()))

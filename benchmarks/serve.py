@@ -27,7 +27,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from digitlite.benchmarks.bench import percentiles
-from digitlite.benchmarks.common import machine, publish
+from digitlite.benchmarks.common import UpdateReadme, machine, publish
 from digitlite.edge.errors import DigitliteError
 
 MARKERS = ("<!-- serve-results:begin -->", "<!-- serve-results:end -->")
@@ -253,7 +253,7 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default="")
     p.add_argument("--soak", type=int, default=0, metavar="N",
                    help="instead: N mixed valid/malformed requests to a server process, its memory sampled")
-    p.add_argument("--update-readme", action="store_true")
+    p.add_argument("--update-readme", action=UpdateReadme)
     args = p.parse_args(argv)
     try:
         mnist = load_mnist(args.data_dir or None, test_only=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlite.benchmarks.common import machine, publish
+from digitlite.benchmarks.common import UpdateReadme, machine, publish
 
 MARKERS = ("<!-- speed-results:begin -->", "<!-- speed-results:end -->")
 TARGETS_MS = {"photo": 3.0, "phone": 80.0, "canvas": 3.0}
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")
     p.add_argument("--images", type=int, default=60, help="photos and drawings of each kind (phone photos: a tenth)")
-    p.add_argument("--update-readme", action="store_true")
+    p.add_argument("--update-readme", action=UpdateReadme)
     args = p.parse_args(argv)
     if "cv2" in sys.modules:
         raise SystemExit("benchmarks.speed measures the plain install's path: run it where OpenCV is not loaded")

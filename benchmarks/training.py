@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from digitlite.benchmarks import common
-from digitlite.benchmarks.common import RESULTS, machine
+from digitlite.benchmarks.common import RESULTS, UpdateReadme, machine
 
 MARKERS = ("<!-- training-results:begin -->", "<!-- training-results:end -->")
 
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     p.add_argument("--arch", action="append", help="architecture to train (repeatable; default: digitnet and baseline)")
     p.add_argument("--out", default="models", help="where the trained models go (default: models/)")
     p.add_argument("--results", default=str(RESULTS), help="folder for training.json and training.md")
-    p.add_argument("--update-readme", action="store_true", help="rewrite the README's training table")
+    p.add_argument("--update-readme", action=UpdateReadme, help="rewrite the README's training table")
     p.add_argument("train_args", nargs=argparse.REMAINDER, help="extra options for digitlite train, after --")
     args = p.parse_args(argv)
     extra = [a for a in args.train_args if a != "--"]

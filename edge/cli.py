@@ -9,7 +9,9 @@ heavy dependencies (TensorFlow) only when its subcommand runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from importlib import metadata
 
 from digitlite.edge.errors import DigitliteError, first_line
@@ -294,7 +296,7 @@ def _stage_entry_points() -> dict:
     """name -> entry point for each stage installed beside edge (nothing imported yet)."""
     try:
         return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
-    except Exception:  # broken metadata must not take the edge commands down with it
+    except Exception:  # noqa: BLE001 - broken metadata must not take the edge commands down with it
         return {}
 
 
@@ -303,23 +305,26 @@ def build_parser(load: str | None = "all") -> argparse.ArgumentParser:
 
     A stage's ``cli`` module is imported only when ``load`` names it (or is "all", for
     the full help); the others are listed by name, so running an edge command imports
-    nothing of train, quantize or benchmarks.
+    nothing of train, quantize or benchmarks.  A stage that fails to load is listed by
+    name too, and ``parser.broken`` keeps why (absent from a slim install, or a real error).
     """
     parser = argparse.ArgumentParser(
         prog="digitlite",
         description="Handwritten digit recognition for the edge: train, quantize, classify, benchmark.",
+        epilog="--debug (anywhere) or DIGITLITE_DEBUG=1 shows the traceback behind an error.",
     )
     parser.add_argument("--version", action="version", version=f"digitlite {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in EDGE_COMMANDS:
         register(subparsers)
+    parser.broken = {}
     for name, ep in sorted(_stage_entry_points().items()):
         if load in ("all", name):
             try:
                 ep.load()(subparsers)
                 continue
-            except ImportError:
-                pass  # a stage whose module is absent from this install (e.g. a slim Pi bundle)
+            except Exception as e:  # noqa: BLE001 - reported when the command is asked for, with its cause
+                parser.broken[name] = e
         subparsers.add_parser(name, help=f"(see digitlite {name} --help)")
     return parser
 
@@ -328,32 +333,66 @@ def _command_in(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
+_STAGE_MODULES = {"bench": "benchmarks"}  # command -> the stage's package, where the names differ
+
+
+def _stage_error(name: str, e: Exception) -> DigitliteError:
+    absent = isinstance(e, ModuleNotFoundError) and (e.name or "").startswith(f"digitlite.{_STAGE_MODULES.get(name, name)}")
+    if absent:  # a slim install (the Pi bundle) without that stage
+        return DigitliteError(f"'{name}' is not available in this install (pip install 'digitlite[train]' for "
+                              "train and quantize, the full digitlite for bench)")
+    return DigitliteError(f"'{name}' could not be loaded: {type(e).__name__}: {first_line(e)}")
+
+
+def _report(e: BaseException, debug: bool, prefix: str = "") -> None:
+    """The one-line error; with ``debug``, first the traceback with every cause it hid."""
+    if debug:
+        cause = e
+        while cause is not None:  # "raise ... from None" hides the original error: show it here
+            cause.__suppress_context__ = False
+            cause = cause.__cause__ or cause.__context__
+        traceback.print_exception(e)
+    print(f"digitlite: error: {prefix}{first_line(e)}", file=sys.stderr)  # one line, whatever the message held
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the process exit code.
 
-    Bad input ends in one line on stderr and exit code 1 (2 for usage errors,
-    130 for Ctrl-C or SIGTERM), never a traceback.
+    Bad input ends in one line on stderr and exit code 1 (2 for usage errors, 130 for
+    Ctrl-C or SIGTERM wherever it lands), never a traceback: ``--debug`` (anywhere on the
+    line) or ``DIGITLITE_DEBUG=1`` adds the traceback, with the cause behind the message.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    sigterm_as_ctrl_c()  # systemctl stop, kill, timeout: stop as documented for Ctrl-C
-    parser = build_parser(load=_command_in(argv) or "all")
-    args = parser.parse_args(argv)
-    if not hasattr(args, "handler"):  # a stage listed by name whose module could not be imported
-        print(f"digitlite: error: '{args.command}' is not available in this install "
-              "(pip install 'digitlite[train]' for train and quantize)", file=sys.stderr)
-        return 1
+    ends = argv.index("--") if "--" in argv else len(argv)
+    debug = "--debug" in argv[:ends] or os.environ.get("DIGITLITE_DEBUG", "") not in ("", "0")
+    argv = [a for i, a in enumerate(argv) if not (a == "--debug" and i < ends)]
     try:
+        sigterm_as_ctrl_c()  # systemctl stop, kill, timeout: stop as documented for Ctrl-C
+        command = _command_in(argv)
+        parser = build_parser(load=command or "all")
+        if command in parser.broken and not {"-h", "--help"} & set(argv):
+            raise _stage_error(command, parser.broken[command]) from parser.broken[command]
+        args = parser.parse_args(argv)
+        if not hasattr(args, "handler"):  # listed by name: its module could not be loaded
+            raise _stage_error(args.command, parser.broken.get(args.command, ImportError(args.command)))
         return int(args.handler(args) or 0)
     except DigitliteError as e:
-        print(f"digitlite: error: {first_line(e)}", file=sys.stderr)  # one line, whatever the message held
+        _report(e, debug)
         return 1
     except KeyboardInterrupt:
         print("digitlite: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `digitlite classify ... | head`
         return 0
+    except Exception as e:  # noqa: BLE001 - a bug: still one line, and the way to see more
+        _report(e, debug, prefix=f"unexpected {type(e).__name__} (a bug: --debug shows the traceback to report): ")
+        return 1
 
 
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
+        code = 130
+    sys.exit(code)

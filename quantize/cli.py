@@ -12,6 +12,7 @@ import json
 from digitlite.edge.errors import DigitliteError
 from digitlite.edge.runtime import RUNTIME_CHOICES
 from digitlite.quantize import VARIANTS
+from digitlite.quantize.config import DEFAULTS, QuantizeConfig
 
 
 def register(subparsers) -> None:
@@ -25,33 +26,28 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("model", help="the trained .keras model (e.g. models/digits.keras)")
-    p.add_argument("--out", default="", help="output folder (default: the model's folder)")
+    p.add_argument("--out", default=DEFAULTS.out, help="output folder (default: the model's folder)")
     p.add_argument("--variant", action="append", choices=VARIANTS + ("all",),
-                   help="what to produce (repeatable; default int8; 'all' for the four)")
-    p.add_argument("--calibration-samples", type=int, default=500,
+                   help=f"what to produce (repeatable; default {', '.join(DEFAULTS.variants)}; 'all' for the four)")
+    p.add_argument("--calibration-samples", type=int, default=DEFAULTS.calibration_samples,
                    help="training images in the representative dataset, stratified over the ten digits")
-    p.add_argument("--io-type", choices=("uint8", "int8"), default="uint8",
+    p.add_argument("--io-type", choices=("uint8", "int8"), default=DEFAULTS.io_type,
                    help="input/output type of the int8 model (uint8 takes raw pixels)")
-    p.add_argument("--max-drop", type=float, default=0.3,
+    p.add_argument("--max-drop", type=float, default=DEFAULTS.max_drop,
                    help="largest accepted int8 accuracy loss against the float model, in percentage points")
-    p.add_argument("--seed", type=int, default=1, help="seed of the calibration sample")
-    p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the calibration sample")
+    p.add_argument("--runtime", default=DEFAULTS.runtime, choices=RUNTIME_CHOICES,
                    help="interpreter used to evaluate the converted models")
-    p.add_argument("--data-dir", default="", help="folder holding the MNIST .gz files")
+    p.add_argument("--data-dir", default=DEFAULTS.data_dir, help="folder holding the MNIST .gz files")
     p.add_argument("--json", action="store_true", help="print the model cards as JSON")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     """Quantize as the command line says; print the table (or the cards)."""
-    variants = tuple(VARIANTS if "all" in (args.variant or []) else dict.fromkeys(args.variant or ["int8"]))
+    variants = tuple(VARIANTS if "all" in (args.variant or []) else dict.fromkeys(args.variant or DEFAULTS.variants))
     try:
-        from digitlite.quantize.quantize import (
-            QuantizeConfig,
-            format_table,
-            output_folder,
-            quantize,
-        )
+        from digitlite.quantize.quantize import format_table, output_folder, quantize
     except ImportError as e:
         raise DigitliteError(f"quantization needs TensorFlow ({e}); install it with: pip install 'digitlite[train]'") from None
     config = QuantizeConfig(

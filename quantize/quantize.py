@@ -13,7 +13,6 @@ import hashlib
 import json
 import platform
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,26 +25,12 @@ from digitlite.edge.evaluate import load_keras_model
 from digitlite.edge.metrics import classification_report
 from digitlite.edge.mnist import load_mnist
 from digitlite.edge.runtime import Model
+from digitlite.quantize.config import QuantizeConfig
 from digitlite.quantize.convert import VARIANTS, convert, representative_images, tf
 
 
 class QuantizeRejected(DigitliteError):
     """The int8 model failed the accuracy gate or is not full-integer."""
-
-
-@dataclass
-class QuantizeConfig:
-    """Settings of a quantization run, with their defaults."""
-
-    model: str
-    out: str = ""  # default: the model's folder
-    variants: tuple = ("int8",)
-    calibration_samples: int = 500
-    io_type: str = "uint8"
-    max_drop: float = 0.3  # percentage points
-    seed: int = 1
-    data_dir: str = ""
-    runtime: str = "auto"
 
 
 def _versions(runtime_name: str) -> dict:
