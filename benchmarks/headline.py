@@ -57,6 +57,10 @@ def rows(results: Path) -> list[tuple[str, str, str]]:
     photo = (speed or {}).get("paths", {}).get("photo")
     out.append(("a 640×480 JPEG file to its digit, decode included, p50",
                 f"**{photo['p50_ms']:.2f} ms**" if photo else None, "speed"))
+    for r in (_load(results, "mcu") or {}).get("models", []):
+        out.append((f"on a microcontroller (TFLite Micro), `{r['model']}`",
+                    f"**{r['model_bytes'] / 1024:.1f} KB** flash, **{r['ram_bytes'] / 1024:.1f} KB** RAM, "
+                    f"{r['accuracy'] * 100:.2f}%, {r['same_as_litert']:,}/{r['images']:,} as LiteRT", "mcu"))
     serve = _load(results, "serve")
     busy = next((r for r in (serve or {}).get("rows", []) if r.get("clients") == 64 and r.get("busy_cores")), None)
     out.append(("draw-a-digit server, 64 clients, both cores also busy",

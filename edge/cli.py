@@ -267,24 +267,34 @@ def _run_info(args) -> int:
 
 def _register_export(subparsers) -> None:
     p = subparsers.add_parser(
-        "export", help="build the folder to copy to a Raspberry Pi (edge wheel, model, install and run scripts)",
-        description="Writes OUT with the edge runtime's wheel (no TensorFlow), the model and its card, "
-                    "requirements files for the Pi, install.sh, run.sh and a systemd unit. Copy OUT to the Pi "
-                    "and run ./install.sh there.",
+        "export", help="build what a device needs: a Raspberry Pi bundle, or microcontroller sources",
+        description="--target pi: OUT holds the edge runtime's wheel (no TensorFlow), the model and its card, "
+                    "requirements files for the Pi, install.sh, run.sh and a systemd unit; copy OUT to the Pi "
+                    "and run ./install.sh there. --target mcu: OUT holds C++ sources for TensorFlow Lite Micro "
+                    "(the model as an array, a measured arena size, the op resolver, an example).",
     )
     p.add_argument("out", metavar="OUT", help="folder to write (must be empty or absent, unless --force)")
-    p.add_argument("--target", default="pi", choices=("pi",), help="the device (pi: 64-bit Raspberry Pi OS)")
+    p.add_argument("--target", default="pi", choices=("pi", "mcu"),
+                   help="the device: pi (64-bit Raspberry Pi OS: a bundle to install) or mcu (C++ sources for "
+                        "TensorFlow Lite Micro, with a measured tensor arena; needs the [mcu] extra)")
     p.add_argument("--model", help="the .tflite model to ship, with its .json card beside it (default: the shipped int8 model)")
     p.add_argument("--force", action="store_true", help="replace OUT if it is not empty")
+    p.add_argument("--data-dir", help="mcu: folder holding the MNIST test files (the example's digit is test image 0; "
+                                      "default: $DIGITLITE_DATA, then the cache)")
     p.set_defaults(handler=_run_export)
 
 
 def _run_export(args) -> int:
     from digitlite.edge.export import export_bundle
 
-    manifest = export_bundle(args.out, target=args.target, model=args.model, force=args.force)
-    print(f"{args.out}: {len(manifest['files']) + 2} files for target {args.target} "
-          f"({manifest['wheel']}, {manifest['model']}); copy it to the device and run ./install.sh there")
+    manifest = export_bundle(args.out, target=args.target, model=args.model, force=args.force, data_dir=args.data_dir)
+    if args.target == "mcu":
+        print(f"{args.out}: TensorFlow Lite Micro sources for {manifest['model']}: {manifest['model_bytes']:,} bytes "
+              f"of flash, a {manifest['arena_bytes']:,}-byte tensor arena ({manifest['arena_measured_bytes']:,} "
+              f"measured + {manifest['arena_margin_bytes']:,} for optimized kernels); see README.txt there")
+    else:
+        print(f"{args.out}: {len(manifest['files']) + 2} files for target {args.target} "
+              f"({manifest['wheel']}, {manifest['model']}); copy it to the device and run ./install.sh there")
     return 0
 
 

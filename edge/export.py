@@ -22,19 +22,21 @@ Nothing is downloaded, and the same sources give the same bytes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from digitlite.edge.card import ModelCard, card_path
 from digitlite.edge.digest import sha256_file
 from digitlite.edge.errors import DigitliteError
 
-TARGETS = ("pi",)
+TARGETS = ("pi", "mcu")
 EDGE_EXTRAS = ("camera",)  # the extras that serve the edge part (train needs the dropped stages)
 # One requirements file per interpreter.  tflite-runtime's last release (2.14) was built against
 # NumPy 1, and OpenCV wheels from 4.11 on need NumPy 2, hence the upper bounds there.
@@ -298,8 +300,64 @@ Files: {files}
 """
 
 
+def check_out(out: Path, force: bool) -> None:
+    """An output folder must be a folder, and empty unless ``force``."""
+    if out.exists() and not out.is_dir():
+        raise DigitliteError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise DigitliteError(f"{out}: folder is not empty (use --force to replace it)")
+
+
+def prepare_out(out: Path, force: bool) -> Path:
+    """Check ``out`` and make the temp folder beside it that an export is written into."""
+    check_out(out, force)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as e:
+        raise DigitliteError(f"{out}: cannot write here ({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
+def export_folder(out: Path, force: bool, what: str) -> Iterator[Path]:
+    """The temp folder beside ``out`` to write an export into: it replaces ``out`` when the block
+    ends, and is removed if the block fails (a full disk is one line naming ``what``)."""
+    tmp = prepare_out(out, force)
+    try:
+        yield tmp
+        replace_out(tmp, out)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DigitliteError(f"{out}: cannot write the {what} ({e.strerror or e})") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    """``bundle.json`` (the manifest, whose "files" it lists) and ``SHA256SUMS`` of those files and itself."""
+    (folder / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    sums = "".join(f"{sha256_file(folder / f)}  {f}\n" for f in [*manifest["files"], "bundle.json"])
+    (folder / "SHA256SUMS").write_text(sums)
+
+
+def replace_out(tmp: Path, out: Path) -> None:
+    """Put the finished export ``tmp`` in place of ``out`` (readable folders; an old ``out`` replaced whole)."""
+    for f in (tmp, *tmp.rglob("*")):
+        if f.is_dir():
+            f.chmod(0o755)
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+
+
 def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.PathLike | None = None,
-                  force: bool = False) -> dict:
+                  force: bool = False, data_dir: str | None = None) -> dict:
     """Write the deployment bundle for ``target`` into the folder ``out``; return its manifest.
 
     The bundle is built in a temp folder beside ``out`` and renamed into place, so an
@@ -310,20 +368,16 @@ def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.Pa
 
     if target not in TARGETS:
         raise DigitliteError(f"unknown target {target!r}; choose {', '.join(TARGETS)}")
+    if target == "mcu":
+        from digitlite.edge.mcu import export_mcu
+
+        return export_mcu(out, model, force, data_dir)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DigitliteError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise DigitliteError(f"{out}: folder is not empty (use --force to replace it)")
+    check_out(out, force)
     model = Path(model) if model else default_model()
     card_path, card = _model_with_card(model)
     version = package_version()
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as e:
-        raise DigitliteError(f"{out}: cannot write here ({e.strerror or e})") from None
-    try:
+    with export_folder(out, force, "bundle") as tmp:
         wheel = build_edge_wheel(tmp)
         (tmp / "model").mkdir()
         shutil.copyfile(model, tmp / "model" / model.name)
@@ -344,24 +398,5 @@ def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.Pa
         manifest = {"target": target, "digitlite": version, "wheel": wheel.name, "model": f"model/{model.name}",
                     "default_interpreter": "ai-edge-litert", "requirements": sorted(REQUIREMENTS),
                     "files": {f: sha256_file(tmp / f) for f in files}}
-        (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        sums = "".join(f"{sha256_file(tmp / f)}  {f}\n" for f in [*files, "bundle.json"])
-        (tmp / "SHA256SUMS").write_text(sums)
-        for f in (tmp, *tmp.rglob("*")):
-            if f.is_dir():
-                f.chmod(0o755)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DigitliteError(f"{out}: cannot write the bundle ({e.strerror or e})") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_manifest(tmp, manifest)
     return manifest

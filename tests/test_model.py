@@ -29,6 +29,16 @@ def test_default_stays_within_its_parameter_budget():
     assert build_model(DEFAULT_ARCH).count_params() <= 60_000
 
 
+def test_micronet_fits_a_small_microcontroller_by_design():
+    """Parameters well under 20 KB of int8 weights, and no two live activations over 11.2 KB (int8)."""
+    model = build_model("micronet")
+    assert model.count_params() <= 10_000
+    kept = (keras.layers.Conv2D, keras.layers.MaxPooling2D)  # BatchNorm and ReLU fold into the convolutions
+    sizes = [28 * 28] + [int(np.prod(layer.output.shape[1:])) for layer in model.layers if isinstance(layer, kept)]
+    assert max(a + b for a, b in zip(sizes, sizes[1:])) <= 26 * 26 * 8 + 24 * 24 * 10
+    assert not [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+
+
 def test_baseline_macs_by_hand():
     # conv1 26x26x(3x3x1x32), conv2 11x11x(3x3x32x48), dense 1200x500, dense 500x10
     expected = 26 * 26 * 9 * 32 + 11 * 11 * 9 * 32 * 48 + 1200 * 500 + 500 * 10
@@ -44,5 +54,5 @@ def test_separable_and_depthwise_layers_are_counted():
 
 
 def test_unknown_architecture_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown architecture 'nope'; choose one of digitnet, baseline"):
+    with pytest.raises(ValueError, match="unknown architecture 'nope'; choose one of digitnet, baseline, micronet"):
         build_model("nope")

@@ -13,7 +13,8 @@ def _opt(default, help):
 class TrainConfig:
     """Every knob of a training run, with its default; `digitlite train --help` lists them."""
 
-    arch: str = _opt("digitnet", "architecture: digitnet (default, small and fast) or baseline (classic)")
+    arch: str = _opt("digitnet", "architecture: digitnet (default, small and fast), micronet (for "
+                     "microcontrollers: ~9 k parameters, 16 KB of arena) or baseline (classic)")
     epochs: int = _opt(60, "maximum number of epochs")
     batch_size: int = _opt(128, "images per training step")
     learning_rate: float = _opt(3e-3, "peak learning rate (reached after one warm-up epoch, then cosine decay)")
