@@ -44,7 +44,7 @@ def measure(model: Path, images: np.ndarray, labels: np.ndarray, data_dir: str |
     outputs = np.stack(outputs)
     predictions = outputs.argmax(axis=1)  # the first of equal scores, as main.cc's ClassifyDigit
     scale = bundle["output"]["scale"] or 1.0
-    steps = np.round(np.abs(micro.predict_proba(images) - litert_probs) / scale).astype(int).max(axis=1)
+    steps = np.round(np.abs(micro.dequantize(outputs) - litert_probs) / scale).astype(int).max(axis=1)
     return {
         "model": model.name, "model_bytes": bundle["model_bytes"], "arena_bytes": bundle["arena_bytes"],
         "arena_measured_bytes": bundle["arena_measured_bytes"], "arena_margin_bytes": bundle["arena_margin_bytes"],

@@ -23,6 +23,7 @@ import numpy as np
 from digitlite.edge.classify import default_model
 from digitlite.edge.errors import DigitliteError
 from digitlite.edge.preprocess import (
+    LUMA,
     WORK_SIDE,
     ImageError,
     find_digits,
@@ -68,7 +69,7 @@ def _array_gray(a: np.ndarray, label: str) -> np.ndarray:
     if np.issubdtype(a.dtype, np.floating) and x.max() <= 1.0:
         x = x * 255.0  # 0-1 floats
     if x.ndim == 3:
-        x = x[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)  # as Pillow's "L"
+        x = x[..., :3] @ LUMA
     return np.clip(x, 0, 255)
 
 

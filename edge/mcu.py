@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -88,40 +87,24 @@ class MicroModel:
             self._interp.invoke()
         return self._interp.get_output(0)
 
+    def dequantize(self, raw: np.ndarray) -> np.ndarray:
+        """Raw output scores as probabilities."""
+        scale, zero = float(self._out_q["scales"][0]), int(self._out_q["zero_points"][0])
+        out = np.asarray(raw, np.float32)
+        return (out - zero) * scale if scale else out
+
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for images (N, 28, 28), one invoke each (as on the device)."""
-        rows = []
-        for image in np.asarray(images):
-            raw = self.invoke(image).astype(np.float32).reshape(-1)
-            scale, zero = float(self._out_q["scales"][0]), int(self._out_q["zero_points"][0])
-            rows.append((raw - zero) * scale if scale else raw)
+        rows = [self.dequantize(self.invoke(image).reshape(-1)) for image in np.asarray(images)]
         return np.stack(rows) if rows else np.zeros((0, 10), np.float32)
 
     def allocations(self) -> dict:
         """What TFLM's recording allocator reports: total, head (activations) and tail (persistent) bytes."""
-        captured = _capture_fds(self._interp.print_allocations)
-        found = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", captured))
+        from digitlite.edge.quiet import captured
+
+        report = captured(self._interp.print_allocations)  # TFLM prints it on the C-level stdout/stderr
+        found = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", report))
         return {k: int(v) for k, v in found.items()}
-
-
-def _capture_fds(call) -> str:
-    """Run ``call`` with fds 1 and 2 written to a temp file; return what was written."""
-    import sys
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as tmp:
-        saved = {fd: os.dup(fd) for fd in (1, 2)}
-        try:
-            for fd in (1, 2):
-                os.dup2(tmp.fileno(), fd)
-            call()
-        finally:
-            for fd, copy in saved.items():
-                os.dup2(copy, fd)
-                os.close(copy)
-        tmp.seek(0)
-        return tmp.read().decode(errors="replace")
 
 
 def _runs_in(data: bytes, arena: int) -> bool:
@@ -134,20 +117,19 @@ def _runs_in(data: bytes, arena: int) -> bool:
 
 def smallest_arena(data: bytes, limit: int = 4 * 1024 * 1024) -> int:
     """The smallest arena (a multiple of 16 bytes) in which TFLM allocates and invokes the model."""
-    high = ARENA_ALIGN * 64
-    while not _runs_in(data, high):
-        if high >= limit:
+    high = 64  # in units of ARENA_ALIGN: high runs, low does not (or is 0)
+    while not _runs_in(data, high * ARENA_ALIGN):
+        if high * ARENA_ALIGN >= limit:
             raise DigitliteError(f"the model does not run in TensorFlow Lite Micro even with a {limit:,}-byte arena")
         high *= 2
-    low = 0  # in units of ARENA_ALIGN: low fails (or is 0), high works
-    low_units, high_units = low, high // ARENA_ALIGN
-    while high_units - low_units > 1:
-        mid = (low_units + high_units) // 2
+    low = 0
+    while high - low > 1:
+        mid = (low + high) // 2
         if _runs_in(data, mid * ARENA_ALIGN):
-            high_units = mid
+            high = mid
         else:
-            low_units = mid
-    return high_units * ARENA_ALIGN
+            low = mid
+    return high * ARENA_ALIGN
 
 
 def cmsis_nn_scratch(layers: list[dict]) -> int:

@@ -118,6 +118,9 @@ def load_gray(source, name: str | None = None, side: int | None = None) -> tuple
     return to_gray(img), reduction  # EXIF rotation may swap the sides: the reduction is the same on both
 
 
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # RGB -> gray, as Pillow's "L"
+
+
 def to_gray(img: Image.Image) -> np.ndarray:
     """Any Pillow image -> float32 grayscale 0..255 (alpha flattened onto a contrasting background)."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
@@ -129,7 +132,7 @@ def to_gray(img: Image.Image) -> np.ndarray:
     if img.mode in ("LA", "RGBA", "La", "RGBa"):
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
         alpha = rgba[..., 3:4] / 255.0
-        gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+        gray = rgba[..., :3] @ LUMA
         if alpha.min() < 1.0:
             opaque = alpha[..., 0] > 0.5
             ink_is_dark = opaque.any() and gray[opaque].mean() < 128

@@ -18,24 +18,42 @@ import sys
 
 
 @contextlib.contextmanager
-def quiet(stdout: bool = True):
-    """Silence fd 2 (and fd 1 and ``sys.stdout`` when ``stdout``) inside the block."""
-    fds = (1, 2) if stdout else (2,)
+def _pointed_at(target: int, fds: tuple[int, ...]):
+    """Point the file descriptors ``fds`` at ``target`` inside the block, then restore them."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = {fd: os.dup(fd) for fd in fds}
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    redirect = contextlib.redirect_stdout(io.StringIO()) if stdout else contextlib.nullcontext()
     try:
         for fd in fds:
-            os.dup2(devnull, fd)
-        with redirect:
-            yield
+            os.dup2(target, fd)
+        yield
     finally:
         for fd, copy in saved.items():
             os.dup2(copy, fd)
             os.close(copy)
+
+
+@contextlib.contextmanager
+def quiet(stdout: bool = True):
+    """Silence fd 2 (and fd 1 and ``sys.stdout`` when ``stdout``) inside the block."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    redirect = contextlib.redirect_stdout(io.StringIO()) if stdout else contextlib.nullcontext()
+    try:
+        with _pointed_at(devnull, (1, 2) if stdout else (2,)), redirect:
+            yield
+    finally:
         os.close(devnull)
+
+
+def captured(call) -> str:
+    """Run ``call`` with fds 1 and 2 written to a temp file; return what a native library printed."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as tmp:
+        with _pointed_at(tmp.fileno(), (1, 2)):
+            call()
+        tmp.seek(0)
+        return tmp.read().decode(errors="replace")
 
 
 def import_tensorflow():
