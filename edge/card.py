@@ -26,6 +26,7 @@ class ModelCard:
 
     file: str  # the .tflite file's name
     variant: str  # int8, float16, dynamic or float32
+    batch: int | None = None  # a fixed batch size (1: for LiteRT.js and TFLite Micro); None: any
     source_model: str | None = None  # the Keras model it was converted from
     source_sha256: str | None = None
     keras_model_name: str | None = None
@@ -52,6 +53,7 @@ class ModelCard:
     full_integer: bool | None = None  # int8 only
     status: str | None = None  # passed or rejected
     problems: list | None = None  # why it was rejected
+    same_as: dict | None = None  # a fixed-batch twin: {file, predictions, outputs, of} answered as that model did
 
     REQUIRED = ("file", "variant", "tflite_accuracy", "size_bytes", "sha256")
 
@@ -117,7 +119,8 @@ class ModelCard:
 
 
 _TYPES = {
-    "file": (str,), "variant": (str,), "source_model": (str,), "source_sha256": (str,), "keras_model_name": (str,),
+    "file": (str,), "variant": (str,), "batch": (int,), "same_as": (dict,),
+    "source_model": (str,), "source_sha256": (str,), "keras_model_name": (str,),
     "parameters": (int,), "arch": (str,), "macs_per_image": (int,), "epochs_run": (int,), "input": (dict,),
     "output": (dict,), "operators": (list,), "runtime": (str,), "float_accuracy": (int, float),
     "tflite_accuracy": (int, float), "drop_points": (int, float), "max_drop_points": (int, float),

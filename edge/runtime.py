@@ -174,6 +174,10 @@ class Model:
             raise DigitliteError(f"{self.path}: input type {np.dtype(self.input['dtype']).name} is not supported")
         self._sample_shape = shape[1:]
         self._batch = int(shape[0])
+        signature = self.input.get("shape_signature")
+        # A model converted with a fixed batch (LiteRT.js needs one) cannot be resized: it is fed
+        # that many images per call.
+        self.fixed_batch = int(signature[0]) if signature is not None and len(signature) and signature[0] > 0 else None
 
     @property
     def input_dtype(self) -> np.dtype:
@@ -200,6 +204,8 @@ class Model:
 
     def _resize(self, n: int) -> None:
         if n != self._batch:
+            if self.fixed_batch:
+                raise ValueError(f"{self.path.name} takes batches of exactly {self.fixed_batch}, got {n}")
             self._interp.resize_tensor_input(self.input["index"], (n,) + self._sample_shape)
             self._interp.allocate_tensors()
             self._batch = n
@@ -235,6 +241,7 @@ class Model:
             images = images[None]
         if images.shape[1:3] != (28, 28):
             raise ValueError(f"images must be (N, 28, 28), got {images.shape}")
+        batch_size = self.fixed_batch or batch_size
         chunks = [self._from_output(self.invoke(self.to_input(images[i:i + batch_size])))
                   for i in range(0, len(images), batch_size)]
         return np.concatenate(chunks).reshape(len(images), -1) if chunks else np.zeros((0, 10), np.float32)

@@ -37,6 +37,17 @@ def representative_images(images: np.ndarray, labels: np.ndarray, count: int, se
     return images[rng.permutation(order)]
 
 
+def with_fixed_batch(model, batch: int = 1):
+    """The same Keras model (same weights) with its batch fixed at ``batch``: every shape in its
+    graph is then static, as LiteRT.js and TensorFlow Lite Micro want it."""
+    import keras
+
+    inputs = keras.Input(shape=model.input_shape[1:], batch_size=batch, name=model.inputs[0].name.split(":")[0])
+    fixed = keras.models.clone_model(model, input_tensors=inputs)
+    fixed.set_weights(model.get_weights())
+    return fixed
+
+
 def convert(model, variant: str, calibration: np.ndarray | None = None, io_type: str = "uint8") -> bytes:
     """Convert a Keras model to TFLite bytes as ``variant`` says (see the module docstring)."""
     if variant not in VARIANTS:

@@ -5,6 +5,10 @@ runtime (the code path a device uses) and gets a model card JSON beside it.  The
 model must be full-integer and lose at most ``max_drop`` percentage points against the
 float Keras model; otherwise nothing replaces the previous int8 model, the card is kept
 as ``<name>.rejected.json``, and QuantizeRejected is raised.
+
+Beside the int8 model goes its batch-1 twin ``<name>_int8_b1.tflite``: the same weights and
+calibration with every shape static, which LiteRT.js in a browser (``export --target web``)
+needs.  It must answer every test image as the int8 model does, or it is rejected too.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from digitlite.edge.metrics import classification_report
 from digitlite.edge.mnist import load_mnist
 from digitlite.edge.runtime import Model
 from digitlite.quantize.config import QuantizeConfig
-from digitlite.quantize.convert import VARIANTS, convert, representative_images, tf
+from digitlite.quantize.convert import VARIANTS, convert, representative_images, tf, with_fixed_batch
 
 
 class QuantizeRejected(DigitliteError):
@@ -88,17 +92,20 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[ModelCard]:
     calibration = representative_images(mnist.train_images, mnist.train_labels, config.calibration_samples, config.seed)
 
     cards = []
-    for variant in sorted(config.variants, key=lambda v: v != "int8"):
-        print(f"converting: {variant}", file=log, flush=True)
-        data = convert(model, variant, calibration if variant == "int8" else None, config.io_type)
+    int8_probs = None
+    for variant, fixed, file in _jobs(config.variants, stem):
+        print(f"converting: {variant}{' (batch 1)' if fixed else ''}", file=log, flush=True)
+        data = convert(with_fixed_batch(model) if fixed else model, variant,
+                       calibration if variant == "int8" else None, config.io_type)
         classifier = Model(model_content=data, runtime=config.runtime)
         probs = classifier.predict_proba(mnist.test_images)
         report = classification_report(mnist.test_labels, probs)
         drop = (float_report["accuracy"] - report["accuracy"]) * 100
         agreement = float(np.mean(probs.argmax(axis=1) == float_probs.argmax(axis=1)))
         card = ModelCard(
-            file=f"{stem}_{variant}.tflite",
+            file=file,
             variant=variant,
+            batch=1 if fixed else None,
             source_model=model_path.name,
             source_sha256=model_sha,
             keras_model_name=model.name,
@@ -128,27 +135,57 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[ModelCard]:
                 problems.append(f"int8 accuracy {report['accuracy'] * 100:.2f}% against the float model's "
                                 f"{float_report['accuracy'] * 100:.2f}%: a drop of {drop:.2f} points, more than "
                                 f"--max-drop {config.max_drop:g}")
+            if fixed:
+                card.same_as = _same_as(f"{stem}_int8.tflite", int8_probs, probs)
+                if card.same_as["predictions"] != card.same_as["of"]:
+                    problems.append(f"the batch-1 model predicts {card.same_as['of'] - card.same_as['predictions']} "
+                                    f"test images differently from {stem}_int8.tflite")
+            else:
+                int8_probs = probs
         card.status = "rejected" if problems else "passed"
         card.problems = problems or None
         cards.append(card)
-        try:
-            if problems:
-                atomic.write_all({out / f"{stem}_{variant}.rejected.json": card.to_json()})
-            else:  # the model and its card are replaced together or not at all
-                atomic.write_all({out / card.file: data, card_path(out / card.file): card.to_json()})
-        except OSError as e:
-            raise DigitliteError(f"{out / card.file}: cannot write ({e.strerror or e}); the previous model and "
-                                 "card are left as they were") from None
-        if problems:
-            kept = out / card.file
-            raise QuantizeRejected(
-                f"{'; '.join(problems)}; {kept if kept.exists() else 'no previous ' + card.file} left as it was, "
-                f"report in {out / (stem + '_' + variant + '.rejected.json')}"
-            )
-        stale = out / f"{stem}_{variant}.rejected.json"
-        if stale.exists():
-            stale.unlink()
+        _write(out, card, data, problems)
     return cards
+
+
+def _jobs(variants, stem: str) -> list[tuple[str, bool, str]]:
+    """(variant, fixed batch, file) in the order they are made: int8 first, then its batch-1 twin
+    (what LiteRT.js in a browser and TensorFlow Lite Micro run), then the others."""
+    jobs = []
+    for variant in sorted(variants, key=lambda v: v != "int8"):
+        jobs.append((variant, False, f"{stem}_{variant}.tflite"))
+        if variant == "int8":
+            jobs.append((variant, True, f"{stem}_int8_b1.tflite"))
+    return jobs
+
+
+def _same_as(file: str, reference: np.ndarray, probs: np.ndarray) -> dict:
+    """How many test images a model answers as ``file`` did: same prediction, same output bytes."""
+    return {"file": file, "predictions": int(np.sum(reference.argmax(axis=1) == probs.argmax(axis=1))),
+            "outputs": int(np.sum(np.all(reference == probs, axis=1))), "of": len(probs)}
+
+
+def _write(out: Path, card: ModelCard, data: bytes, problems: list[str]) -> None:
+    """Write the model and its card together, or, for a rejected one, only its report; then raise."""
+    stem = Path(card.file).stem
+    try:
+        if problems:
+            atomic.write_all({out / f"{stem}.rejected.json": card.to_json()})
+        else:  # the model and its card are replaced together or not at all
+            atomic.write_all({out / card.file: data, card_path(out / card.file): card.to_json()})
+    except OSError as e:
+        raise DigitliteError(f"{out / card.file}: cannot write ({e.strerror or e}); the previous model and "
+                             "card are left as they were") from None
+    if problems:
+        kept = out / card.file
+        raise QuantizeRejected(
+            f"{'; '.join(problems)}; {kept if kept.exists() else 'no previous ' + card.file} left as it was, "
+            f"report in {out / (stem + '.rejected.json')}"
+        )
+    stale = out / f"{stem}.rejected.json"
+    if stale.exists():
+        stale.unlink()
 
 
 def format_table(cards: list[ModelCard], out: Path | None = None) -> str:
@@ -157,7 +194,8 @@ def format_table(cards: list[ModelCard], out: Path | None = None) -> str:
     rows = [f"{'variant':<8}  {'size':>9}  {'accuracy':>8}  {'drop':>10}  {'status':<8}  written to"]
     for c in cards:
         where = str(out / c.file) if out is not None and c.status == "passed" else "-"
-        rows.append(f"{c.variant:<8}  {c.size_bytes / 1024:7.1f}KB  {c.tflite_accuracy * 100:7.2f}%  "
+        name = f"{c.variant} b{c.batch}" if c.batch else c.variant
+        rows.append(f"{name:<8}  {c.size_bytes / 1024:7.1f}KB  {c.tflite_accuracy * 100:7.2f}%  "
                     f"{c.drop_points:+6.2f} pts  {c.status:<8}  {where}")
     if cards:
         rows.append(f"float Keras model: {cards[0].float_accuracy * 100:.2f}% on {cards[0].test_images:,} test "

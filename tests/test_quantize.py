@@ -86,6 +86,51 @@ def test_impossible_gate_fails_and_keeps_the_previous_model(tiny_model, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits_int8.rejected.json", "digits_int8.tflite"]
 
 
+def test_the_batch_one_twin_answers_every_test_image_as_the_int8_model(quantized, mnist):
+    """The fixed-batch model (what LiteRT.js runs) has static shapes and the int8 model's very outputs."""
+    from digitlite.edge.runtime import Model
+
+    out, result = quantized
+    card = json.loads((out / "digits_int8_b1.json").read_text())
+    assert card["batch"] == 1 and card["status"] == "passed" and card["full_integer"] is True
+    assert card["same_as"] == {"file": "digits_int8.tflite", "predictions": 10000, "outputs": 10000, "of": 10000}
+    twin, int8 = Model(out / "digits_int8_b1.tflite"), Model(out / "digits_int8.tflite")
+    assert twin.fixed_batch == 1 and int8.fixed_batch is None
+    ops = {o["op"] for o in twin.operators()}
+    assert not ops & {"SHAPE", "STRIDED_SLICE", "PACK"}  # no shape arithmetic left: every shape is static
+    images = mnist.test_images[:300]
+    np.testing.assert_array_equal(twin.predict_proba(images), int8.predict_proba(images))
+    with pytest.raises(ValueError, match="batches of exactly 1"):
+        twin.invoke(twin.to_input(images[:2]))
+    assert any(line.startswith("int8 b1 ") and line.endswith(str(out / "digits_int8_b1.tflite"))
+               for line in result.stdout.splitlines())
+
+
+def test_a_batch_one_twin_that_answers_differently_is_refused(tiny_model, tmp_path, mnist_dir, monkeypatch):
+    """Were the twin to differ from the int8 model (here: its last layer's bias changed), it is not written."""
+    from digitlite.edge.errors import DigitliteError
+    from digitlite.quantize import quantize as q
+    from digitlite.quantize.config import QuantizeConfig
+
+    real = q.with_fixed_batch
+
+    def skewed(model):
+        fixed = real(model)
+        kernel, bias = fixed.layers[-1].get_weights()
+        bias[3] += 50.0  # "3" wins everywhere
+        fixed.layers[-1].set_weights([kernel, bias])
+        return fixed
+
+    monkeypatch.setattr(q, "with_fixed_batch", skewed)
+    config = QuantizeConfig(model=str(tiny_model), out=str(tmp_path), max_drop=5, calibration_samples=100,
+                            data_dir=str(mnist_dir))
+    with pytest.raises(DigitliteError, match=r"the batch-1 model predicts \d+ test images differently from "
+                                             r"digits_int8.tflite.*digits_int8_b1.rejected.json"):
+        q.quantize(config, log=open("/dev/null", "w"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "digits_int8.json", "digits_int8.tflite", "digits_int8_b1.rejected.json"]
+
+
 def test_table_says_where_each_model_went_and_what_the_drop_means(quantized):
     out, result = quantized
     lines = result.stdout.splitlines()
