@@ -15,6 +15,7 @@ import traceback
 from importlib import metadata
 
 from digitlite.edge.errors import DigitliteError, first_line
+from digitlite.edge.export import TARGETS
 from digitlite.edge.readings_log import LOG_CHOICES
 from digitlite.edge.runtime import RUNTIME_CHOICES
 from digitlite.edge.signals import sigterm_as_ctrl_c
@@ -267,31 +268,45 @@ def _run_info(args) -> int:
 
 def _register_export(subparsers) -> None:
     p = subparsers.add_parser(
-        "export", help="build what a device needs: a Raspberry Pi bundle, or microcontroller sources",
+        "export", help="build what a device needs: a Raspberry Pi bundle, microcontroller sources, a static web page",
         description="--target pi: OUT holds the edge runtime's wheel (no TensorFlow), the model and its card, "
                     "requirements files for the Pi, install.sh, run.sh and a systemd unit; copy OUT to the Pi "
                     "and run ./install.sh there. --target mcu: OUT holds C++ sources for TensorFlow Lite Micro "
-                    "(the model as an array, a measured arena size, the op resolver, an example).",
+                    "(the model as an array, a measured arena size, the op resolver, an example). --target web: "
+                    "OUT is the draw-a-digit page as static files, reading digits in the browser with LiteRT.js "
+                    "(fetched once from npm and checked against its published hash, or taken from --runtime-dir).",
     )
     p.add_argument("out", metavar="OUT", help="folder to write (must be empty or absent, unless --force)")
-    p.add_argument("--target", default="pi", choices=("pi", "mcu"),
-                   help="the device: pi (64-bit Raspberry Pi OS: a bundle to install) or mcu (C++ sources for "
-                        "TensorFlow Lite Micro, with a measured tensor arena; needs the [mcu] extra)")
-    p.add_argument("--model", help="the .tflite model to ship, with its .json card beside it (default: the shipped int8 model)")
+    p.add_argument("--target", default="pi", choices=TARGETS,
+                   help="the device: pi (64-bit Raspberry Pi OS: a bundle to install), mcu (C++ sources for "
+                        "TensorFlow Lite Micro, with a measured tensor arena; needs the [mcu] extra) or web (a static "
+                        "page for any web server or static host; phones included)")
+    p.add_argument("--model", help="the .tflite model to ship, with its .json card beside it (default: the shipped "
+                                   "int8 model; web: its batch-1 twin, X_b1.tflite beside X.tflite)")
     p.add_argument("--force", action="store_true", help="replace OUT if it is not empty")
     p.add_argument("--data-dir", help="mcu: folder holding the MNIST test files (the example's digit is test image 0; "
                                       "default: $DIGITLITE_DATA, then the cache)")
+    p.add_argument("--runtime-dir", help="web: a folder holding the LiteRT.js tarballs (what `npm pack "
+                                         "@litertjs/core@2.5.3 @litertjs/wasm-utils@2.5.3` writes) for a machine "
+                                         "without network; default: the cache, else the npm registry")
+    p.add_argument("--min-confidence", type=float, default=0.0,
+                   help="web: below this probability the page answers '?' rather than a digit (as serve's option)")
     p.set_defaults(handler=_run_export)
 
 
 def _run_export(args) -> int:
     from digitlite.edge.export import export_bundle
 
-    manifest = export_bundle(args.out, target=args.target, model=args.model, force=args.force, data_dir=args.data_dir)
+    manifest = export_bundle(args.out, target=args.target, model=args.model, force=args.force, data_dir=args.data_dir,
+                             runtime_dir=args.runtime_dir, min_confidence=args.min_confidence)
     if args.target == "mcu":
         print(f"{args.out}: TensorFlow Lite Micro sources for {manifest['model']}: {manifest['model_bytes']:,} bytes "
               f"of flash, a {manifest['arena_bytes']:,}-byte tensor arena ({manifest['arena_measured_bytes']:,} "
               f"measured + {manifest['arena_margin_bytes']:,} for optimized kernels); see README.txt there")
+    elif args.target == "web":
+        print(f"{args.out}: the draw-a-digit page with {manifest['model']} under LiteRT.js "
+              f"{manifest['runtime']['@litertjs/core']}; serve the folder with any static web server "
+              f"(python3 -m http.server --directory {args.out}) and open it; see README.txt there")
     else:
         print(f"{args.out}: {len(manifest['files']) + 2} files for target {args.target} "
               f"({manifest['wheel']}, {manifest['model']}); copy it to the device and run ./install.sh there")

@@ -36,7 +36,7 @@ from digitlite.edge.card import ModelCard, card_path
 from digitlite.edge.digest import sha256_file
 from digitlite.edge.errors import DigitliteError
 
-TARGETS = ("pi", "mcu")
+TARGETS = ("pi", "mcu", "web")
 EDGE_EXTRAS = ("camera",)  # the extras that serve the edge part (train needs the dropped stages)
 # One requirements file per interpreter.  tflite-runtime's last release (2.14) was built against
 # NumPy 1, and OpenCV wheels from 4.11 on need NumPy 2, hence the upper bounds there.
@@ -357,7 +357,8 @@ def replace_out(tmp: Path, out: Path) -> None:
 
 
 def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.PathLike | None = None,
-                  force: bool = False, data_dir: str | None = None) -> dict:
+                  force: bool = False, data_dir: str | None = None, runtime_dir: str | None = None,
+                  min_confidence: float = 0.0) -> dict:
     """Write the deployment bundle for ``target`` into the folder ``out``; return its manifest.
 
     The bundle is built in a temp folder beside ``out`` and renamed into place, so an
@@ -372,6 +373,10 @@ def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.Pa
         from digitlite.edge.mcu import export_mcu
 
         return export_mcu(out, model, force, data_dir)
+    if target == "web":
+        from digitlite.edge.browser import export_web
+
+        return export_web(out, model, force, runtime_dir, min_confidence)
     out = Path(out)
     check_out(out, force)
     model = Path(model) if model else default_model()

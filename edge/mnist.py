@@ -57,8 +57,9 @@ class Mnist:
 
 def cache_dir() -> Path:
     """The user cache folder where downloaded MNIST files are kept."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "digitlite" / "mnist"
+    from digitlite.edge.cache import user_cache
+
+    return user_cache("mnist")
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> tuple[Path, str]:

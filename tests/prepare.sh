@@ -4,7 +4,9 @@
 #   .venv-tflite/  a second environment with only tflite-runtime, the NumPy 1 it needs, Pillow,
 #                  pytest and digitlite (no dependencies) (tests/test_runtime.py runs the model in it; .ci/run runs the edge tests in it);
 #   .wheels/       the wheels of the Pi bundle's requirements.txt for this machine, so that
-#                  tests/test_export.py can run the bundle's install.sh offline (pip --no-index).
+#                  tests/test_export.py can run the bundle's install.sh offline (pip --no-index);
+#   .npm/          the LiteRT.js tarballs of the web export (from the npm registry, checked against their
+#                  pinned integrity), which tests/test_web_export.py passes as --runtime-dir.
 # Run from anywhere, after .venv exists; again is quick (both are kept while complete).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,4 +39,6 @@ if [ "$(cat .wheels/requirements.txt 2>/dev/null)" != "$requirements" ] || [ ! -
     done
     mv .wheels.part .wheels  # whole or not at all: an interrupted download is fetched again
 fi
-echo "prepare.sh: .venv-tflite and .wheels ready"
+.venv/bin/python -c "from digitlite.edge.browser import save_runtime; save_runtime('.npm')" \
+    || fail "the LiteRT.js tarballs could not be fetched into .npm (offline? they need the npm registry once)"
+echo "prepare.sh: .venv-tflite, .wheels and .npm ready"

@@ -109,7 +109,7 @@ def built(tmp_path_factory):
 
     src = tmp_path_factory.mktemp("src") / "digitlite"
     shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", ".wheels*", ".pi-work", "__pycache__", "build", "dist", "*.egg-info", ".ruff_cache"))
+        ".git", ".venv*", ".wheels*", ".npm", ".pi-work", "__pycache__", "build", "dist", "*.egg-info", ".ruff_cache"))
     out = tmp_path_factory.mktemp("dist")
     result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
                             capture_output=True, text=True, timeout=600)
@@ -130,13 +130,20 @@ def test_build_makes_a_wheel_and_an_sdist_that_twine_accepts(built):
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert wheel.name == f"digitlite-{digitlite.__version__}-py3-none-any.whl"  # the version, from one place
-    shipped = {"edge/models/digits_int8.tflite", "edge/models/digits_int8.json", "edge/web/index.html",
-               "edge/web/app.js", "edge/web/style.css"}
+    shipped = {"edge/models/digits_int8.tflite", "edge/models/digits_int8.json", "edge/models/digits_int8_b1.tflite",
+               "edge/models/digits_int8_b1.json", "edge/web/index.html", "edge/web/app.js", "edge/web/pad.js",
+               "edge/web/local.js", "edge/web/preprocess.js", "edge/web/sw.js", "edge/web/style.css"}
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
     assert {n.split("/")[0] for n in names} == {"digitlite", f"digitlite-{digitlite.__version__}.dist-info"}
     assert {f"digitlite/{s}" for s in shipped} <= set(names) and "digitlite/py.typed" in names
     assert not [n for n in names if "/tests/" in n or n.split("/")[-1].startswith("test_") or "/package/" in n]
+    # LiteRT.js is fetched by the web export, never packed: the browser page costs the wheel its few scripts
+    assert not [n for n in names if n.endswith(".wasm") or "litert" in n.lower()], names
+    with zipfile.ZipFile(wheel) as zf:
+        web = sum(zf.getinfo(n).compress_size for n in names if "/edge/web/" in n or "_b1." in n or "browser" in n
+                  or n.endswith("/edge/npm.py"))
+    assert web < 100_000, web
     with tarfile.open(sdist) as tf:
         members = [m.split("/", 1)[1] for m in tf.getnames() if "/" in m]
     assert shipped <= set(members) and "pyproject.toml" in members and "README.md" in members

@@ -5,14 +5,13 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import DRAWN, REPO, chromium_page, draw_digit
 from PIL import Image
 
 SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
@@ -261,42 +260,20 @@ def test_workers_do_not_outlive_a_killed_server():
 
 # --- a real browser --------------------------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
 def test_drawing_in_a_real_browser(server, tmp_path):
-    """Headless Chromium draws digits on #pad with pointer events and reads #digit."""
-    from playwright.sync_api import sync_playwright
-
+    """Headless Chromium draws digits on #pad with pointer events and reads #digit: a POST per stroke."""
     from digitlite.benchmarks.realworld import TEMPLATES
 
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (.ci/run installs it)"
-    url = f"http://{server[0]}:{server[1]}/"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update"])
-        page = browser.new_page(viewport={"width": 420, "height": 900})
-        page.goto(url)
-        box = page.locator("#pad").bounding_box()
-        read = {}  # (digit, style) -> what #digit showed
-        for digit, style in ((0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (4, 1), (7, 0), (7, 1)):
-            page.click("#clear")
-            for stroke in TEMPLATES[digit][style]:
-                points = [(box["x"] + (0.15 + 0.7 * x) * box["width"], box["y"] + (0.1 + 0.8 * y) * box["height"])
-                          for x, y in stroke]
-                page.mouse.move(*points[0])
-                page.mouse.down()
-                for pt in points[1:]:
-                    page.mouse.move(*pt, steps=2)
-                page.mouse.up()
-            page.wait_for_function("document.body.dataset.asked && "
-                                   "document.body.dataset.answered === document.body.dataset.asked")
-            read[(digit, style)] = page.inner_text("#digit")
-            page.screenshot(path=str(tmp_path / f"digit_{digit}_{style}.png"))
-        browser.close()
+    posts = []
+    with chromium_page() as page:
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        page.goto(f"http://{server[0]}:{server[1]}/")
+        read = {k: draw_digit(page, *k) for k in DRAWN}
+        assert "on the server" in page.inner_text("#status")
+        page.screenshot(path=str(tmp_path / "page.png"))
     assert read == {k: str(k[0]) for k in read}, read
-    assert (tmp_path / "digit_7_0.png").stat().st_size > 5000
+    assert len(posts) == sum(len(TEMPLATES[d][s]) for d, s in DRAWN)  # one per stroke lifted
+    assert (tmp_path / "page.png").stat().st_size > 5000
 
 
 def test_serve_command_starts_answers_and_stops_on_ctrl_c_and_sigterm():

@@ -1,0 +1,130 @@
+"""A pinned npm package, fetched once and checked against its published integrity hash.
+
+The browser export (``digitlite export --target web``) ships LiteRT.js, which is published on
+npm.  Nothing of it is committed to this repository or packed in the wheel: the tarball is
+downloaded from the npm registry the first time, verified against the ``sha512`` integrity the
+registry publishes for that version, and kept in the user cache (``~/.cache/digitlite/npm``).
+An offline machine names a folder holding the tarballs instead (what ``npm pack`` writes).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import tarfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from digitlite.edge import atomic
+from digitlite.edge.cache import user_cache
+from digitlite.edge.errors import DigitliteError
+
+REGISTRY = "https://registry.npmjs.org"
+REGISTRY_ENV = "DIGITLITE_NPM_REGISTRY"  # another registry (a mirror); the integrity is checked all the same
+MAX_TARBALL = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Package:
+    """One version of an npm package and the integrity the registry publishes for it."""
+
+    name: str  # e.g. @litertjs/core
+    version: str
+    integrity: str  # "sha512-<base64>", as in the registry's dist.integrity and package-lock.json
+
+    @property
+    def spec(self) -> str:
+        """``name@version``, as npm takes it."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def pack_name(self) -> str:
+        """The file ``npm pack name@version`` writes (@scope/name -> scope-name-version.tgz)."""
+        return f"{self.name.lstrip('@').replace('/', '-')}-{self.version}.tgz"
+
+    def url(self, registry: str) -> str:
+        """The tarball's address on ``registry``."""
+        return f"{registry.rstrip('/')}/{self.name}/-/{self.name.split('/')[-1]}-{self.version}.tgz"
+
+    def matches(self, data: bytes) -> bool:
+        """True when ``data`` is the published tarball (its sha512 is the integrity's)."""
+        algorithm, _, expected = self.integrity.partition("-")
+        return base64.b64encode(hashlib.new(algorithm, data).digest()).decode() == expected
+
+
+def fetch(packages: list[Package], local_dir: str | os.PathLike | None = None) -> dict[Package, bytes]:
+    """Each package's verified tarball: from ``local_dir`` when given, else the cache, else the registry.
+
+    One-line DigitliteError when a tarball is missing, is not the published one, or cannot be
+    downloaded (saying how to bring it to an offline machine).
+    """
+    return {package: _local(package, Path(local_dir)) if local_dir else _cached_or_downloaded(package)
+            for package in packages}
+
+
+def _offline_hint(packages_spec: str) -> str:
+    return (f"on a machine with network, run `npm pack {packages_spec}` (or download the tarballs from "
+            f"{REGISTRY}) and pass the folder holding them with --runtime-dir")
+
+
+def _local(package: Package, folder: Path) -> bytes:
+    if not folder.is_dir():
+        raise DigitliteError(f"{folder}: no such folder (--runtime-dir)")
+    for name in (package.pack_name, package.url(REGISTRY).rsplit("/", 1)[-1]):
+        path = folder / name
+        if path.is_file():
+            try:
+                data = path.read_bytes()
+            except OSError as e:
+                raise DigitliteError(f"{path}: cannot read ({e.strerror or e})") from None
+            if not package.matches(data):
+                raise DigitliteError(f"{path}: not {package.spec} as published on npm (its sha512 differs from "
+                                     f"{package.integrity[:22]}...): download it again")
+            return data
+    raise DigitliteError(f"{folder}: no {package.pack_name} in it; {_offline_hint(package.spec)}")
+
+
+def _cached_or_downloaded(package: Package) -> bytes:
+    cached = user_cache("npm") / package.pack_name
+    try:
+        data = cached.read_bytes()
+        if package.matches(data):
+            return data
+    except OSError:
+        pass
+    registry = os.environ.get(REGISTRY_ENV) or REGISTRY
+    url = package.url(registry)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            data = response.read(MAX_TARBALL + 1)
+    except (OSError, ValueError) as e:
+        raise DigitliteError(f"cannot download {package.spec} from {url} ({getattr(e, 'reason', None) or e}); "
+                             f"offline? {_offline_hint(package.spec)}") from None
+    if not package.matches(data):
+        raise DigitliteError(f"{url}: the download is not {package.spec} as published (its sha512 differs from the "
+                             "pinned integrity); nothing was used")
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(cached, data)
+    except OSError:
+        pass  # a read-only cache only costs the next export a download
+    return data
+
+
+def read_members(tarball: bytes, names: list[str]) -> dict[str, bytes]:
+    """The files ``names`` (paths inside the package, e.g. ``dist/index.js``) of an npm tarball."""
+    with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
+        out = {}
+        for name in names:
+            try:
+                member = tar.getmember(f"package/{name}")
+            except KeyError:
+                raise DigitliteError(f"the npm tarball has no {name}: not the package this export expects") from None
+            handle = tar.extractfile(member)
+            if handle is None:
+                raise DigitliteError(f"the npm tarball's {name} is not a file")
+            out[name] = handle.read()
+    return out

@@ -1,0 +1,386 @@
+// The draw-a-digit pad's drawing -> the model's 28x28 input, in the browser.
+//
+// A port of edge/preprocess.py's path for one digit (`preprocess_gray(..., one_digit=True)`, what
+// `digitlite serve` does with the page's PNG), for what a pad can hold: dark ink on white, no page
+// lines, no camera frame. Same steps and constants: the paper under the ink (a grayscale closing),
+// ink strength, Otsu's threshold, 8-connected pieces without specks, frames and slivers, several
+// digits side by side refused, the digit's pieces gathered, its stroke cores to white, strokes
+// thickened to MNIST's width, a Lanczos-3 fit into 20x20, centred by mass in 28x28.
+// Otsu's threshold is taken over the same fixed pseudo-random quarter of the pixels as Python's
+// (`lines.samples`, which `digitlite export` writes for the pad's size as one bit a pixel), or over
+// every pixel for other sizes. Arithmetic is float64 (Python: mostly float32), so an input may
+// differ by a gray level here and there: tests/test_web_export.py measures it on a set of drawings.
+
+const BOX = 20, SIZE = 28, TARGET_STROKE = 2.2, MIN_LEVELS = 24, MIN_INK_CONTRAST = 0.12;
+const MIN_DIGIT = 0.08, MIN_FILL = 0.05, MAX_WIDTH = 2.5, APART = [0.6, 0.1], BORDER_DIGIT = 0.25;
+const LUMA = [0.299, 0.587, 0.114];
+const NO_DIGIT = "no digit found: draw one";  // the server's words (edge/serve.py)
+
+export class NoDigit extends Error {}
+
+// Python's round() and numpy's rint: halves to even.
+function roundEven(x) {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** A float image: width, height and row-major values. */
+class Img {
+  constructor(w, h, data) { this.w = w; this.h = h; this.data = data || new Float64Array(w * h); }
+  at(x, y) { return this.data[y * this.w + x]; }
+}
+
+function padEdge(a, n) {
+  const out = new Img(a.w + 2 * n, a.h + 2 * n);
+  for (let y = 0; y < out.h; y++) {
+    const sy = Math.min(Math.max(y - n, 0), a.h - 1);
+    for (let x = 0; x < out.w; x++) out.data[y * out.w + x] = a.at(Math.min(Math.max(x - n, 0), a.w - 1), sy);
+  }
+  return out;
+}
+
+function padZero(a, n) {
+  const out = new Img(a.w + 2 * n, a.h + 2 * n);
+  for (let y = 0; y < a.h; y++) out.data.set(a.data.subarray(y * a.w, (y + 1) * a.w), (y + n) * out.w + n);
+  return out;
+}
+
+// Max or min over a size x size window, edges replicated (imageops.max_filter / min_filter).
+function rankFilter(a, size, op) {
+  const r = size >> 1, tmp = new Img(a.w, a.h), out = new Img(a.w, a.h);
+  for (let y = 0; y < a.h; y++) {
+    for (let x = 0; x < a.w; x++) {
+      let v = a.at(Math.max(x - r, 0), y);
+      for (let k = -r + 1; k <= r; k++) v = op(v, a.at(Math.min(Math.max(x + k, 0), a.w - 1), y));
+      tmp.data[y * a.w + x] = v;
+    }
+  }
+  for (let y = 0; y < a.h; y++) {
+    for (let x = 0; x < a.w; x++) {
+      let v = tmp.at(x, Math.max(y - r, 0));
+      for (let k = -r + 1; k <= r; k++) v = op(v, tmp.at(x, Math.min(Math.max(y + k, 0), a.h - 1)));
+      out.data[y * a.w + x] = v;
+    }
+  }
+  return out;
+}
+
+function box3(a) {
+  const p = padEdge(a, 1), out = new Img(a.w, a.h);
+  for (let y = 0; y < a.h; y++) {
+    for (let x = 0; x < a.w; x++) {
+      let s = 0;
+      for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) s += p.at(x + dx, y + dy);
+      out.data[y * a.w + x] = s / 9;
+    }
+  }
+  return out;
+}
+
+function blockMean(a, step) {
+  const w = Math.floor(a.w / step), h = Math.floor(a.h / step), out = new Img(w, h);
+  for (let y = 0; y < h * step; y++) {
+    for (let x = 0; x < w * step; x++) out.data[Math.floor(y / step) * w + Math.floor(x / step)] += a.at(x, y);
+  }
+  for (let i = 0; i < out.data.length; i++) out.data[i] /= step * step;
+  return out;
+}
+
+// Weights (nOut x nIn) of linear interpolation, pixel centres aligned (imageops._linear_matrix).
+function linearMatrix(nIn, nOut) {
+  const m = Array.from({ length: nOut }, () => new Float64Array(nIn));
+  for (let o = 0; o < nOut; o++) {
+    const x = Math.min(Math.max((o + 0.5) * (nIn / nOut) - 0.5, 0), nIn - 1);
+    const i0 = Math.floor(x), i1 = Math.min(i0 + 1, nIn - 1);
+    m[o][i0] += 1 - (x - i0);
+    m[o][i1] += x - i0;
+  }
+  return m;
+}
+
+// Resampling weights of a Lanczos-3 filter as Pillow's LANCZOS computes them (imageops._lanczos_matrix).
+function lanczosMatrix(nIn, nOut) {
+  const sinc = (v) => (v === 0 ? 1 : Math.sin(Math.PI * v) / (Math.PI * v));
+  const scale = nIn / nOut, stretch = Math.max(scale, 1);
+  return Array.from({ length: nOut }, (_, o) => {
+    const row = new Float64Array(nIn), centre = (o + 0.5) * scale;
+    let total = 0;
+    for (let i = 0; i < nIn; i++) {
+      const d = Math.abs((i - centre + 0.5) / stretch);
+      row[i] = d < 3 ? sinc(d) * sinc(d / 3) : 0;
+      total += row[i];
+    }
+    if (total !== 0) for (let i = 0; i < nIn; i++) row[i] /= total;
+    return row;
+  });
+}
+
+// rows (hOut x a.h) @ a @ cols^T (wOut x a.w)
+function resample(a, rows, cols) {
+  const mid = new Img(a.w, rows.length), out = new Img(cols.length, rows.length);
+  for (let o = 0; o < rows.length; o++) {
+    for (let y = 0; y < a.h; y++) {
+      const wgt = rows[o][y];
+      if (wgt !== 0) for (let x = 0; x < a.w; x++) mid.data[o * a.w + x] += wgt * a.at(x, y);
+    }
+  }
+  for (let y = 0; y < mid.h; y++) {
+    for (let o = 0; o < cols.length; o++) {
+      let s = 0;
+      for (let x = 0; x < a.w; x++) s += cols[o][x] * mid.at(x, y);
+      out.data[y * out.w + o] = s;
+    }
+  }
+  return out;
+}
+
+// The paper under the ink: a grayscale closing over `size` pixels at 1/step resolution (preprocess.paper_estimate).
+function paperEstimate(a, size) {
+  let step = Math.max(1, Math.floor(size / 8));
+  if (step === 1 && Math.min(a.w, a.h) >= 64) step = 2;
+  const reduced = step > 1 && Math.min(a.w, a.h) >= 2 * step;
+  const small = reduced ? blockMean(a, step) : a;
+  const window = reduced ? (Math.floor(size / step) | 1) : size;
+  const padded = padEdge(small, window);
+  const closedFull = rankFilter(rankFilter(padded, window, Math.max), window, Math.min);
+  let closed = new Img(small.w, small.h);
+  for (let y = 0; y < small.h; y++) {
+    for (let x = 0; x < small.w; x++) closed.data[y * small.w + x] = closedFull.at(x + window, y + window);
+  }
+  closed = box3(closed);
+  return closed.w === a.w && closed.h === a.h ? closed : resample(closed, linearMatrix(closed.h, a.h), linearMatrix(closed.w, a.w));
+}
+
+function otsuThreshold(values, sample, bins = 128) {
+  const hist = new Float64Array(bins);
+  for (let p = 0; p < values.length; p++) {
+    if (sample && !(sample[p >> 3] & (128 >> (p & 7)))) continue;
+    hist[Math.min(Math.floor(values[p] * (bins - 0.001)), bins - 1)]++;
+  }
+  let total = 0, mass = 0;
+  for (let i = 0; i < bins; i++) { total += hist[i]; mass += hist[i] * (i + 0.5) / bins; }
+  let best = 0, bestScore = -Infinity, w0 = 0, m0 = 0;
+  for (let i = 0; i < bins; i++) {
+    w0 += hist[i];
+    m0 += hist[i] * (i + 0.5) / bins;
+    const spread = m0 * total - mass * w0;
+    const score = spread * spread / Math.max(w0 * (total - w0), 1e-12);
+    if (score > bestScore) { bestScore = score; best = i; }
+  }
+  return (best + 0.5) / bins;
+}
+
+// 8-connected components: labels (0 = none) and [x0, y0, x1, y1, area] per label (label k at k - 1).
+function components(mask, w, h) {
+  const labels = new Int32Array(w * h), stats = [], stack = [];
+  for (let start = 0; start < w * h; start++) {
+    if (!mask[start] || labels[start]) continue;
+    const id = stats.length + 1, s = [w, h, 0, 0, 0];
+    labels[start] = id;
+    stack.push(start);
+    while (stack.length) {
+      const p = stack.pop(), x = p % w, y = (p - x) / w;
+      s[0] = Math.min(s[0], x); s[1] = Math.min(s[1], y); s[2] = Math.max(s[2], x + 1); s[3] = Math.max(s[3], y + 1); s[4]++;
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = x + dx, ny = y + dy, q = ny * w + nx;
+          if (nx >= 0 && ny >= 0 && nx < w && ny < h && mask[q] && !labels[q]) { labels[q] = id; stack.push(q); }
+        }
+      }
+    }
+    stats.push(s);
+  }
+  return { labels, stats };
+}
+
+const sliver = ([x0, y0, x1, y1], w, h) => {
+  const bw = x1 - x0, bh = y1 - y0;
+  if (bh <= Math.max(2, 0.02 * h) && bw >= 6 * bh) return true;
+  return bw <= Math.max(2, 0.02 * w) && bh >= 6 * bw && (y0 === 0 || y1 === h);
+};
+const encloses = (o, i, m = 2) => o[0] + m <= i[0] && o[1] + m <= i[1] && i[2] + m <= o[2] && i[3] + m <= o[3];
+const freeStanding = ([x0, y0, x1, y1], w, h) => x0 > 0 && y0 > 0 && x1 < w && y1 < h;
+const boxCompare = (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2] || a[3] - b[3];
+
+// The mask without specks, frames, border pieces and slivers, and the kept pieces {area, box}, largest first.
+function candidates(mask, w, h) {
+  const { labels, stats } = components(mask, w, h);
+  if (!stats.length) return { mask, kept: [] };
+  const comps = stats.map((s) => ({ area: s[4], box: s.slice(0, 4) }));
+  let ids = comps.map((_, i) => i);
+  const biggest = Math.max(...comps.map((c) => c.area));
+  ids = ids.filter((i) => comps[i].area >= Math.max(0.08 * biggest, 4) && !sliver(comps[i].box, w, h));
+  const unframed = ids.filter((i) => !ids.some((j) => j !== i && encloses(comps[i].box, comps[j].box)));
+  if (unframed.length) ids = unframed;
+  const inside = ids.filter((i) => freeStanding(comps[i].box, w, h));
+  if (inside.length && inside.length < ids.length) {
+    const biggestInside = Math.max(...inside.map((i) => comps[i].area));
+    ids = inside.filter((i) => comps[i].area >= 0.08 * biggestInside);
+  } else if (!inside.length) {
+    const side = BORDER_DIGIT * Math.min(h, w);
+    ids = ids.filter((i) => Math.max(comps[i].box[2] - comps[i].box[0], comps[i].box[3] - comps[i].box[1]) >= side);
+  }
+  const chosen = new Uint8Array(comps.length + 1);
+  for (const i of ids) chosen[i + 1] = 1;
+  const out = new Uint8Array(w * h);
+  for (let p = 0; p < w * h; p++) out[p] = chosen[labels[p]];
+  const kept = ids.map((i) => comps[i]).sort((a, b) => b.area - a.area || boxCompare(a.box, b.box));
+  return { mask: out, kept };
+}
+
+function digitLike(mask, w, h, [x0, y0, x1, y1]) {
+  if (Math.max(x1 - x0, y1 - y0) < MIN_DIGIT * Math.min(w, h) || x1 - x0 > MAX_WIDTH * (y1 - y0)) return false;
+  let count = 0;
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) count += mask[y * w + x];
+  return count >= MIN_FILL * (x1 - x0) * (y1 - y0);
+}
+
+function columnGroups(kept) {
+  const tall = Math.max(...kept.map((c) => c.box[3] - c.box[1]));
+  const groups = [];
+  const byLeft = kept.map((c, i) => [c, i]).sort((a, b) => a[0].box[0] - b[0].box[0] || a[1] - b[1]);
+  for (const [{ box: [x0, y0, x1, y1] }] of byLeft) {
+    const g = groups[groups.length - 1];
+    if (g && Math.min(x1, g[2]) - Math.max(x0, g[0]) >= 0.5 * Math.min(x1 - x0, g[2] - g[0])) {
+      groups[groups.length - 1] = [Math.min(x0, g[0]), Math.min(y0, g[1]), Math.max(x1, g[2]), Math.max(y1, g[3])];
+    } else {
+      groups.push([x0, y0, x1, y1]);
+    }
+  }
+  return groups.filter((g) => g[3] - g[1] >= 0.35 * tall);
+}
+
+function digitsApart(mask, w, h, kept) {
+  let groups = columnGroups(kept).filter((g) => digitLike(mask, w, h, g));
+  if (groups.length < 2) return groups.length;
+  const tall = Math.max(...groups.map((g) => g[3] - g[1]));
+  groups = groups.filter((g) => g[3] - g[1] >= APART[0] * tall);
+  let apart = 1;
+  for (let i = 1; i < groups.length; i++) apart += groups[i][0] - groups[i - 1][2] >= APART[1] * tall ? 1 : 0;
+  return apart;
+}
+
+function digitGroup(kept) {
+  let [x0, y0, x1, y1] = kept[0].box;
+  const rest = kept.slice(1).map((c) => c.box);
+  let joined = true;
+  while (joined && rest.length) {
+    joined = false;
+    const reach = 0.25 * Math.max(x1 - x0, y1 - y0);
+    for (const box of [...rest]) {
+      const [a0, b0, a1, b1] = box;
+      if (Math.max(a0 - x1, x0 - a1, 0) <= reach && Math.max(b0 - y1, y0 - b1, 0) <= reach) {
+        [x0, y0, x1, y1] = [Math.min(x0, a0), Math.min(y0, b0), Math.max(x1, a1), Math.max(y1, b1)];
+        rest.splice(rest.indexOf(box), 1);
+        joined = true;
+      }
+    }
+  }
+  return [x0, y0, x1, y1];
+}
+
+function strokeWidth(mask, w, h) {
+  let area = 0, edges = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const v = mask[y * w + x];
+      area += v;
+      if (x + 1 < w && v !== mask[y * w + x + 1]) edges++;
+      if (y + 1 < h && v !== mask[(y + 1) * w + x]) edges++;
+      if (v && (x === 0 || x === w - 1)) edges++;
+      if (v && (y === 0 || y === h - 1)) edges++;
+    }
+  }
+  return area ? 2 * area / Math.max(edges, 1) : 0;
+}
+
+// Crop the masked ink to the mask's box, fit it in 20x20, centre by mass in 28x28 (preprocess.to_mnist).
+function toMnist(strength, mask, w, [bx0, by0, bx1, by1]) {
+  let x0 = bx1, y0 = by1, x1 = bx0, y1 = by0;
+  for (let y = by0; y < by1; y++) {
+    for (let x = bx0; x < bx1; x++) {
+      if (mask[y * w + x]) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x + 1); y1 = Math.max(y1, y + 1); }
+    }
+  }
+  const cw = x1 - x0, ch = y1 - y0, cropMask = new Uint8Array(cw * ch), values = [];
+  let crop = new Img(cw, ch);
+  for (let y = 0; y < ch; y++) {
+    for (let x = 0; x < cw; x++) {
+      const p = (y + y0) * w + x + x0;
+      if (mask[p]) { cropMask[y * cw + x] = 1; crop.data[y * cw + x] = strength.data[p]; values.push(strength.data[p]); }
+    }
+  }
+  values.sort((a, b) => a - b);
+  const k = Math.min(values.length - 1, Math.floor(0.9 * (values.length - 1) + 0.5));
+  const core = Math.max(values[k], 1e-6);
+  for (let i = 0; i < crop.data.length; i++) crop.data[i] = Math.min(Math.max(crop.data[i] / core, 0), 1);
+  let scale = BOX / Math.max(ch, cw);
+  const grow = roundEven((TARGET_STROKE / scale - strokeWidth(cropMask, cw, ch)) / 2);
+  if (grow > 0) {
+    const size = 2 * Math.min(grow, 15) + 1;
+    crop = box3(rankFilter(padZero(crop, size), size, Math.max));
+    scale = BOX / Math.max(crop.h, crop.w);
+  }
+  const newW = Math.max(1, roundEven(crop.w * scale)), newH = Math.max(1, roundEven(crop.h * scale));
+  for (let i = 0; i < crop.data.length; i++) crop.data[i] *= 255;
+  const small = resample(crop, lanczosMatrix(crop.h, newH), lanczosMatrix(crop.w, newW));
+  let total = 0, my = 0, mx = 0;
+  for (let y = 0; y < newH; y++) {
+    for (let x = 0; x < newW; x++) {
+      const v = Math.min(Math.max(small.data[y * newW + x], 0), 255);
+      small.data[y * newW + x] = v;
+      total += v; my += v * y; mx += v * x;
+    }
+  }
+  let top = Math.floor((SIZE - newH) / 2), left = Math.floor((SIZE - newW) / 2);
+  if (total > 0) {
+    const cy = top + my / total, cx = left + mx / total;
+    top = Math.min(Math.max(top + roundEven(SIZE / 2 - cy), 0), SIZE - newH);
+    left = Math.min(Math.max(left + roundEven(SIZE / 2 - cx), 0), SIZE - newW);
+  }
+  const out = new Uint8Array(SIZE * SIZE);
+  for (let y = 0; y < newH; y++) {
+    for (let x = 0; x < newW; x++) out[(y + top) * SIZE + x + left] = roundEven(small.data[y * newW + x]);
+  }
+  return out;
+}
+
+/**
+ * The 28x28 model input (784 uint8 values, white digit on black, row by row) of one digit drawn in
+ * dark ink on a light pad: an ImageData (or anything with width, height and RGBA `data`).
+ * `sample`: the pixels (one bit each, row by row) to take the threshold from; all when absent.
+ * Throws NoDigit with the server's message for a blank pad, specks, or several digits.
+ */
+export function toInput(image, sample = null) {
+  const { width: w, height: h, data } = image;
+  const gray = new Img(w, h);
+  let lo = Infinity, hi = -Infinity;
+  for (let p = 0; p < w * h; p++) {
+    // alpha flattened onto white, as for a PNG whose ink is dark
+    const a = data[4 * p + 3] / 255;
+    const v = (LUMA[0] * data[4 * p] + LUMA[1] * data[4 * p + 1] + LUMA[2] * data[4 * p + 2]) * a + 255 * (1 - a);
+    gray.data[p] = v;
+    lo = Math.min(lo, v); hi = Math.max(hi, v);
+  }
+  if (hi - lo < MIN_LEVELS) throw new NoDigit(NO_DIGIT);
+  const paper = paperEstimate(gray, Math.max(7, Math.floor(Math.min(w, h) * 0.2)) | 1);
+  const strength = new Img(w, h);
+  let strongest = 0;
+  for (let p = 0; p < w * h; p++) {
+    const s = Math.min(Math.max(1 - gray.data[p] / Math.max(paper.data[p], 1), 0), 1);
+    strength.data[p] = s;
+    strongest = Math.max(strongest, s);
+  }
+  if (strongest < MIN_INK_CONTRAST) throw new NoDigit(NO_DIGIT);
+  if (sample && sample.length * 8 !== w * h) sample = null;  // made for another size
+  const threshold = Math.max(otsuThreshold(strength.data, sample), MIN_INK_CONTRAST);
+  const raw = new Uint8Array(w * h);
+  for (let p = 0; p < w * h; p++) raw[p] = strength.data[p] > threshold ? 1 : 0;
+  const { mask, kept } = candidates(raw, w, h);
+  if (!kept.length) throw new NoDigit(NO_DIGIT);
+  const count = digitsApart(mask, w, h, kept);
+  if (count > 1) throw new NoDigit(`${count} digits side by side: draw one digit at a time`);
+  const box = digitGroup(kept);
+  if (!digitLike(mask, w, h, box)) throw new NoDigit(NO_DIGIT);
+  return toMnist(strength, mask, w, box);
+}
