@@ -2,8 +2,8 @@
 
     python -m digitlite.benchmarks.headline [--update-readme]
 
-Reads ``benchmarks/results/*.json`` (written by quantization, bench, realworld, camera, speed
-and serve) and makes one short table; every benchmark that pastes its own table refreshes this
+Reads ``benchmarks/results/*.json`` (written by quantization, bench, realworld, camera, speed,
+mcu, serve and web) and makes one short table; every benchmark that pastes its own table refreshes this
 one too, so the headline never lags behind the figures it quotes.  A figure whose benchmark has
 not run yet is shown as "not measured", never guessed.
 """
@@ -66,6 +66,11 @@ def rows(results: Path) -> list[tuple[str, str, str]]:
     out.append(("draw-a-digit server, 64 clients, both cores also busy",
                 f"**{busy['requests_per_second']:.0f} requests/s**, {busy['resets']} resets, {busy['status_5xx']} errors"
                 if busy else None, "serve"))
+    web = _load(results, "web")
+    out.append(("draw-a-digit page in the browser, no server (LiteRT.js, Chromium)",
+                f"**{web['web']['weight']['gzip_bytes'] / 1e6:.1f} MB** gzipped once, first digit read "
+                f"**{web['web']['first_prediction_ms'] / 1000:.2f} s** after opening, **{web['web']['drawing_ms']['p50']:.0f} ms**"
+                " a drawing" if web else None, "web"))
     return out
 
 

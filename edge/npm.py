@@ -61,16 +61,14 @@ def fetch(packages: list[Package], local_dir: str | os.PathLike | None = None) -
     One-line DigitliteError when a tarball is missing, is not the published one, or cannot be
     downloaded (saying how to bring it to an offline machine).
     """
-    return {package: _local(package, Path(local_dir)) if local_dir else _cached_or_downloaded(package)
+    hint = (f"on a machine with network, run `npm pack {' '.join(p.spec for p in packages)}` (or copy "
+            f"{user_cache('npm')} from a machine where this ran) and pass the folder holding the tarballs with "
+            "--runtime-dir")
+    return {package: _local(package, Path(local_dir), hint) if local_dir else _cached_or_downloaded(package, hint)
             for package in packages}
 
 
-def _offline_hint(packages_spec: str) -> str:
-    return (f"on a machine with network, run `npm pack {packages_spec}` (or download the tarballs from "
-            f"{REGISTRY}) and pass the folder holding them with --runtime-dir")
-
-
-def _local(package: Package, folder: Path) -> bytes:
+def _local(package: Package, folder: Path, hint: str) -> bytes:
     if not folder.is_dir():
         raise DigitliteError(f"{folder}: no such folder (--runtime-dir)")
     for name in (package.pack_name, package.url(REGISTRY).rsplit("/", 1)[-1]):
@@ -84,10 +82,10 @@ def _local(package: Package, folder: Path) -> bytes:
                 raise DigitliteError(f"{path}: not {package.spec} as published on npm (its sha512 differs from "
                                      f"{package.integrity[:22]}...): download it again")
             return data
-    raise DigitliteError(f"{folder}: no {package.pack_name} in it; {_offline_hint(package.spec)}")
+    raise DigitliteError(f"{folder}: no {package.pack_name} in it; {hint}")
 
 
-def _cached_or_downloaded(package: Package) -> bytes:
+def _cached_or_downloaded(package: Package, hint: str) -> bytes:
     cached = user_cache("npm") / package.pack_name
     try:
         data = cached.read_bytes()
@@ -102,7 +100,7 @@ def _cached_or_downloaded(package: Package) -> bytes:
             data = response.read(MAX_TARBALL + 1)
     except (OSError, ValueError) as e:
         raise DigitliteError(f"cannot download {package.spec} from {url} ({getattr(e, 'reason', None) or e}); "
-                             f"offline? {_offline_hint(package.spec)}") from None
+                             f"offline? {hint}") from None
     if not package.matches(data):
         raise DigitliteError(f"{url}: the download is not {package.spec} as published (its sha512 differs from the "
                              "pinned integrity); nothing was used")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
-import shutil
 import signal
 import struct
 import subprocess
@@ -123,10 +122,9 @@ def quantized(tiny_model, tmp_path_factory, mnist_dir):
 
 
 # --- a real browser: Debian's Chromium driven by Playwright (its own browser download does not work here) ---
+# The drawing helpers are the web benchmark's own (benchmarks/web.py): one way to draw on either page.
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
+from digitlite.benchmarks.web import CHROMIUM, CHROMIUM_ARGS, DRAWN, draw_digit, static_server  # noqa: E402, F401
 
 
 @contextlib.contextmanager
@@ -141,26 +139,3 @@ def chromium_page(viewport=(420, 900)):
             yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         finally:
             browser.close()
-
-
-def draw_digit(page, digit: int, style: int = 0) -> str:
-    """Clear #pad, draw a digit from the stroke templates with real pointer events, and return what
-    #digit shows once the page has answered for the whole drawing (either page: serve's or the export's)."""
-    from digitlite.benchmarks.realworld import TEMPLATES
-
-    box = page.locator("#pad").bounding_box()
-    page.click("#clear")
-    for stroke in TEMPLATES[digit][style]:
-        points = [(box["x"] + (0.15 + 0.7 * x) * box["width"], box["y"] + (0.1 + 0.8 * y) * box["height"])
-                  for x, y in stroke]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for pt in points[1:]:
-            page.mouse.move(*pt, steps=2)
-        page.mouse.up()
-    page.wait_for_function("document.body.dataset.asked && "
-                           "document.body.dataset.answered === document.body.dataset.asked")
-    return page.inner_text("#digit")
-
-
-DRAWN = ((0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (4, 1), (5, 0), (6, 0), (7, 0), (7, 1), (8, 0), (9, 0))

@@ -188,3 +188,24 @@ def test_mcu_benchmark_checks_the_exported_sources_against_litert(mnist, mnist_d
     assert row["ram_bytes"] == row["arena_bytes"] + 784 and row["invoke_p50_ms"] > 0
     table = mcu.markdown({"models": [row], "machine": {"cpu": "test CPU", "cores": 2, "python": "3"}})
     assert "| `digits_int8.tflite` | **59.7 KB** |" in table and "60/60" in table and "reference kernels" in table
+
+
+def test_web_benchmark_measures_both_pages_and_reads_every_digit(tmp_path):
+    """One load and a few drawings of each page: every figure there, every digit read right."""
+    from conftest import REPO
+
+    from digitlite.benchmarks import headline, web
+
+    result = web.run(loads=1, drawings=3, runtime_dir=str(REPO / ".npm"))
+    for page in (result["web"], result["serve"]):
+        assert page["misread"] == 0 and page["drawn"] == 4
+        assert page["first_prediction_ms"] > page["ready_ms"] > 0 and page["drawing_ms"]["n"] == 3
+        assert page["call_ms"] > 0 and page["weight"]["bytes"] > page["weight"]["gzip_bytes"] > 0
+    assert result["web"]["network_per_drawing_bytes"] == 0 and result["serve"]["network_per_drawing_bytes"] > 1000
+    # the page loads one WebAssembly build: most of its weight, and ~9.4 MB
+    assert 9e6 < result["web"]["weight"]["bytes"] < 11e6 and result["serve"]["weight"]["bytes"] < 100_000
+    table = web.markdown(result)
+    assert "| digits drawn, read right | 4/4 | 4/4 |" in table
+    (tmp_path / "web.json").write_text(json.dumps(result))
+    row = next(r for r in headline.rows(tmp_path) if r[2] == "web")
+    assert row[1].startswith("**") and "gzipped once" in row[1]

@@ -78,7 +78,7 @@ def _limit_file_size(limit: int):
 
 
 def test_disk_full_while_quantizing_keeps_the_previous_model(previous, tiny_model, mnist_dir, tmp_path):
-    """The output folder on a 100 KB tmpfs holding the previous model: the new one cannot fit.
+    """The output folder on a 160 KB tmpfs holding the previous model and its twin: the new one cannot fit.
 
     The tmpfs is mounted in a private mount namespace (unshare), so it vanishes with the command;
     what the folder holds afterwards is listed from inside.
@@ -86,7 +86,7 @@ def test_disk_full_while_quantizing_keeps_the_previous_model(previous, tiny_mode
     out = tmp_path / "out"
     out.mkdir()
     unshare = ["unshare", "--mount"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
-    script = ('mount -t tmpfs -o size=100k tmpfs "$1" && cp "$2"/* "$1"/ && '
+    script = ('mount -t tmpfs -o size=160k tmpfs "$1" && cp "$2"/* "$1"/ && '
               '"$3" -m digitlite quantize "$4" --out "$1" --max-drop 5 --calibration-samples 200 --data-dir "$5"; '
               'code=$?; cd "$1" && ls -A && sha256sum * && exit $code')
     result = subprocess.run([*unshare, "sh", "-c", script, "sh", str(out), str(previous), sys.executable,

@@ -9,11 +9,7 @@ import io
 import json
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
 from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DRAWN, REPO, assert_one_line_error, chromium_page, draw_digit, run_cli
+from conftest import DRAWN, REPO, assert_one_line_error, chromium_page, draw_digit, run_cli, static_server
 from PIL import Image
 
 RUNTIME = REPO / ".npm"  # tests/prepare.sh puts the verified LiteRT.js tarballs here
@@ -48,29 +44,6 @@ def site(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr
     assert "python3 -m http.server" in result.stdout
     return out
-
-
-@contextmanager
-def static_server(folder: Path):
-    """``python -m http.server`` on a free loopback port, serving ``folder``: (base URL, process)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(folder),
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30  # how long to wait before failing, not a timing claim
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        # "localhost", not 127.0.0.1: the origin a service worker accepts without https
-        yield f"http://localhost:{port}/", proc
-    finally:
-        proc.terminate()
-        proc.wait()
 
 
 def open_page(page, url: str) -> list:
@@ -151,6 +124,15 @@ def test_chromium_reads_drawn_digits_in_the_page_alone_and_again_offline(site, t
     # one WebAssembly build of the two, and not the threaded or JSPI ones
     assert sum(u.endswith(".wasm") for u in loaded) == 1 and url + "digits_int8_b1.tflite" in loaded
     assert (tmp_path / "page.png").stat().st_size > 5000
+
+
+def test_opened_as_a_file_the_page_says_to_serve_it(site):
+    """Browsers do not run module scripts or WebAssembly from file://: a sentence, not a dead pad."""
+    with chromium_page() as page:
+        page.goto(site.joinpath("index.html").as_uri())
+        page.wait_for_function("document.getElementById('status').textContent.length > 0")
+        assert "through a web server" in page.inner_text("#status")
+        assert "python3 -m http.server" in page.inner_text("#status")
 
 
 def _canvas_png(ink: np.ndarray) -> bytes:

@@ -13,8 +13,17 @@ let model = null, sample = null;
 /** Probabilities (10) of a 28x28 input (784 values 0-255): one model call. */
 async function probabilities(pixels) {
   const { input, output } = config;
-  const data = input.dtype === "float32" ? Float32Array.from(pixels)
-    : Uint8Array.from(pixels, (v) => Math.min(255, Math.max(0, Math.round(v / input.scale + input.zero_point))));
+  let data;
+  if (input.dtype === "float32") {
+    data = Float32Array.from(pixels);
+  } else if (input.scale === 1 && input.zero_point === 0) {  // raw pixels: digitlite's models
+    data = Uint8Array.from(pixels);
+  } else {
+    data = new Uint8Array(pixels.length);
+    for (let i = 0; i < pixels.length; i++) {
+      data[i] = Math.min(255, Math.max(0, Math.round(pixels[i] / input.scale + input.zero_point)));
+    }
+  }
   const tensor = new Tensor(data, input.shape);
   try {
     const results = await model.run(tensor);
@@ -63,7 +72,11 @@ async function load() {
   const loadedMs = performance.now() - started;
   const callMs = await timeCalls(new Uint8Array(784));
   // for scripts, tests and benchmarks: the loaded model and the page's own steps
-  window.digitlite = { loadedMs, callMs, toInput: (image) => toInput(image, sample), probabilities, timeCalls, config };
+  // readyAt: milliseconds from the page's navigation to here (performance.now()'s origin)
+  window.digitlite = {
+    readyAt: performance.now(), loadedMs, callMs, config, probabilities, timeCalls,
+    toInput: (image) => toInput(image, sample),
+  };
   document.body.dataset.ready = "yes";
   setStatus(`model loaded in ${loadedMs.toFixed(0)} ms; it runs in this browser (${config.runtime}, ` +
     `WebAssembly on the CPU): ${callMs.toFixed(3)} ms a call, nothing is sent anywhere`);

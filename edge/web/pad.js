@@ -75,12 +75,14 @@ function showInput(pixels) {
  * probabilities (10), input (784 values, row by row), status} or rejects with an Error whose message
  * is shown (no digit, several digits, no answer).
  * body[data-asked] / body[data-answered]: the number of the last request sent and of the one shown,
- * so a script (or a test) can tell when the answer matches the whole drawing.
+ * so a script (or a test) can tell when the answer matches the whole drawing; body[data-took-ms]:
+ * from lifting the pen to that answer on the page, in milliseconds (benchmarks/web.py reads it).
  */
 export function startPad(predict) {
   let drawing = false, last = null, pending = 0;
 
   async function ask() {
+    const lifted = performance.now();
     const ticket = ++pending;
     document.body.dataset.asked = ticket;
     let answer = null, problem = null;
@@ -100,6 +102,7 @@ export function startPad(predict) {
       renderProbs(answer.probabilities);
       showInput(answer.input);
     }
+    document.body.dataset.tookMs = (performance.now() - lifted).toFixed(3);
     document.body.dataset.answered = ticket;
   }
 

@@ -33,8 +33,10 @@ class Img {
 function padEdge(a, n) {
   const out = new Img(a.w + 2 * n, a.h + 2 * n);
   for (let y = 0; y < out.h; y++) {
-    const sy = Math.min(Math.max(y - n, 0), a.h - 1);
-    for (let x = 0; x < out.w; x++) out.data[y * out.w + x] = a.at(Math.min(Math.max(x - n, 0), a.w - 1), sy);
+    const src = Math.min(Math.max(y - n, 0), a.h - 1) * a.w, dst = y * out.w;
+    out.data.fill(a.data[src], dst, dst + n);
+    out.data.set(a.data.subarray(src, src + a.w), dst + n);
+    out.data.fill(a.data[src + a.w - 1], dst + n + a.w, dst + out.w);
   }
   return out;
 }
@@ -45,33 +47,36 @@ function padZero(a, n) {
   return out;
 }
 
-// Max or min over a size x size window, edges replicated (imageops.max_filter / min_filter).
-function rankFilter(a, size, op) {
+// Max (or min) over a size x size window, edges replicated (imageops.max_filter / min_filter):
+// along rows, then along columns, each line copied with its ends repeated.
+function rankFilter(a, size, useMax) {
   const r = size >> 1, tmp = new Img(a.w, a.h), out = new Img(a.w, a.h);
-  for (let y = 0; y < a.h; y++) {
-    for (let x = 0; x < a.w; x++) {
-      let v = a.at(Math.max(x - r, 0), y);
-      for (let k = -r + 1; k <= r; k++) v = op(v, a.at(Math.min(Math.max(x + k, 0), a.w - 1), y));
-      tmp.data[y * a.w + x] = v;
+  const line = new Float64Array(Math.max(a.w, a.h) + 2 * r);
+  const pass = (src, dst, count, length, at) => {
+    for (let i = 0; i < count; i++) {
+      for (let k = -r; k < length + r; k++) line[k + r] = src.data[at(i, Math.min(Math.max(k, 0), length - 1))];
+      for (let k = 0; k < length; k++) {
+        let v = line[k];
+        for (let j = 1; j < size; j++) {
+          const u = line[k + j];
+          if (useMax ? u > v : u < v) v = u;
+        }
+        dst.data[at(i, k)] = v;
+      }
     }
-  }
-  for (let y = 0; y < a.h; y++) {
-    for (let x = 0; x < a.w; x++) {
-      let v = tmp.at(x, Math.max(y - r, 0));
-      for (let k = -r + 1; k <= r; k++) v = op(v, tmp.at(x, Math.min(Math.max(y + k, 0), a.h - 1)));
-      out.data[y * a.w + x] = v;
-    }
-  }
+  };
+  pass(a, tmp, a.h, a.w, (y, x) => y * a.w + x);
+  pass(tmp, out, a.w, a.h, (x, y) => y * a.w + x);
   return out;
 }
 
 function box3(a) {
-  const p = padEdge(a, 1), out = new Img(a.w, a.h);
+  const p = padEdge(a, 1), out = new Img(a.w, a.h), W = p.w;
   for (let y = 0; y < a.h; y++) {
     for (let x = 0; x < a.w; x++) {
-      let s = 0;
-      for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) s += p.at(x + dx, y + dy);
-      out.data[y * a.w + x] = s / 9;
+      const i = y * W + x;
+      out.data[y * a.w + x] = (p.data[i] + p.data[i + 1] + p.data[i + 2] + p.data[i + W] + p.data[i + W + 1] +
+        p.data[i + W + 2] + p.data[i + 2 * W] + p.data[i + 2 * W + 1] + p.data[i + 2 * W + 2]) / 9;
     }
   }
   return out;
@@ -79,10 +84,15 @@ function box3(a) {
 
 function blockMean(a, step) {
   const w = Math.floor(a.w / step), h = Math.floor(a.h / step), out = new Img(w, h);
-  for (let y = 0; y < h * step; y++) {
-    for (let x = 0; x < w * step; x++) out.data[Math.floor(y / step) * w + Math.floor(x / step)] += a.at(x, y);
+  for (let by = 0; by < h; by++) {
+    for (let bx = 0; bx < w; bx++) {
+      let s = 0;
+      for (let y = by * step; y < (by + 1) * step; y++) {
+        for (let x = bx * step; x < (bx + 1) * step; x++) s += a.data[y * a.w + x];
+      }
+      out.data[by * w + bx] = s / (step * step);
+    }
   }
-  for (let i = 0; i < out.data.length; i++) out.data[i] /= step * step;
   return out;
 }
 
@@ -115,19 +125,33 @@ function lanczosMatrix(nIn, nOut) {
   });
 }
 
-// rows (hOut x a.h) @ a @ cols^T (wOut x a.w)
+// Where each row of a weight matrix is not zero: [first, last + 1).
+function support(matrix) {
+  return matrix.map((row) => {
+    let lo = 0, hi = row.length;
+    while (lo < hi && row[lo] === 0) lo++;
+    while (hi > lo && row[hi - 1] === 0) hi--;
+    return [lo, hi];
+  });
+}
+
+// rows (hOut x a.h) @ a @ cols^T (wOut x a.w), over each row's non-zero weights only
 function resample(a, rows, cols) {
   const mid = new Img(a.w, rows.length), out = new Img(cols.length, rows.length);
+  const rowSpan = support(rows), colSpan = support(cols);
   for (let o = 0; o < rows.length; o++) {
-    for (let y = 0; y < a.h; y++) {
-      const wgt = rows[o][y];
-      if (wgt !== 0) for (let x = 0; x < a.w; x++) mid.data[o * a.w + x] += wgt * a.at(x, y);
+    const [lo, hi] = rowSpan[o], weights = rows[o], base = o * a.w;
+    for (let y = lo; y < hi; y++) {
+      const wgt = weights[y], src = y * a.w;
+      for (let x = 0; x < a.w; x++) mid.data[base + x] += wgt * a.data[src + x];
     }
   }
   for (let y = 0; y < mid.h; y++) {
+    const src = y * a.w;
     for (let o = 0; o < cols.length; o++) {
+      const [lo, hi] = colSpan[o], weights = cols[o];
       let s = 0;
-      for (let x = 0; x < a.w; x++) s += cols[o][x] * mid.at(x, y);
+      for (let x = lo; x < hi; x++) s += weights[x] * mid.data[src + x];
       out.data[y * out.w + o] = s;
     }
   }
@@ -142,7 +166,7 @@ function paperEstimate(a, size) {
   const small = reduced ? blockMean(a, step) : a;
   const window = reduced ? (Math.floor(size / step) | 1) : size;
   const padded = padEdge(small, window);
-  const closedFull = rankFilter(rankFilter(padded, window, Math.max), window, Math.min);
+  const closedFull = rankFilter(rankFilter(padded, window, true), window, false);
   let closed = new Img(small.w, small.h);
   for (let y = 0; y < small.h; y++) {
     for (let x = 0; x < small.w; x++) closed.data[y * small.w + x] = closedFull.at(x + window, y + window);
@@ -302,15 +326,18 @@ function toMnist(strength, mask, w, [bx0, by0, bx1, by1]) {
       if (mask[y * w + x]) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x + 1); y1 = Math.max(y1, y + 1); }
     }
   }
-  const cw = x1 - x0, ch = y1 - y0, cropMask = new Uint8Array(cw * ch), values = [];
+  const cw = x1 - x0, ch = y1 - y0, cropMask = new Uint8Array(cw * ch);
+  let count = 0;
   let crop = new Img(cw, ch);
   for (let y = 0; y < ch; y++) {
     for (let x = 0; x < cw; x++) {
       const p = (y + y0) * w + x + x0;
-      if (mask[p]) { cropMask[y * cw + x] = 1; crop.data[y * cw + x] = strength.data[p]; values.push(strength.data[p]); }
+      if (mask[p]) { cropMask[y * cw + x] = 1; crop.data[y * cw + x] = strength.data[p]; count++; }
     }
   }
-  values.sort((a, b) => a - b);
+  const values = new Float64Array(count);
+  for (let i = 0, k = 0; i < cropMask.length; i++) if (cropMask[i]) values[k++] = crop.data[i];
+  values.sort();  // a Float64Array: sorted as numbers
   const k = Math.min(values.length - 1, Math.floor(0.9 * (values.length - 1) + 0.5));
   const core = Math.max(values[k], 1e-6);
   for (let i = 0; i < crop.data.length; i++) crop.data[i] = Math.min(Math.max(crop.data[i] / core, 0), 1);
@@ -318,7 +345,7 @@ function toMnist(strength, mask, w, [bx0, by0, bx1, by1]) {
   const grow = roundEven((TARGET_STROKE / scale - strokeWidth(cropMask, cw, ch)) / 2);
   if (grow > 0) {
     const size = 2 * Math.min(grow, 15) + 1;
-    crop = box3(rankFilter(padZero(crop, size), size, Math.max));
+    crop = box3(rankFilter(padZero(crop, size), size, true));
     scale = BOX / Math.max(crop.h, crop.w);
   }
   const newW = Math.max(1, roundEven(crop.w * scale)), newH = Math.max(1, roundEven(crop.h * scale));
