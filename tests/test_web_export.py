@@ -126,6 +126,30 @@ def test_chromium_reads_drawn_digits_in_the_page_alone_and_again_offline(site, t
     assert (tmp_path / "page.png").stat().st_size > 5000
 
 
+# LiteRT.js probes relaxed SIMD by instantiating a tiny module (its only probe here): failing it is
+# what a browser without relaxed SIMD (Safari) does.
+NO_RELAXED_SIMD = """
+const instantiate = WebAssembly.instantiate;
+WebAssembly.instantiate = function (source, imports) {
+  if (source instanceof Uint8Array && source.length < 200) {
+    return Promise.reject(new WebAssembly.CompileError("relaxed SIMD: not in this browser"));
+  }
+  return instantiate.call(this, source, imports);
+};
+"""
+
+
+def test_a_browser_without_relaxed_simd_loads_the_compatible_build_and_reads(site):
+    wasm = []
+    with static_server(site) as (url, _), chromium_page() as page:
+        page.add_init_script(NO_RELAXED_SIMD)
+        page.on("request", lambda r: wasm.append(r.url.rsplit("/", 1)[-1]) if r.url.endswith(".wasm") else None)
+        errors = open_page(page, url)
+        read = {d: draw_digit(page, d) for d in (2, 5, 9)}
+    assert wasm == ["litert_wasm_compat_internal.wasm"] and not errors
+    assert read == {2: "2", 5: "5", 9: "9"}
+
+
 def test_opened_as_a_file_the_page_says_to_serve_it(site):
     """Browsers do not run module scripts or WebAssembly from file://: a sentence, not a dead pad."""
     with chromium_page() as page:
