@@ -17,7 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
-from digitlite.edge.card import ModelCard
+from digitlite.edge.card import ModelCard, card_path
 from digitlite.edge.digest import sha256_file
 from digitlite.edge.errors import DigitliteError
 from digitlite.edge.npm import Package, fetch, read_members
@@ -165,8 +165,8 @@ def export_web(out: str | os.PathLike, model: str | os.PathLike | None = None, f
     tarballs = fetch([LITERT, WASM_UTILS], runtime_dir)
     runtime = {dest: data for package, files in RUNTIME_FILES.items()
                for dest, data in zip(files.values(), read_members(tarballs[package], list(files)).values())}
-    config = {"model": model.name, "sample": SAMPLE_FILE, "runtime": f"LiteRT.js {LITERT.version}", "min_confidence": min_confidence,
-              "input": desc["input"], "output": desc["output"]}
+    config = {"model": model.name, "sample": SAMPLE_FILE, "runtime": f"LiteRT.js {LITERT.version}",
+              "min_confidence": min_confidence, "input": desc["input"], "output": desc["output"]}
     version = package_version()
     with export_folder(out, force, "page") as tmp:
         (tmp / "index.html").write_text(_page_html(config))
@@ -175,7 +175,7 @@ def export_web(out: str | os.PathLike, model: str | os.PathLike | None = None, f
         shutil.copyfile(model, tmp / model.name)
         (tmp / SAMPLE_FILE).write_bytes(pad_sample())
         if card:
-            (tmp / f"{model.stem}.json").write_bytes(card.to_json())
+            shutil.copyfile(card_path(model), tmp / card_path(model).name)
         for dest, data in runtime.items():
             (tmp / dest).parent.mkdir(parents=True, exist_ok=True)
             (tmp / dest).write_bytes(data)
