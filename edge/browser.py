@@ -84,18 +84,18 @@ def default_web_model() -> Path:
     return default_model().with_name("digits_int8_b1.tflite")
 
 
-def web_model(model: Path | None) -> Path:
-    """The model the page runs: ``model`` if its batch is fixed at 1, else its ``_b1`` twin beside it."""
+def web_model(model: Path | None):
+    """The model the page runs and its loaded interpreter: ``model`` (default: the shipped twin) if
+    its batch is fixed at 1, else its ``_b1`` twin beside it."""
     from digitlite.edge.runtime import Model
 
-    if model is None:
-        return default_web_model()
+    model = model or default_web_model()
     lite = Model(model)  # a digit classifier, or one line saying why not
     if lite.fixed_batch == 1:
-        return model
+        return model, lite
     twin = model.with_name(f"{model.stem}_b1.tflite")
     if twin.is_file():
-        return twin
+        return twin, Model(twin)
     raise DigitliteError(f"{model}: its batch is not fixed at 1, which LiteRT.js needs, and there is no {twin.name} "
                          "beside it (digitlite quantize writes it next to the int8 model)")
 
@@ -146,15 +146,13 @@ def export_web(out: str | os.PathLike, model: str | os.PathLike | None = None, f
     folder beside ``out`` and renamed into place, like the other targets.
     """
     from digitlite.edge.export import check_out, export_folder, package_version, write_manifest
-    from digitlite.edge.runtime import Model
     from digitlite.edge.serve import web_root
 
     out = Path(out)
     check_out(out, force)
     if not 0.0 <= min_confidence <= 1.0:
         raise DigitliteError(f"--min-confidence must be between 0 and 1, got {min_confidence}")
-    model = web_model(Path(model) if model else None)
-    lite = Model(model)
+    model, lite = web_model(Path(model) if model else None)
     desc = lite.describe()
     if lite.fixed_batch != 1:
         raise DigitliteError(f"{model}: its batch is not fixed at 1, which LiteRT.js needs")
