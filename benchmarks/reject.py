@@ -42,7 +42,7 @@ def without_line_rules():
     from digitlite.edge.lines import Lines
 
     kept = preprocess.find_lines
-    preprocess.find_lines = lambda ink, mask, tracker=None: Lines(mask.shape)
+    preprocess.find_lines = lambda ink, mask, tracker=None, from_edge=True: Lines(mask.shape)
     try:
         yield
     finally:

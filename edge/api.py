@@ -25,13 +25,14 @@ from digitlite.edge.errors import DigitliteError
 from digitlite.edge.preprocess import (
     LUMA,
     WORK_SIDE,
+    Finer,
     ImageError,
-    find_digits,
     load_gray,
+    number_candidates,
     preprocess_gray,
     to_gray,
 )
-from digitlite.edge.reading import NumberReading, Reading, readings
+from digitlite.edge.reading import NumberReading, Reading, best_number, readings
 
 __all__ = ["Classifier", "DigitliteError", "ImageError", "NumberReading", "Reading"]
 
@@ -54,6 +55,11 @@ def as_gray(image, name: str | None = None) -> tuple[np.ndarray, float, str]:
     if isinstance(image, np.ndarray):
         return _array_gray(image, label), 1.0, label
     raise ImageError(f"{label}: cannot read a {type(image).__name__}: give a path, bytes, a PIL image or a numpy array")
+
+
+def _source(image):
+    """What a small digit's part can be decoded again from, finer: a path or the bytes of a file."""
+    return image if isinstance(image, (str, os.PathLike, bytes, bytearray)) else None
 
 
 def _array_gray(a: np.ndarray, label: str) -> np.ndarray:
@@ -105,7 +111,8 @@ class Classifier:
         return self.model.runtime
 
     def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 10) for already preprocessed 28x28 inputs (N, 28, 28), 0-255, white on black."""
+        """Probabilities (N, 10) for already preprocessed 28x28 inputs (N, 28, 28), 0-255, white on black;
+        (N, 11) for a model with a "not a digit" class (its last column)."""
         return self.model.predict_proba(pixels)
 
     def preprocess(self, image, name: str | None = None) -> np.ndarray:
@@ -113,8 +120,8 @@ class Classifier:
 
         Raises SeveralDigits (an ImageError) for several digits side by side: use ``read_number``.
         """
-        gray, _, label = as_gray(image, name)
-        return preprocess_gray(gray, label, one_digit=True)
+        gray, reduction, label = as_gray(image, name)
+        return preprocess_gray(gray, label, one_digit=True, finer=Finer(gray, _source(image), reduction, label))
 
     def classify(self, image, name: str | None = None) -> Reading:
         """The digit in ``image`` (see ``as_gray`` for what it may be); ImageError if none can be read."""
@@ -132,10 +139,10 @@ class Classifier:
     def read_number(self, image, name: str | None = None) -> NumberReading:
         """Every digit in ``image``, left to right, each with its box in the image's pixels."""
         gray, reduction, label = as_gray(image, name)
-        found = find_digits(gray, label)
-        boxes = [tuple(round(v * reduction) for v in d.box) for d in found]
-        return NumberReading(tuple(readings(self.predict_proba(np.stack([d.pixels for d in found])),
-                                            self.min_confidence, boxes)))
+        pieces, candidates = number_candidates(gray, label, finer=Finer(gray, _source(image), reduction, label))
+        boxes = [tuple(round(v * reduction) for v in c.box) for c in candidates]
+        return best_number(pieces, [(c.first, c.last) for c in candidates],
+                           self.predict_proba(np.stack([c.pixels for c in candidates])), self.min_confidence, boxes)
 
     def info(self, calls: int = 0) -> dict:
         """Check that the model runs here: versions, interpreter, interface, sha256, the card's accuracy,
@@ -152,7 +159,7 @@ class Classifier:
         started = time.perf_counter()
         probs = self.predict_proba(blank)
         call_ms = (time.perf_counter() - started) * 1000
-        if probs.shape != (1, 10) or not np.all(np.isfinite(probs)):
+        if probs.shape != (1, self.model.classes) or not np.all(np.isfinite(probs)):
             raise DigitliteError(f"{self.path}: the model ran but returned {probs.shape} non-finite output")
         interface = self.model.describe()
         try:

@@ -279,7 +279,7 @@ class FrameReader:
         found = self.candidates(frame)
         digits = readings(self.classifier.predict_proba(np.stack([d.pixels for d in found])), self.min_confidence,
                           [d.box for d in found]) if found else []
-        return FrameResult(index, NumberReading(tuple(digits)), (time.perf_counter() - started) * 1000)
+        return FrameResult(index, NumberReading.of(digits), (time.perf_counter() - started) * 1000)
 
 
 def draw(frame: np.ndarray, result: FrameResult, fps: float, roi=None, stable: str | None = None) -> np.ndarray:

@@ -17,13 +17,14 @@ import numpy as np
 from digitlite.edge.errors import DigitliteError
 from digitlite.edge.preprocess import (
     WORK_SIDE,
+    Finer,
     SeveralDigits,
-    find_digits,
     load_gray,
+    number_candidates,
     preprocess_gray,
     save_preprocessed,
 )
-from digitlite.edge.reading import NumberReading, Reading
+from digitlite.edge.reading import NumberReading, Reading, best_spans
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 CHUNK = 64  # files preprocessed and classified together: bounds memory on big folders
@@ -73,23 +74,29 @@ class FileResult:
 
 def classify_files(classifier, paths: list[str], multi: bool = False, min_confidence: float = 0.0,
                    save_dir: str | None = None):
-    """Yield a FileResult per path, in order; model calls are batched over CHUNK files."""
+    """Yield a FileResult per path, in order; model calls are batched over CHUNK files.
+
+    With ``multi``, each file's number is read from its candidates (``number_candidates``: its
+    pieces and neighbouring pairs of them), the likeliest reading chosen (``reading.best_spans``).
+    """
     for start in range(0, len(paths), CHUNK):
         chunk = paths[start:start + CHUNK]
         inputs: list[np.ndarray] = []
-        owners: list[tuple[int, tuple | None]] = []  # (index in chunk, box for --multi)
+        singles: dict[int, int] = {}  # index in chunk -> its input
+        numbers: dict[int, tuple] = {}  # index in chunk -> (pieces, spans, boxes, first input)
         results = [FileResult(path=p) for p in chunk]
-        found: dict[int, list[Reading]] = {}
         for i, path in enumerate(chunk):
             try:
                 gray, reduction = load_gray(path, side=WORK_SIDE)  # a big JPEG is decoded at a reduced size
+                finer = Finer(gray, path, reduction, path)  # where a small digit is read again, finer
                 if multi:
-                    for d in find_digits(gray, path):
-                        inputs.append(d.pixels)
-                        owners.append((i, tuple(round(v * reduction) for v in d.box)))  # in the file's pixels
+                    pieces, candidates = number_candidates(gray, path, finer=finer)
+                    boxes = [tuple(round(v * reduction) for v in c.box) for c in candidates]  # in the file's pixels
+                    numbers[i] = (pieces, [(c.first, c.last) for c in candidates], boxes, len(inputs))
+                    inputs.extend(c.pixels for c in candidates)
                 else:
-                    inputs.append(preprocess_gray(gray, path, one_digit=True))
-                    owners.append((i, None))
+                    inputs.append(preprocess_gray(gray, path, one_digit=True, finer=finer))
+                    singles[i] = len(inputs) - 1
             except SeveralDigits as e:  # never a confident answer for one digit of a number
                 results[i].error = f"{e}: add --multi to read them as a number"
             except DigitliteError as e:
@@ -98,15 +105,16 @@ def classify_files(classifier, paths: list[str], multi: bool = False, min_confid
                 results[i].error = f"{path}: out of memory while decoding"
         if inputs:
             probs = classifier.predict_proba(np.stack(inputs))
-            for k, ((i, box), p) in enumerate(zip(owners, probs)):
-                reading = Reading.from_probabilities(p, min_confidence, box)
+            for i, k in singles.items():
+                results[i].reading = Reading.from_probabilities(probs[k], min_confidence)
                 if save_dir:
-                    stem = Path(results[i].path).stem + (f"_{len(found.get(i, []))}" if multi else "")
-                    save_preprocessed(inputs[k], Path(save_dir) / f"{stem}.png")
-                if multi:
-                    found.setdefault(i, []).append(reading)
-                else:
-                    results[i].reading = reading
-            for i, digits in found.items():
-                results[i].number = NumberReading(tuple(digits))
+                    save_preprocessed(inputs[k], Path(save_dir) / f"{Path(results[i].path).stem}.png")
+            for i, (pieces, spans, boxes, at) in numbers.items():
+                rows = probs[at:at + len(spans)]
+                chosen = best_spans(pieces, spans, rows)
+                results[i].number = NumberReading.of([Reading.from_probabilities(rows[k], min_confidence, boxes[k])
+                                                      for k in chosen])
+                if save_dir:
+                    for n, k in enumerate(chosen):
+                        save_preprocessed(inputs[at + k], Path(save_dir) / f"{Path(results[i].path).stem}_{n}.png")
         yield from results

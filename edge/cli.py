@@ -101,8 +101,10 @@ def _register_classify(subparsers) -> None:
 def _run_classify(args) -> int:
     import json
 
+    from digitlite.edge import heap
     from digitlite.edge.classify import classify_files, expand_paths
 
+    heap.keep_small()  # a folder of photos: memory stays where the largest one put it
     if args.top < 1 or args.top > 10:
         raise DigitliteError(f"--top must be between 1 and 10 (got {args.top})")
     if not 0.0 <= args.min_confidence <= 1.0:
@@ -128,6 +130,8 @@ def _run_classify(args) -> int:
             line = f"{r.path}  {shown}  {r.reading.confidence * 100:.1f}%"
             if args.top > 1:
                 line += "  " + "  ".join(f"{k}:{p * 100:.1f}%" for k, p in r.reading.top(args.top))
+            if r.reading.reason:
+                line += f"  ({r.reading.reason})"
             print(line, flush=True)
     if len(paths) > 1 or failed:
         print(f"{len(paths) - failed} of {len(paths)} images classified, {failed} failed", file=sys.stderr)
@@ -221,9 +225,11 @@ def _register_serve(subparsers) -> None:
 def _run_serve(args) -> int:
     import os
 
+    from digitlite.edge import heap
     from digitlite.edge.classify import default_model
     from digitlite.edge.serve import serve
 
+    heap.keep_small()  # a server's memory stays where its largest request put it
     if not 0 <= args.port <= 65535:
         raise DigitliteError(f"--port must be between 0 and 65535 (got {args.port})")
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)

@@ -17,7 +17,8 @@ from digitlite.edge.mnist import load_mnist
 
 
 def load_keras_model(path: str | os.PathLike):
-    """Load a ``.keras`` file and check it is a digit classifier (28x28 input, 10 classes).
+    """Load a ``.keras`` file and check it is a digit classifier (28x28 input, 10 classes, or 11 with
+    "not a digit").
 
     Needs TensorFlow, imported here and only here.  Every failure is a DigitliteError
     naming the file.
@@ -40,8 +41,9 @@ def load_keras_model(path: str | os.PathLike):
     shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
     if shape not in ((28, 28, 1), (28, 28)):
         raise DigitliteError(f"{path}: input shape {model.input_shape}, expected (None, 28, 28, 1): not a digit classifier")
-    if tuple(model.output_shape[-1:]) != (10,):
-        raise DigitliteError(f"{path}: output shape {model.output_shape}, expected 10 classes")
+    if tuple(model.output_shape[-1:]) not in ((10,), (11,)):
+        raise DigitliteError(f"{path}: output shape {model.output_shape}, expected 10 classes (the digits) or 11 "
+                             "(and 'not a digit')")
     return model
 
 

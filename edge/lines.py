@@ -28,6 +28,8 @@ COVERED = 12  # stretches a line must cover when it crosses the frame ...
 FROM_EDGE = 7  # ... or, from the frame's edge on, without a gap
 MIN_CHORD = 0.3  # chords shorter than this fraction of the frame's smaller side must be covered end to end ...
 MIN_SHORT_CHORD = 8  # ... and at least this long (pixels)
+MAX_GAP = 0.12  # a still image's line leaves no gap longer than this fraction of its chord ...
+END_GAP = 0.05  # ... and reaches both ends of it, to within this fraction
 MAX_THICKNESS = 0.02  # a line is at most this fraction of the frame's smaller side thick (+ 2 pixels)
 MAX_POINTS = 800  # thin ink pixels used to find the families' angle
 FAINT_SIGMAS = 1.0  # faint ink: this many (robust) standard deviations of the paper above its level
@@ -178,7 +180,7 @@ class _Family:
 
 
 def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees: int,
-              threshold: float) -> tuple[np.ndarray, list[_Family]]:
+              threshold: float, from_edge: bool = True) -> tuple[np.ndarray, list[_Family]]:
     """The line bands of both families at ``half_degrees`` (half-degree steps): (band per bin,
     the families that have bands)."""
     h, w = shape
@@ -209,7 +211,8 @@ def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees:
     from_end = np.where(whole, SEGMENTS, np.argmin(grown[:, ::-1], axis=1))
     # A long chord is a line when covered, or covered from the frame's edge on; a short one
     # (across a corner of the frame) only when covered end to end.
-    band = np.where(g.judged, (covered >= COVERED) | (np.maximum(from_start, from_end) >= FROM_EDGE),
+    edge_on = (np.maximum(from_start, from_end) >= FROM_EDGE) if from_edge else False
+    band = np.where(g.judged, (covered >= COVERED) | edge_on,
                     (covered >= SEGMENTS - 2) & (g.chord >= MIN_SHORT_CHORD))
     if not band.any():
         return band, []
@@ -220,6 +223,8 @@ def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees:
     cumulative = np.concatenate([[0], np.cumsum(per_bin)])
     limit = MAX_THICKNESS * min(h, w) + 2
     thick = (cumulative[ends] - cumulative[starts]) > limit * np.maximum.reduceat(g.chord, starts)
+    if not from_edge and len(starts):
+        thick |= _broken(g, mask_idx, w, starts, ends, per_bin)
     if thick.any():
         for a, b in zip(starts[thick], ends[thick]):
             band[a:b] = False
@@ -235,6 +240,33 @@ def _families(sample_ink: np.ndarray, mask_idx: np.ndarray, shape, half_degrees:
         if len(starts[part]):
             families.append(_Family(g.angles[k], g.lo_rho[k], g, k, starts[part], ends[part], level[part]))
     return band, families
+
+
+def _broken(g: _Geometry, mask_idx: np.ndarray, w: int, starts, ends, per_bin) -> np.ndarray:
+    """Per band: whether its ink leaves a long gap along it.
+
+    In a still image cropped tight round a number, the digits' loops and bars in the row they
+    stand in can cover every stretch of a band, and a tall 1 most of one; a printed line runs
+    on from edge to edge, and a faint one broken by thresholding into dashes has only short
+    gaps.  Judged on the band's fullest bin and its neighbours; what is left of a line that
+    ends inside the picture (the sheet ends) is dropped as a remnant (``remnants``).
+    """
+    out = np.zeros(len(starts), bool)
+    y, x = np.divmod(mask_idx, w)
+    for k, (a, b) in enumerate(zip(starts, ends)):
+        best = a + int(np.argmax(per_bin[a:b]))
+        family = 0 if best < g.offset[1] else 1
+        c, s = np.cos(g.angles[family]), np.sin(g.angles[family])
+        bins = g.bins(family, mask_idx, w)
+        on = (bins == best) | (bins == min(best + 1, b - 1)) | (bins == max(best - 1, a))
+        t = np.sort(y[on] * c - x[on] * s)
+        lo, chord = g.t_lo[best], g.chord[best]
+        gaps = np.diff(np.concatenate([[lo], t, [lo + chord]]))
+        # A short chord (a corner) is covered end to end already.  A long one must also reach both
+        # ends: a digit's stroke that spans most of a tight crop (a tall 1) stops short of one.
+        out[k] = g.judged[best] and (gaps[1:-1].max(initial=0.0) > MAX_GAP * chord
+                                     or max(gaps[0], gaps[-1]) > END_GAP * chord)
+    return out
 
 
 class Lines:
@@ -259,8 +291,10 @@ class Lines:
             out |= self.band[f.geometry.bins(f.number, idx, self.shape[1])]
         return out
 
-    def remove(self, mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
-        """``mask`` without the bands' pixels, except where writing crosses or covers a band."""
+    def remove(self, mask: np.ndarray, ink: np.ndarray, touching: bool = False) -> np.ndarray:
+        """``mask`` without the bands' pixels, except where writing crosses or covers a band; with
+        ``touching`` (a still image), also where writing touches it from one side (a digit written
+        on the rule: its base lies along the line)."""
         h, w = self.shape
         out = mask.copy()
         if not self.families:
@@ -291,6 +325,7 @@ class Lines:
             y, x = np.divmod(idx[on], w)
             rho = b[on] + (x * c + y * s - f.lo_rho) % 1.0  # the pixel's rho, in the bins' numbering
             crossing = np.ones(len(on), bool)
+            touches = np.zeros(len(on), bool)
             for sign, dist in ((1.0, f.ends[k] + 2.0 - rho), (-1.0, rho - f.starts[k] + 2.0)):
                 sx = np.rint(x + sign * dist * c).astype(np.int64)
                 sy = np.rint(y + sign * dist * s).astype(np.int64)
@@ -298,9 +333,40 @@ class Lines:
                 hit = np.zeros(len(on), bool)
                 hit[inside] = beyond[sy[inside] * w + sx[inside]]
                 crossing &= hit
-            drop[on[~(crossing | writing)]] = True
+                touches |= hit
+            drop[on[~(crossing | writing | (touches if touching else False))]] = True
         out.ravel()[idx[drop]] = False
         return out
+
+
+def remnants(mask: np.ndarray, lines: Lines, max_width: float = 1.5, max_turn: float = 4.0) -> np.ndarray:
+    """The pieces of ``mask`` that are what is left of the page's lines: thin straight components
+    (their pixels within ``max_width`` robust pixels of their axis) running along one of the
+    families (within ``max_turn`` degrees).  A digit's stroke is straight too, but a digit of one
+    stroke (a 1) is not written along the rules; bits of lines near the frame's corners are."""
+    out = np.zeros_like(mask)
+    if not lines.families or not mask.any():
+        return out
+    labels, count = imageops.labels_only(mask)
+    y, x = np.nonzero(labels)
+    lab = labels[y, x]
+    n = np.bincount(lab, minlength=count + 1).astype(np.float64)
+    safe = np.maximum(n, 1)
+    mx, my = np.bincount(lab, x, count + 1) / safe, np.bincount(lab, y, count + 1) / safe
+    dx, dy = x - mx[lab], y - my[lab]
+    sxx, syy = np.bincount(lab, dx * dx, count + 1) / safe, np.bincount(lab, dy * dy, count + 1) / safe
+    sxy = np.bincount(lab, dx * dy, count + 1) / safe
+    half = np.sqrt(((sxx - syy) / 2) ** 2 + sxy ** 2)
+    minor = np.sqrt(np.maximum((sxx + syy) / 2 - half, 0.0))
+    direction = np.degrees(0.5 * np.arctan2(2 * sxy, sxx - syy))  # the major axis, 0 = along x
+    along = np.zeros(count + 1, bool)
+    for f in lines.families:
+        line_dir = np.degrees(f.angle) + 90.0  # a family's lines run across their normal
+        turn = np.abs((direction - line_dir + 90.0) % 180.0 - 90.0)
+        along |= turn <= max_turn
+    thin = (minor <= max_width / 2) & along & (n >= 2)
+    thin[0] = False
+    return thin[labels]
 
 
 class LineTracker:
@@ -324,8 +390,13 @@ class LineTracker:
         self.angle = angle
 
 
-def find_lines(ink: np.ndarray, mask: np.ndarray, tracker: LineTracker | None = None) -> Lines:
-    """The page's lines in ``mask``, thresholded from the ink strength ``ink`` (0..1)."""
+def find_lines(ink: np.ndarray, mask: np.ndarray, tracker: LineTracker | None = None, from_edge: bool = True) -> Lines:
+    """The page's lines in ``mask``, thresholded from the ink strength ``ink`` (0..1).
+
+    ``from_edge`` also takes a band covered from the frame's edge over part of it (a camera
+    sees the sheet end, a shadow or the light fade a line); without it (a still image, where a
+    digit's stroke may start at the picture's edge) a line covers most of its chord.
+    """
     h, w = mask.shape
     # Thick ink (a marker's stroke, a shadow, the table) says nothing about the lines' angle:
     # the angle comes from ink thinner than three pixels.
@@ -341,7 +412,8 @@ def find_lines(ink: np.ndarray, mask: np.ndarray, tracker: LineTracker | None = 
     few = np.sort(sample_ink[::8])
     median, upper = float(few[len(few) // 2]), float(few[(3 * len(few)) // 4])
     threshold = max(0.04, median + FAINT_SIGMAS * 1.4826 * (upper - median))
-    band, families = _families(sample_ink, np.flatnonzero(mask), (h, w), round(np.degrees(angle) * 2), threshold)
+    band, families = _families(sample_ink, np.flatnonzero(mask), (h, w), round(np.degrees(angle) * 2), threshold,
+                                from_edge)
     if tracker:
         tracker.update(angle if families else None)
     return Lines((h, w), band, families)

@@ -94,7 +94,7 @@ class MicroModel:
         return (out - zero) * scale if scale else out
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 10) for images (N, 28, 28), one invoke each (as on the device)."""
+        """Probabilities (N, classes) for images (N, 28, 28), one invoke each (as on the device)."""
         rows = [self.dequantize(self.invoke(image).reshape(-1)) for image in np.asarray(images)]
         return np.stack(rows) if rows else np.zeros((0, 10), np.float32)
 
@@ -214,9 +214,10 @@ extern const unsigned int {array}_len;
 constexpr size_t kTensorArenaSize = {arena};
 
 // Input: 28x28 {in_dtype} pixels, 0-255, white digit on black, centred like MNIST (row-major).
-// Output: 10 {out_dtype} scores, one per digit; probability = (score - {out_zero}) * {out_scale}.
+// Output: {classes} {out_dtype} scores, one per digit{not_digit_note}; probability = (score - {out_zero}) * {out_scale}.
 constexpr int kImageSide = 28;
-constexpr int kNumClasses = 10;
+constexpr int kNumClasses = {classes};
+constexpr int kNotADigit = 10;  // the eleventh score, when kNumClasses is 11
 
 #endif  // DIGITLITE_MODEL_DATA_H_
 """
@@ -273,7 +274,8 @@ namespace {{
 alignas(16) uint8_t tensor_arena[kTensorArenaSize];
 }}  // namespace
 
-// Classify one 28x28 image (0-255, white digit on black); returns the digit, or -1 on error.
+// Classify one 28x28 image (0-255, white digit on black); returns the digit, kNotADigit (10) when the
+// model says it is not a digit (a letter, a symbol, a scribble), or -1 on error.
 int ClassifyDigit(tflite::MicroInterpreter& interpreter, const unsigned char* pixels) {{
   TfLiteTensor* input = interpreter.input(0);
   for (int i = 0; i < kImageSide * kImageSide; ++i) {{
@@ -304,7 +306,11 @@ int main() {{
   std::printf("arena used: %u of %u bytes\\n", static_cast<unsigned>(interpreter.arena_used_bytes()),
               static_cast<unsigned>(kTensorArenaSize));
   const int digit = ClassifyDigit(interpreter, kSampleDigit);
-  std::printf("read %d (the sample is a %d)\\n", digit, kSampleLabel);
+  if (digit == kNotADigit) {{
+    std::printf("read: not a digit (the sample is a %d)\\n", kSampleLabel);
+  }} else {{
+    std::printf("read %d (the sample is a %d)\\n", digit, kSampleLabel);
+  }}
   return digit == kSampleLabel ? 0 : 1;
 }}
 """
@@ -411,7 +417,8 @@ def export_mcu(out: str | os.PathLike, model: str | os.PathLike | None = None, f
     sha = sha256_file(model)
     values = dict(model=model.name, size=len(data), sha256=sha, array=ARRAY_NAME, arena=arena, measured=measured,
                   margin=margin, in_dtype=inp["dtype"], out_dtype=outp["dtype"], out_zero=outp["zero_point"],
-                  out_scale=outp["scale"])
+                  out_scale=outp["scale"], classes=lite.classes,
+                  not_digit_note=' and the eleventh "not a digit" (kNotADigit)' if lite.classes == 11 else "")
     files = {
         "model_data.h": MODEL_H.format(**values),
         "model_data.cc": MODEL_CC.format(**values, body=c_array(data)),

@@ -76,3 +76,28 @@ def format_report(report: dict) -> str:
         lines.append(f"{row['class']:>5}  {row['precision']:9.4f}  {row['recall']:6.4f}  {row['f1']:.4f}  {row['support']:7d}")
     lines.append(f"{'macro':>5}  {report['macro_precision']:9.4f}  {report['macro_recall']:6.4f}  {report['macro_f1']:.4f}")
     return "\n".join(lines)
+
+
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0001)  # the report's bins: where the answers are
+
+
+def calibration(correct: np.ndarray, confidence: np.ndarray, bins: int = 15) -> dict:
+    """How well confidence means accuracy: the expected calibration error (ECE: the mean gap
+    between accuracy and confidence over ``bins`` equal-width bins, weighted by their counts)
+    and, per bin of CONFIDENCE_BINS, how many answers fell in it and how many were right."""
+    correct = np.asarray(correct, bool)
+    confidence = np.asarray(confidence, np.float64)
+    if not len(correct):
+        return {"ece": 0.0, "samples": 0, "bins": []}
+    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    count = np.bincount(which, minlength=bins)
+    right = np.bincount(which, weights=correct, minlength=bins)
+    sure = np.bincount(which, weights=confidence, minlength=bins)
+    ece = float(np.sum(np.abs(right - sure)) / len(correct))
+    table = []
+    for lo, hi in zip(CONFIDENCE_BINS, CONFIDENCE_BINS[1:]):
+        inside = (confidence >= lo) & (confidence < hi)
+        n = int(inside.sum())
+        table.append({"from": lo, "to": min(hi, 1.0), "answers": n, "right": int(correct[inside].sum()),
+                      "mean_confidence": float(confidence[inside].mean()) if n else None})
+    return {"ece": ece, "samples": int(len(correct)), "bins": table}

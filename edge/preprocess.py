@@ -28,7 +28,7 @@ from PIL import Image, ImageOps
 
 from digitlite.edge import imageops
 from digitlite.edge.errors import DigitliteError
-from digitlite.edge.lines import Lines, LineTracker, find_lines, samples
+from digitlite.edge.lines import Lines, LineTracker, find_lines, remnants, samples
 
 MAX_PIXELS = 40_000_000  # refuse larger images (decompression bombs) before decoding them
 WORK_SIDE = 320  # images are shrunk so their longer side is at most this before analysis
@@ -43,8 +43,20 @@ BORDER_DIGIT = 0.25  # a digit cut by a picture's edge spans at least this fract
 MIN_DIGIT = 0.08  # a digit's box is at least this fraction of the picture's smaller side (else: specks)
 MIN_FILL = 0.05  # and its ink fills at least this fraction of its box (else: scattered dashes)
 MAX_WIDTH = 2.5  # and it is at most this many times as wide as tall (else: a dash)
+MIN_LENGTH = 1.0  # a still image's thin-stroked digit is ink at least as long as its box's longer side
 APART = (0.6, 0.1)  # digits side by side: each this fraction of the tallest's height, gaps of this fraction
 FRAME_WINDOW = 0.13  # a camera frame's paper: over this fraction of its side (its digits are smaller than a photo's)
+MIN_FAINT = 0.03  # in a still image, ink is at least this much darker than its paper ...
+FAINT_SIGMAS = 8.0  # ... and stands out from the paper's noise by this many robust sigmas
+MIN_READABLE = 10  # a still image's digit is at least this many of the file's pixels tall (else: crop closer) ...
+MIN_STILL_DIGIT = 0.025  # ... and at least this fraction of the picture's smaller side
+FINE_SIDE = 40  # a still image's digit smaller than this many working pixels is read again finer ...
+FINE_DECODE_SIDE = 2048  # ... from a decode of at most this many pixels on the image's longer side
+THICK_STROKE = 3.0  # the paper's window is at least this many stroke widths wide (a marker's stroke)
+SPLIT_WIDTH = 1.0  # a still image's piece of a number wider than this many times its height holds touching digits
+MERGE_WIDTH = 1.2  # neighbouring pieces may be one digit when together at most this many times as wide as tall ...
+MERGE_GAP = 0.3  # ... and this many heights apart ...
+MERGE_PIECES = 4  # ... up to this many pieces together
 
 
 class ImageError(DigitliteError):
@@ -79,8 +91,15 @@ def load_image(source, name: str | None = None, side: int | None = None) -> np.n
     return load_gray(source, name, side)[0]
 
 
-def load_gray(source, name: str | None = None, side: int | None = None) -> tuple[np.ndarray, float]:
-    """``load_image``, also returning how many original pixels one returned pixel spans."""
+def load_gray(source, name: str | None = None, side: int | None = None,
+              box: tuple[float, float, float, float] | None = None) -> tuple[np.ndarray, float]:
+    """``load_image``, also returning how many original pixels one returned pixel spans.
+
+    With ``side``, other formats than JPEG are reduced after decoding by the largest whole
+    factor that keeps ``side`` pixels (a box filter, before any float copy is made), so that a
+    large PNG costs little memory.  ``box`` (x0, y0, x1, y1 as fractions of the oriented
+    image) returns only that part.
+    """
     label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "<image>")
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
@@ -101,6 +120,16 @@ def load_gray(source, name: str | None = None, side: int | None = None) -> tuple
             if img.getexif().get(0x0112, 1) != 1:  # an EXIF orientation to apply (exif_transpose copies otherwise)
                 img = ImageOps.exif_transpose(img)
             img.load()
+            if box is not None:
+                w, h = img.size
+                img = img.crop((int(box[0] * w), int(box[1] * h), max(int(box[0] * w) + 1, int(np.ceil(box[2] * w))),
+                                max(int(box[1] * h) + 1, int(np.ceil(box[3] * h)))))
+            factor = max(img.size) // side if side else 1
+            if factor >= 2 and img.mode in ("P", "PA", "1", "L", "LA", "RGB", "RGBA"):
+                if img.mode in ("P", "PA", "1"):
+                    img = img.convert("RGBA" if img.mode != "1" else "L")
+                img = img.reduce(factor)
+                reduction *= factor
     except ImageError:
         raise
     except FileNotFoundError:
@@ -260,39 +289,73 @@ def _polarity(gray: np.ndarray, ink: str) -> bool:
     return dark_ink_guess(gray) if ink == "auto" else ink == "dark"
 
 
+def ink_floor(sample: np.ndarray, frame: bool = False) -> float:
+    """The weakest ink strength that counts as ink.
+
+    A camera frame keeps a fixed floor (MIN_INK_CONTRAST: its benchmark's noise and blur need
+    it).  A still image's floor follows its paper: ink stands out from the paper's own texture
+    and noise by FAINT_SIGMAS robust sigmas (most sampled pixels are paper), and by at least
+    MIN_FAINT, so that a faint pencil or a blurred ballpoint in a dim photo is still ink.
+    """
+    if frame:
+        return MIN_INK_CONTRAST
+    few = sample[::4] if len(sample) >= 4096 else sample
+    k = len(few) // 2
+    median = float(np.partition(few, k)[k])
+    spread = np.abs(few - np.float32(median))
+    mad = float(np.partition(spread, k)[k])
+    return min(MIN_INK_CONTRAST, max(MIN_FAINT, median + FAINT_SIGMAS * 1.4826 * mad))
+
+
 def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: bool = False,
              tracker: LineTracker | None = None) -> tuple[np.ndarray, np.ndarray, list]:
     """Ink map, ink mask and the kept components' (area, box), largest first.
 
     ``ink`` is the polarity ("dark" ink on light paper, "light" on dark, or "auto" to find
     it).  The page's lines (edge/lines.py), specks, frames that enclose other marks and thin
-    slivers are dropped.  Pieces touching the image's border are dropped when free-standing
-    ones exist; in a camera ``frame``, what touches the border or is joined to it across a
-    few pixels is always dropped (a digit cut by the frame's edge is not read; the desk, the
-    sheet's edge and a hand's shadow come in from there), and the paper is estimated over a
-    narrower window (its digits are small; a shadow is followed closer).
+    slivers are dropped.  In a still image, pieces touching the image's border stay when they
+    are the size of the free-standing ones (a number cut tight, a digit cut by the edge), and
+    ink counts from a floor set by the paper's own noise (``ink_floor``); in a camera
+    ``frame``, what touches the border or is joined to it across a few pixels is always
+    dropped (a digit cut by the frame's edge is not read; the desk, the sheet's edge and a
+    hand's shadow come in from there), ink has a fixed floor, and the paper is estimated over
+    a narrower window (its digits are small; a shadow is followed closer).
     ``tracker`` carries the lines' angle from one frame of a video to the next.
     """
     if float(gray.max() - gray.min()) < MIN_LEVELS:
         raise ImageError(f"{name}: no digit found (blank or uniform image)")
-    strength = ink_map(gray, _polarity(gray, ink), FRAME_WINDOW if frame else 0.2)
-    if float(strength.max()) < MIN_INK_CONTRAST:
-        raise ImageError(f"{name}: no digit found (blank or uniform image)")
+    dark = _polarity(gray, ink)
+    strength = ink_map(gray, dark, FRAME_WINDOW if frame else 0.2)
     idx = samples(*strength.shape)
     sample = strength.ravel()[idx]
-    mask = strength > max(otsu_threshold(sample), MIN_INK_CONTRAST)
+    floor = ink_floor(sample, frame)
+    if float(strength.max()) < floor:
+        raise ImageError(f"{name}: no digit found (blank or uniform image)")
+    mask = strength > max(otsu_threshold(sample), floor)
+    if not frame:
+        # A marker's stroke wider than the paper's window is partly taken for paper (a hole in a
+        # thick 8's crossing): the paper is estimated again over a window wide enough for it.
+        width = _stroke_width(mask)
+        window = max(7, int(min(gray.shape) * 0.2)) | 1
+        if THICK_STROKE * width > window:
+            strength = ink_map(gray, dark, min(1.0, THICK_STROKE * width / min(gray.shape)))
+            sample = strength.ravel()[idx]
+            floor = ink_floor(sample, frame)
+            mask = strength > max(otsu_threshold(sample), floor)
     # A page's lines are looked for where the image is big enough to hold a page (not in an
     # MNIST-style crop, whose strokes cross most of it).
-    lines = find_lines(strength, mask, tracker) if min(gray.shape) >= MIN_LINES_SIDE else Lines(gray.shape)
+    lines = find_lines(strength, mask, tracker, from_edge=frame) if min(gray.shape) >= MIN_LINES_SIDE else Lines(gray.shape)
     # The lines may be darker than the writing (pencil on ruled paper), and so may the table
     # or a shadow coming in from a camera frame's edge: threshold again without them.
     aside = lines.on_band(idx) if lines else np.zeros(len(idx), bool)
     if frame and (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()):
         aside |= _touching_border(mask).ravel()[idx]
     if aside.any() and not aside.all():
-        mask = strength > max(otsu_threshold(sample[~aside]), MIN_INK_CONTRAST)
+        mask = strength > max(otsu_threshold(sample[~aside]), floor)
     if lines:
-        kept = lines.remove(mask, strength)
+        kept = lines.remove(mask, strength, touching=not frame)
+        if not frame:
+            kept &= ~remnants(kept, lines)
         # In a picture of one digit, a "1" crossing it from edge to edge looks like a line: with
         # one or two such bands and nothing else, it is the digit.  Never in a camera frame, nor
         # on ruled or squared paper (more bands).
@@ -332,15 +395,37 @@ def _candidates(mask: np.ndarray, frame: bool) -> tuple[np.ndarray, list]:
     comps = [(int(a), (int(x0), int(y0), int(x1), int(y1))) for x0, y0, x1, y1, a in stats]
     candidates = list(range(1, len(comps) + 1))
     biggest = max(comps[i - 1][0] for i in candidates)
+    # A speck: little ink; in a still image, little ink that is also short (a thin stroke broken
+    # off a digit, a 9's tail in a fine pen, is long for its ink).
+    reach = 0.0 if frame else 0.3 * max(max(b[2] - b[0], b[3] - b[1]) for a, b in comps if a == biggest)
     candidates = [i for i in candidates
-                  if comps[i - 1][0] >= max(0.08 * biggest, 4) and not _sliver(comps[i - 1][1], w, h)]
-    # A component whose box encloses another one is a frame (sheet edge, shadow), not writing.
-    candidates = [i for i in candidates
-                  if not any(j != i and _encloses(comps[i - 1][1], comps[j - 1][1]) for j in candidates)] or candidates
+                  if (comps[i - 1][0] >= max(0.08 * biggest, 4)
+                      or (reach and comps[i - 1][0] >= 4 and _side(comps[i - 1][1]) >= reach))
+                  and not _sliver(comps[i - 1][1], w, h)]
+    if frame:
+        # A component whose box encloses another one is a frame (sheet edge, shadow), not writing.
+        framing = [i for i in candidates if any(j != i and _encloses(comps[i - 1][1], comps[j - 1][1])
+                                                for j in candidates)]
+    else:
+        # In a still image a digit's box often holds a piece of it (a 5's bar, a 2's broken
+        # top): only ink that goes round a sizeable mark on all four sides is a frame.
+        framing = [i for i in candidates if any(j != i and _surrounds(labels, i, comps[i - 1][1], comps[j - 1][1],
+                                                                      (left, top)) for j in candidates)]
+    candidates = [i for i in candidates if i not in framing] or candidates
     inside = [i for i in candidates if _free_standing(comps[i - 1][1], w, h)]
     if inside and len(inside) < len(candidates):
         biggest_inside = max(comps[i - 1][0] for i in inside)
-        candidates = [i for i in inside if comps[i - 1][0] >= 0.08 * biggest_inside]
+        if frame:
+            candidates = [i for i in inside if comps[i - 1][0] >= 0.08 * biggest_inside]
+        else:
+            # A piece cut by a still image's edge stays when it is as tall as the free-standing
+            # ones (the first digit of a number cropped tight); the sheet's edge, a shadow or a
+            # corner of something else is much larger or much smaller.
+            tall = max(comps[i - 1][1][3] - comps[i - 1][1][1] for i in inside)
+            candidates = [i for i in candidates
+                          if (i in inside and comps[i - 1][0] >= 0.08 * biggest_inside)
+                          or (i not in inside and 0.6 * tall <= comps[i - 1][1][3] - comps[i - 1][1][1] <= 2.2 * tall
+                              and comps[i - 1][0] >= 0.08 * biggest_inside)]
     elif not inside:
         # Only pieces cut by the image's edge: a tightly cropped digit fills much of its
         # picture; what is left of a line in a corner does not.
@@ -353,6 +438,27 @@ def _candidates(mask: np.ndarray, frame: bool) -> tuple[np.ndarray, list]:
     out = np.zeros_like(mask)
     out[top:top + labels.shape[0], left:left + labels.shape[1]] = chosen[labels]
     return out, kept
+
+
+def _surrounds(labels: np.ndarray, label: int, outer, inner, origin) -> bool:
+    """Whether component ``label`` (box ``outer``) has ink above, below, left and right of the
+    middle of ``inner``'s box, and ``inner`` is sizeable: a drawn box or the sheet's edges round
+    a digit, not a digit round a piece of itself or a speck inside a 0."""
+    if not _encloses(outer, inner):
+        return False
+    (ox0, oy0, ox1, oy1), (ix0, iy0, ix1, iy1) = outer, inner
+    if (iy1 - iy0) < 0.3 * (oy1 - oy0) and (ix1 - ix0) < 0.3 * (ox1 - ox0):
+        return False
+    dx, dy = origin
+    mx0, mx1 = ix0 + (ix1 - ix0) // 5, ix1 - (ix1 - ix0) // 5 + 1  # the middle of the inner box
+    my0, my1 = iy0 + (iy1 - iy0) // 5, iy1 - (iy1 - iy0) // 5 + 1
+    own = labels == label
+    return bool(own[oy0 - dy:iy0 - dy, mx0 - dx:mx1 - dx].any() and own[iy1 - dy:oy1 - dy, mx0 - dx:mx1 - dx].any()
+                and own[my0 - dy:my1 - dy, ox0 - dx:ix0 - dx].any() and own[my0 - dy:my1 - dy, ix1 - dx:ox1 - dx].any())
+
+
+def _side(box) -> int:
+    return max(box[2] - box[0], box[3] - box[1])
 
 
 def _sliver(box, w: int, h: int) -> bool:
@@ -374,20 +480,25 @@ def _free_standing(box, w: int, h: int) -> bool:
     return x0 > 0 and y0 > 0 and x1 < w and y1 < h
 
 
-def _digit_group(kept) -> tuple[int, int, int, int]:
+def _digit_group(kept, frame: bool = True) -> tuple[int, int, int, int]:
     """The box of the largest component plus the pieces that belong with it (a broken 5, a 7's bar).
 
     Pieces join while they lie within a quarter of the group's size of it; the group grows
-    as they join, so a digit cut into several pieces is gathered whole.
+    as they join, so a digit cut into several pieces is gathered whole.  In a still image,
+    a piece above or below the group that shares its columns joins from further off (a 5's
+    bar written apart, a small drawing's broken strokes).
     """
     (x0, y0, x1, y1), rest = kept[0][1], [box for _, box in kept[1:]]
     joined = True
     while joined and rest:
         joined = False
-        reach = 0.25 * max(x1 - x0, y1 - y0)
+        size = max(x1 - x0, y1 - y0)
         for box in list(rest):
             a0, b0, a1, b1 = box
-            if max(a0 - x1, x0 - a1, 0) <= reach and max(b0 - y1, y0 - b1, 0) <= reach:
+            reach_y = 0.25 * size
+            if not frame and min(a1, x1) - max(a0, x0) >= 0.5 * (a1 - a0):
+                reach_y = 0.6 * size
+            if max(a0 - x1, x0 - a1, 0) <= 0.25 * size and max(b0 - y1, y0 - b1, 0) <= reach_y:
                 x0, y0, x1, y1 = min(x0, a0), min(y0, b0), max(x1, a1), max(y1, b1)
                 rest.remove(box)
                 joined = True
@@ -462,35 +573,101 @@ def _stroke_width(mask: np.ndarray) -> float:
     return 2.0 * area / max(float(edges), 1.0)
 
 
-def _working(gray: np.ndarray, name: str) -> np.ndarray:
+def _working(gray: np.ndarray, name: str, side: int = WORK_SIDE) -> np.ndarray:
     if gray.ndim != 2 or gray.size == 0:
         raise ImageError(f"{name}: expected a 2-D grayscale image, got shape {gray.shape}")
-    small = shrink(gray)
+    small = shrink(gray, side)
     if min(small.shape) < 3:
         small = np.pad(small, 2, mode="edge")
     return small
 
 
-def preprocess_gray(gray: np.ndarray, name: str = "<image>", ink: str = "auto", one_digit: bool = False) -> np.ndarray:
+class Finer:
+    """How to read part of a still image at a finer resolution than its working size.
+
+    From the gray image itself when it holds the pixels (a large PNG, an array), else by
+    decoding the file (``source``: a path or bytes) again at a higher resolution (a JPEG read
+    reduced), up to FINE_DECODE_SIDE pixels on the image's longer side.  ``reduction`` is how
+    many of the file's pixels one pixel of ``gray`` spans.
+    """
+
+    def __init__(self, gray: np.ndarray, source=None, reduction: float = 1.0, name: str = "<image>"):
+        self.gray, self.source, self.reduction, self.name = gray, source, reduction, name
+
+    def region(self, box, side: int) -> tuple[np.ndarray, float, float, float] | None:
+        """The part ``box`` (x0, y0, x1, y1 in ``gray``'s pixels) with up to ``side`` pixels on its
+        longer side, and where it lies: (crop, x0, y0, gray pixels per crop pixel); None when
+        no finer reading is to be had."""
+        h, w = self.gray.shape
+        x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+        x1, y1 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        longest = max(x1 - x0, y1 - y0)
+        if longest >= side or self.source is None or self.reduction <= 1.0:
+            # ``gray`` holds the pixels: worth it when the working size had a third fewer
+            return (self.gray[y0:y1, x0:x1], float(x0), float(y0), 1.0) if max(h, w) >= 1.5 * WORK_SIDE else None
+        try:
+            crop, reduction = load_gray(self.source, self.name, side=int(min(FINE_DECODE_SIDE, side * max(h, w) / longest)),
+                                        box=(x0 / w, y0 / h, x1 / w, y1 / h))
+        except (ImageError, MemoryError):
+            return None
+        scale = reduction / self.reduction  # gray pixels per crop pixel
+        return (crop, float(x0), float(y0), scale) if scale < 0.67 else None
+
+
+def preprocess_gray(gray: np.ndarray, name: str = "<image>", ink: str = "auto", one_digit: bool = False,
+                    finer: Finer | None = None, reduction: float = 1.0) -> np.ndarray:
     """A grayscale array (any size, any polarity) -> the 28x28 uint8 MNIST-style input of its digit.
 
     With ``one_digit``, an image holding several digits side by side raises SeveralDigits
-    instead of answering for the largest alone.
+    instead of answering for the largest alone.  A digit small in its picture is read again
+    from a finer resolution of its part of the picture (``finer``: by default from ``gray``
+    itself); one too small to read even so raises ImageError saying to crop closer.
+    ``reduction``: how many of the file's pixels one pixel of ``gray`` spans.
     """
-    strength, mask, kept = find_ink(_working(gray, name), name, ink)
-    if one_digit and (count := _digits_apart(mask, kept)) > 1:
+    finer = finer or Finer(gray, reduction=reduction)
+    small = _working(gray, name)
+    strength, mask, kept = find_ink(small, name, ink)
+    if one_digit and (count := _digits_apart(mask, kept, frame=False)) > 1:
         raise SeveralDigits(f"{name}: {count} digits side by side, not one", count)
-    x0, y0, x1, y1 = _digit_group(kept)
-    if not _digit_like(mask, (x0, y0, x1, y1)):
-        raise ImageError(f"{name}: no digit found (only specks)")
+    box = _digit_group(kept, frame=False)
+    scale = gray.shape[0] / small.shape[0]  # gray pixels per working pixel
+    if _too_small(max(box[2] - box[0], box[3] - box[1]) * scale, gray.shape, finer.reduction):
+        raise ImageError(f"{name}: no digit found (what is there is too small to read: crop closer)")
+    if not _digit_like(mask, box, frame=False):
+        raise ImageError(f"{name}: no digit found (only dashes or scattered marks)")
+    if max(box[2] - box[0], box[3] - box[1]) < FINE_SIDE:  # a better input from more pixels
+        read = _read_finer(finer, box, scale, name, ink)
+        if read is not None and _digit_like(read[1], read[2], frame=False):
+            strength, mask, box, scale = read
+    x0, y0, x1, y1 = box
     return to_mnist(strength[y0:y1, x0:x1], mask[y0:y1, x0:x1])
 
 
-def _digits_apart(mask: np.ndarray, kept) -> int:
+def _read_finer(finer: Finer, box, scale: float, name: str, ink: str):
+    """The digit in ``box`` (working pixels, ``scale`` gray pixels each) read again from a finer
+    crop round it: (strength, mask, box, scale) in the crop's working pixels, or None."""
+    x0, y0, x1, y1 = box
+    margin = 0.75 * max(x1 - x0, y1 - y0)
+    region = finer.region(((x0 - margin) * scale, (y0 - margin) * scale, (x1 + margin) * scale,
+                           (y1 + margin) * scale), WORK_SIDE)
+    if region is None:
+        return None
+    crop, _, _, crop_scale = region
+    try:
+        small = _working(crop, name)
+        strength, mask, kept = find_ink(small, name, ink)
+    except ImageError:
+        return None
+    return strength, mask, _digit_group(kept, frame=False), crop_scale * crop.shape[0] / small.shape[0]
+
+
+def _digits_apart(mask: np.ndarray, kept, frame: bool = True) -> int:
     """How many digits stand side by side: digit-like column groups nearly as tall as the
     tallest, with clear gaps between them.  A digit in two pieces (a 7's bar, a broken loop)
     has a short piece or no gap, and counts once."""
-    groups = [g for g in _column_groups(kept) if _digit_like(mask, g)]
+    groups = [g for g in _column_groups(kept) if _digit_like(mask, g, frame)]
     if len(groups) < 2:
         return len(groups)
     tall = max(g[3] - g[1] for g in groups)
@@ -501,37 +678,158 @@ def _digits_apart(mask: np.ndarray, kept) -> int:
     return apart
 
 
-def _digit_like(mask: np.ndarray, box) -> bool:
-    """Big enough not to be a speck, not much wider than tall (a dash, a piece of a line), and
-    dense enough not to be scattered dashes (what is left of a faint line): a digit's strokes
-    fill a tenth of its box or more, a "1" nearly all."""
+def _digit_like(mask: np.ndarray, box, frame: bool = True) -> bool:
+    """Not much wider than tall (a dash, a piece of a line), dense enough not to be scattered
+    dashes (what is left of a faint line: a digit's strokes fill a twentieth of its box or
+    more, a "1" nearly all) and, in a camera frame, big enough not to be a speck (a still
+    image's small marks are judged by ``_too_small``).  A still image's thin strokes may fill
+    less of their box (a 7 drawn with a 1-pixel line) when they are long: the ink's length (its
+    area over its stroke width) is MIN_LENGTH times the box's longer side or more, which a straight
+    piece of a line across the box is not."""
     x0, y0, x1, y1 = box
-    if max(x1 - x0, y1 - y0) < MIN_DIGIT * min(mask.shape) or x1 - x0 > MAX_WIDTH * (y1 - y0):
+    if x1 - x0 > MAX_WIDTH * (y1 - y0):
         return False
-    return np.count_nonzero(mask[y0:y1, x0:x1]) >= MIN_FILL * (x1 - x0) * (y1 - y0)
+    if frame and max(x1 - x0, y1 - y0) < MIN_DIGIT * min(mask.shape):
+        return False
+    part = mask[y0:y1, x0:x1]
+    area = np.count_nonzero(part)
+    if area >= MIN_FILL * (x1 - x0) * (y1 - y0):
+        return True
+    return not frame and area / max(_stroke_width(part), 1.0) >= MIN_LENGTH * max(x1 - x0, y1 - y0)
+
+
+def _too_small(side: float, shape, reduction: float = 1.0) -> bool:
+    """A still image's mark too small to read: ``side`` (its longer side, in pixels of a picture
+    of ``shape``, each ``reduction`` pixels of the file) under MIN_READABLE pixels of the file,
+    or under MIN_STILL_DIGIT of the picture's shorter side."""
+    return side * reduction < MIN_READABLE or side < MIN_STILL_DIGIT * min(shape)
 
 
 def find_digits(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: bool = False,
-                min_height: float = 0.0, tracker: LineTracker | None = None) -> list[Digit]:
+                min_height: float = 0.0, tracker: LineTracker | None = None, finer: Finer | None = None,
+                reduction: float = 1.0) -> list[Digit]:
     """Every digit in a grayscale image, left to right, each as 28x28 input with its box.
 
     Boxes are in the coordinates of ``gray`` (x0, y0, x1, y1).  ``frame`` reads it as a
     camera frame (see ``find_ink``); digits shorter than ``min_height`` of the image's
     height are not read.  A ``tracker`` carries the page lines' angle between the frames
-    of a video.
+    of a video.  In a still image, a number whose digits are small in the picture is read
+    again from a finer resolution of its part (``finer``, as for ``preprocess_gray``).
     """
+    strength, mask, groups, place = _number_ink(gray, name, ink, frame, min_height, tracker, finer, reduction)
+    return [Digit(to_mnist(strength[y0:y1, x0:x1], mask[y0:y1, x0:x1]), place(g))
+            for g in groups for x0, y0, x1, y1 in (g,)]
+
+
+@dataclass
+class Candidate:
+    """A part of a number that may be one digit: its 28x28 input, its box in the image, and which of
+    the number's pieces (``first`` up to ``last``, left to right) it covers."""
+
+    pixels: np.ndarray
+    box: tuple[int, int, int, int]
+    first: int
+    last: int
+
+
+def number_candidates(gray: np.ndarray, name: str = "<image>", ink: str = "auto", finer: Finer | None = None,
+                      reduction: float = 1.0) -> tuple[int, list[Candidate]]:
+    """The pieces of a number in a still image and the ways to read them as digits: (how many
+    pieces, the candidates).
+
+    The pieces are ``find_digits``' groups, with a group wider than tall (digits written touching:
+    1000's zeros) cut at its thinnest columns.  Each piece is a candidate, and so are up to
+    MERGE_PIECES neighbouring pieces together when close enough to be one digit (a 4 written in
+    two strokes, a wide digit cut where it should not have been); ``reading.best_number`` picks
+    the reading.
+    """
+    strength, mask, groups, place = _number_ink(gray, name, ink, False, 0.0, None, finer, reduction)
+    typical = float(np.median([g[3] - g[1] for g in groups]))
+    pieces = [piece for g in groups for piece in _split_wide(mask, g, typical)]
+    candidates = [Candidate(_input_of(strength, mask, b), place(b), i, i + 1) for i, b in enumerate(pieces)]
+    for i in range(len(pieces)):
+        box = pieces[i]
+        for j in range(i + 1, min(i + MERGE_PIECES, len(pieces))):
+            b = pieces[j]
+            box = (min(box[0], b[0]), min(box[1], b[1]), max(box[2], b[2]), max(box[3], b[3]))
+            tall = box[3] - box[1]
+            if box[2] - box[0] > MERGE_WIDTH * tall or b[0] - pieces[j - 1][2] > MERGE_GAP * tall:
+                break
+            candidates.append(Candidate(_input_of(strength, mask, box), place(box), i, j + 1))
+    return len(pieces), candidates
+
+
+def _input_of(strength: np.ndarray, mask: np.ndarray, box) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return to_mnist(strength[y0:y1, x0:x1], mask[y0:y1, x0:x1])
+
+
+def _split_wide(mask: np.ndarray, box, typical: float) -> list[tuple[int, int, int, int]]:
+    """``box`` cut where its columns hold the least ink, again and again while a piece is wider than
+    SPLIT_WIDTH times its height (digits written touching or overlapping); each piece shrunk to its
+    ink.  Only what is about as tall as the number's digits (``typical``: their median height) is
+    cut, and never into pieces narrower than a quarter of it (a dash stays a dash)."""
+    x0, y0, x1, y1 = box
+    tall, wide = y1 - y0, x1 - x0
+    if wide <= SPLIT_WIDTH * tall or tall < 0.6 * typical or wide < 0.5 * typical:
+        return [box]
+    ink = np.count_nonzero(mask[y0:y1, x0:x1], axis=0)
+    lo, hi = int(wide * 0.3), max(int(wide * 0.3) + 1, int(np.ceil(wide * 0.7)))
+    cut = lo + int(np.argmin(ink[lo:hi]))
+    out = []
+    for a, b in ((0, cut), (cut, wide)):
+        part = mask[y0:y1, x0 + a:x0 + b]
+        rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+        if len(rows) and len(cols):
+            out.extend(_split_wide(mask, (x0 + a + int(cols[0]), y0 + int(rows[0]), x0 + a + int(cols[-1]) + 1,
+                                          y0 + int(rows[-1]) + 1), typical))
+    return out or [box]
+
+
+def _number_ink(gray: np.ndarray, name: str, ink: str, frame: bool, min_height: float,
+                tracker: LineTracker | None, finer: Finer | None, reduction: float):
+    """The ink of a number: (strength, mask, its digit groups left to right, a function from a box
+    in the mask's pixels to one in ``gray``'s), read again finer where the digits are small."""
     small = _working(gray, name)
-    scale_y, scale_x = gray.shape[0] / small.shape[0], gray.shape[1] / small.shape[1]
     strength, mask, kept = find_ink(small, name, ink, frame, tracker)
-    digits = []
-    for x0, y0, x1, y1 in _column_groups(kept):
-        if y1 - y0 < min_height * small.shape[0] or not _digit_like(mask, (x0, y0, x1, y1)):
-            continue
-        box = (int(x0 * scale_x), int(y0 * scale_y), int(np.ceil(x1 * scale_x)), int(np.ceil(y1 * scale_y)))
-        digits.append(Digit(to_mnist(strength[y0:y1, x0:x1], mask[y0:y1, x0:x1]), box))
-    if not digits:
+    groups = _number_groups(mask, kept, frame, min_height * small.shape[0])
+    sy, sx, oy, ox = gray.shape[0] / small.shape[0], gray.shape[1] / small.shape[1], 0.0, 0.0
+    finer = finer or Finer(gray, reduction=reduction)
+    if not frame and groups and (tall := float(np.median([g[3] - g[1] for g in groups]))) < FINE_SIDE:
+        margin = 0.75 * tall
+        box = (min(g[0] for g in groups) - margin, min(g[1] for g in groups) - margin,
+               max(g[2] for g in groups) + margin, max(g[3] for g in groups) + margin)
+        side = int(min(2 * WORK_SIDE, WORK_SIDE * FINE_SIDE * 1.5 / tall))
+        region = finer.region((box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy), side)
+        if region is not None:
+            crop, cx, cy, crop_scale = region
+            try:
+                fine = _working(crop, name, side)
+                f_strength, f_mask, f_kept = find_ink(fine, name, ink)
+                f_groups = _number_groups(f_mask, f_kept, False, 0.0)
+            except ImageError:
+                f_groups = []
+            if f_groups:
+                strength, mask, groups = f_strength, f_mask, f_groups
+                sy, sx = crop_scale * crop.shape[0] / fine.shape[0], crop_scale * crop.shape[1] / fine.shape[1]
+                oy, ox = cy, cx
+    if not frame:
+        readable = [g for g in groups if not _too_small((g[3] - g[1]) * sy, gray.shape, finer.reduction)]
+        if groups and not readable:
+            raise ImageError(f"{name}: no digit found (what is there is too small to read: crop closer)")
+        groups = readable
+    if not groups:
         raise ImageError(f"{name}: no digit found")
-    return digits
+
+    def place(b):
+        return (int(ox + b[0] * sx), int(oy + b[1] * sy), int(np.ceil(ox + b[2] * sx)), int(np.ceil(oy + b[3] * sy)))
+
+    return strength, mask, groups, place
+
+
+def _number_groups(mask: np.ndarray, kept, frame: bool, min_height: float) -> list[tuple[int, int, int, int]]:
+    """The digit-like column groups, left to right, at least ``min_height`` tall."""
+    return [g for g in _column_groups(kept) if g[3] - g[1] >= min_height and _digit_like(mask, g, frame)]
 
 
 def preprocess_file(source, name: str | None = None) -> np.ndarray:

@@ -2,6 +2,10 @@
 
 ``classify``, ``camera``, ``serve`` and the Python API all answer with these, so that a
 digit, its confidence and the floor under which it is no digit mean the same everywhere.
+
+A model has ten outputs (the digits) or eleven: the eleventh is "not a digit" (a letter, a
+symbol, a scribble, a shadow).  Either way a reading keeps the ten digits' probabilities, and
+the eleventh apart (``not_a_digit``, 0 for a ten-class model).
 """
 
 from __future__ import annotations
@@ -11,30 +15,45 @@ from dataclasses import dataclass
 import numpy as np
 
 DECIMALS = 6  # probabilities and confidences in JSON
+NOT_A_DIGIT = 10  # the eleventh output's index
+REASON_NOT_A_DIGIT = "not a digit"  # the model's own answer
+REASON_UNSURE = "unsure"  # the most likely digit is under the confidence floor
 
 
 @dataclass(frozen=True)
 class Reading:
     """One digit read: the model's answer for one 28x28 input.
 
-    ``digit`` is None ("no digit") when the most likely digit's probability is under the
-    confidence floor; ``confidence`` is that probability either way.  ``box`` is where the
-    digit is, (x0, y0, x1, y1) in the image's pixels, when it was found among others.
+    ``digit`` is None ("no digit") when the model answers "not a digit" (``reason`` "not a
+    digit", ``confidence`` its probability) or when the most likely digit's probability is
+    under the confidence floor (``reason`` "unsure", ``confidence`` that probability).
+    ``probabilities`` are the ten digits'; ``not_a_digit`` the eleventh output's (None for a model
+    without it).  ``box`` is
+    where the digit is, (x0, y0, x1, y1) in the image's pixels, when it was found among others.
     """
 
     digit: int | None
     confidence: float
     probabilities: tuple[float, ...]
     box: tuple[int, int, int, int] | None = None
+    not_a_digit: float | None = None
+    reason: str | None = None
 
     @classmethod
     def from_probabilities(cls, probabilities, min_confidence: float = 0.0, box=None) -> Reading:
-        """The reading of one row of probabilities: the most likely digit, or None under ``min_confidence``."""
+        """The reading of one row of probabilities (10 or 11): the most likely digit, None when "not a
+        digit" is likelier than every digit or the digit is under ``min_confidence``."""
         p = np.asarray(probabilities, dtype=np.float64)
-        digit = int(p.argmax())
-        confidence = float(p[digit])
-        return cls(digit if confidence >= min_confidence else None, confidence, tuple(float(v) for v in p),
-                   None if box is None else tuple(int(v) for v in box))
+        digits, rest = p[:NOT_A_DIGIT], float(p[NOT_A_DIGIT]) if len(p) > NOT_A_DIGIT else None
+        digit = int(digits.argmax())
+        confidence = float(digits[digit])
+        box = None if box is None else tuple(int(v) for v in box)
+        values = tuple(float(v) for v in digits)
+        if rest is not None and rest > confidence:
+            return cls(None, rest, values, box, rest, REASON_NOT_A_DIGIT)
+        if confidence < min_confidence:
+            return cls(None, confidence, values, box, rest, REASON_UNSURE)
+        return cls(digit, confidence, values, box, rest)
 
     @property
     def symbol(self) -> str:
@@ -47,10 +66,15 @@ class Reading:
         return [(int(d), self.probabilities[d]) for d in order]
 
     def as_dict(self, probabilities: bool = True) -> dict:
-        """The JSON form: digit, confidence, and the ten probabilities (and the box, if any)."""
+        """The JSON form: digit, confidence, the reason when there is no digit, the ten probabilities
+        and "not a digit"'s (and the box, if any)."""
         out = {"digit": self.digit, "confidence": round(self.confidence, DECIMALS)}
+        if self.reason is not None:
+            out["reason"] = self.reason
         if probabilities:
             out["probabilities"] = [round(p, DECIMALS) for p in self.probabilities]
+            if self.not_a_digit is not None:
+                out["not_a_digit"] = round(self.not_a_digit, DECIMALS)
         if self.box is not None:
             out["box"] = list(self.box)
         return out
@@ -58,9 +82,15 @@ class Reading:
 
 @dataclass(frozen=True)
 class NumberReading:
-    """Several digits read left to right: a number."""
+    """Several digits read left to right: a number.  Marks the model calls "not a digit" (a dash,
+    a speck, a letter beside the number) are not part of it and are left out of ``digits``."""
 
     digits: tuple[Reading, ...]
+
+    @classmethod
+    def of(cls, readings_: list[Reading]) -> NumberReading:
+        """The number made of ``readings_``, without those that are "not a digit"."""
+        return cls(tuple(r for r in readings_ if r.reason != REASON_NOT_A_DIGIT))
 
     @property
     def number(self) -> str:
@@ -75,7 +105,45 @@ class NumberReading:
         return {"number": self.number, "digits": [d.as_dict(probabilities=False) for d in self.digits]}
 
 
+def best_spans(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndarray) -> list[int]:
+    """The likeliest way to read a number cut into ``pieces``: the candidates (indices into
+    ``spans``, left to right) that cover every piece once, where candidate k covers pieces
+    ``spans[k]`` = (first, last) and has the row ``probabilities[k]``, with the largest product of
+    their probabilities.  A candidate counts as its most likely digit or, for a model with a "not
+    a digit" class, a single piece as "not a digit" when that is likelier (``NumberReading.of`` then
+    leaves it out: a dash, a speck, half a digit beside the number); pieces taken together must
+    be a digit (that they are not one digit says nothing about them apart)."""
+    probs = np.asarray(probabilities, np.float64)
+    if not len(spans):
+        return []
+    log = np.log(np.clip(probs, 1e-9, 1.0))
+    score = log[:, :NOT_A_DIGIT].max(axis=1)
+    if probs.shape[1] > NOT_A_DIGIT:
+        single = np.array([last - first == 1 for first, last in spans])
+        score = np.where(single, np.maximum(score, log[:, NOT_A_DIGIT]), score)
+    best = np.full(pieces + 1, -np.inf)
+    best[0] = 0.0
+    came: list[int | None] = [None] * (pieces + 1)
+    for k in sorted(range(len(spans)), key=lambda k: spans[k][1]):  # every way into `first` is known first
+        first, last = spans[k]
+        if best[first] + score[k] > best[last]:
+            best[last], came[last] = best[first] + score[k], k
+    chosen, at = [], pieces
+    while at > 0 and came[at] is not None:
+        chosen.append(came[at])
+        at = spans[came[at]][0]
+    return chosen[::-1]
+
+
+def best_number(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndarray, min_confidence: float = 0.0,
+                boxes=None) -> NumberReading:
+    """The number that ``best_spans`` reads, each digit with its box (``boxes[k]``, if given)."""
+    boxes = boxes if boxes is not None else [None] * len(spans)
+    return NumberReading.of([Reading.from_probabilities(probabilities[k], min_confidence, boxes[k])
+                             for k in best_spans(pieces, spans, probabilities)])
+
+
 def readings(probabilities: np.ndarray, min_confidence: float = 0.0, boxes=None) -> list[Reading]:
-    """A Reading per row of an (N, 10) probability array (with each row's box, if given)."""
+    """A Reading per row of an (N, 10 or 11) probability array (with each row's box, if given)."""
     boxes = boxes if boxes is not None else [None] * len(probabilities)
     return [Reading.from_probabilities(p, min_confidence, b) for p, b in zip(probabilities, boxes)]

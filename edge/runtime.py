@@ -25,6 +25,7 @@ _MODULES = {
 }
 _PACKAGES = {"litert": "ai-edge-litert", "tflite": "tflite-runtime", "tensorflow": "tensorflow"}
 MAX_BATCH = 256
+CLASSES = (10, 11)  # the digits, and optionally "not a digit" (edge/reading.py)
 
 
 def interpreter_class(runtime: str = "auto"):
@@ -135,7 +136,8 @@ def check_tflite_bytes(data: bytes) -> str | None:
 
 
 class Model:
-    """A loaded ``.tflite`` digit classifier: (N, 28, 28) uint8 pixels in, (N, 10) probabilities out."""
+    """A loaded ``.tflite`` digit classifier: (N, 28, 28) uint8 pixels in, (N, 10) probabilities out, or
+    (N, 11) for a model whose eleventh class is "not a digit"."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, runtime: str = "auto",
                  threads: int | None = None, model_content: bytes | None = None):
@@ -168,8 +170,10 @@ class Model:
         shape = tuple(int(d) for d in self.input["shape"])
         if shape[1:] not in ((28, 28, 1), (28, 28)):
             raise DigitliteError(f"{self.path}: input shape {shape}, expected (1, 28, 28, 1): not a digit classifier")
-        if tuple(int(d) for d in self.output["shape"])[-1:] != (10,):
-            raise DigitliteError(f"{self.path}: output shape {tuple(self.output['shape'])}, expected 10 classes")
+        self.classes = int(self.output["shape"][-1]) if len(self.output["shape"]) else 0
+        if self.classes not in CLASSES:
+            raise DigitliteError(f"{self.path}: output shape {tuple(self.output['shape'])}, expected 10 classes "
+                                 "(the digits) or 11 (and 'not a digit')")
         if self.input["dtype"] not in (np.uint8, np.int8, np.float32):
             raise DigitliteError(f"{self.path}: input type {np.dtype(self.input['dtype']).name} is not supported")
         self._sample_shape = shape[1:]
@@ -235,7 +239,7 @@ class Model:
         return timings
 
     def predict_proba(self, images: np.ndarray, batch_size: int = MAX_BATCH) -> np.ndarray:
-        """Class probabilities (N, 10) for 0-255 pixel images of shape (N, 28, 28)."""
+        """Class probabilities (N, classes) for 0-255 pixel images of shape (N, 28, 28)."""
         images = np.asarray(images)
         if images.ndim == 2:
             images = images[None]
@@ -244,7 +248,7 @@ class Model:
         batch_size = self.fixed_batch or batch_size
         chunks = [self._from_output(self.invoke(self.to_input(images[i:i + batch_size])))
                   for i in range(0, len(images), batch_size)]
-        return np.concatenate(chunks).reshape(len(images), -1) if chunks else np.zeros((0, 10), np.float32)
+        return np.concatenate(chunks).reshape(len(images), -1) if chunks else np.zeros((0, self.classes), np.float32)
 
     def describe(self) -> dict:
         """The model's interface and operators, for model cards and checks."""

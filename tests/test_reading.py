@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitlite.edge.reading import NumberReading, Reading, readings
+from digitlite.edge.reading import NumberReading, Reading, best_number, best_spans, readings
 
 pytestmark = pytest.mark.edge
 
@@ -17,7 +17,8 @@ def test_under_the_floor_is_no_digit_with_its_confidence_kept():
     unsure = Reading.from_probabilities(p, min_confidence=0.6)
     assert unsure.digit is None and unsure.confidence == pytest.approx(0.55) and unsure.symbol == "?"
     assert Reading.from_probabilities(p, min_confidence=0.55).digit == 4  # the floor itself is enough
-    assert unsure.as_dict() == {"digit": None, "confidence": 0.55, "probabilities": [round(float(v), 6) for v in p]}
+    assert unsure.as_dict() == {"digit": None, "confidence": 0.55, "reason": "unsure",
+                                "probabilities": [round(float(v), 6) for v in p]}
     assert [d for d, _ in Reading.from_probabilities(p).top(2)][0] == 4
 
 
@@ -27,5 +28,46 @@ def test_a_number_reads_unknown_digits_as_question_marks_and_no_digit_as_empty()
     assert NumberReading(tuple(readings(np.stack([sure, unsure]), 0.5, boxes))).number == "7?"
     nothing = NumberReading(tuple(readings(np.stack([unsure, unsure]), 0.5, boxes)))
     assert nothing.number == "" and nothing.as_dict()["digits"][0] == {"digit": None, "confidence": 0.1,
-                                                                        "box": [0, 0, 5, 9]}
+                                                                        "reason": "unsure", "box": [0, 0, 5, 9]}
     assert NumberReading(()).number == ""
+
+
+def eleven(digit_probs, not_a_digit):
+    """A row of an eleven-class model's output: ten digits' probabilities, then "not a digit"'s."""
+    return np.append(np.asarray(digit_probs, np.float64), not_a_digit)
+
+
+def test_not_a_digit_is_an_answer_with_its_own_confidence_and_reason():
+    letter = eleven(np.full(10, 0.01), 0.9)
+    r = Reading.from_probabilities(letter)
+    assert r.digit is None and r.reason == "not a digit" and r.confidence == pytest.approx(0.9)
+    assert r.not_a_digit == pytest.approx(0.9) and len(r.probabilities) == 10 and r.symbol == "?"
+    assert r.as_dict() == {"digit": None, "confidence": 0.9, "reason": "not a digit",
+                           "probabilities": [0.01] * 10, "not_a_digit": 0.9}
+    digit = eleven(np.eye(10)[3] * 0.8, 0.2)
+    assert Reading.from_probabilities(digit).digit == 3 and Reading.from_probabilities(digit).reason is None
+    assert Reading.from_probabilities(digit).as_dict()["not_a_digit"] == 0.2
+    assert Reading.from_probabilities(digit, min_confidence=0.9).reason == "unsure"  # the floor still holds
+    # a ten-class model says nothing about "not a digit": no such field, no such reason
+    ten = Reading.from_probabilities(np.eye(10)[3])
+    assert ten.not_a_digit is None and "not_a_digit" not in ten.as_dict()
+
+
+def test_a_number_leaves_out_what_is_not_a_digit():
+    rows = np.stack([eleven(np.eye(10)[4] * 0.95, 0.05), eleven(np.full(10, 0.0), 1.0), eleven(np.eye(10)[2], 0.0)])
+    number = NumberReading.of(readings(rows, 0.0, [(0, 0, 5, 9), (6, 4, 8, 5), (9, 0, 14, 9)]))
+    assert number.number == "42" and [d.box for d in number.digits] == [(0, 0, 5, 9), (9, 0, 14, 9)]
+    assert NumberReading.of(readings(rows[1:2])).number == ""
+
+
+def test_the_likeliest_cut_of_a_number_wins():
+    # pieces 0, 1, 2: 0 and 1 are the two strokes of a 4 (each alone a poor digit), 2 is a 7
+    spans = [(0, 1), (1, 2), (2, 3), (0, 2), (1, 3)]
+    rows = np.stack([eleven(np.eye(10)[1] * 0.4, 0.6), eleven(np.eye(10)[1] * 0.5, 0.5), eleven(np.eye(10)[7], 0.0),
+                     eleven(np.eye(10)[4] * 0.97, 0.03), eleven(np.eye(10)[9] * 0.3, 0.7)])
+    assert best_spans(3, spans, rows) == [3, 2]
+    assert best_number(3, spans, rows).number == "47"
+    # two confident ones beat a doubtful merge of them
+    rows = np.stack([np.eye(10)[1], np.eye(10)[1], np.eye(10)[0], np.eye(10)[4] * 0.6 + 0.04, np.eye(10)[0]])
+    assert best_number(3, spans, rows).number == "110"
+    assert best_spans(0, [], np.zeros((0, 10))) == []

@@ -13,7 +13,8 @@ async function predict(canvas) {
   }
   if (!res.ok) throw new Error(body.error || ("error " + res.status));
   return {
-    digit: body.digit,  // null: under the server's --min-confidence
+    digit: body.digit,  // null: "not a digit", or under the server's --min-confidence
+    reason: body.reason || null,
     confidence: body.confidence,
     probabilities: body.probabilities,
     input: body.input.flat(),

@@ -50,11 +50,15 @@ async function predict(canvas) {
   const input = toInput(image, sample);
   const probs = await probabilities(input);
   const ms = performance.now() - started;
-  const best = probs.indexOf(Math.max(...probs));
+  // Ten digits, and an eleventh output "not a digit" for a model that has one (edge/reading.py's rule).
+  const digits = probs.slice(0, 10), notDigit = probs.length > 10 ? probs[10] : 0;
+  const best = digits.indexOf(Math.max(...digits));
+  const reason = notDigit > digits[best] ? "not a digit" : digits[best] < config.min_confidence ? "unsure" : null;
   return {
-    digit: probs[best] < config.min_confidence ? null : best,
-    confidence: probs[best],
-    probabilities: probs,
+    digit: reason === null ? best : null,
+    reason,
+    confidence: reason === "not a digit" ? notDigit : digits[best],
+    probabilities: digits,
     input,
     status: `read in this browser in ${ms.toFixed(1)} ms by ${config.runtime} (WebAssembly, CPU); ` +
       `one model call: ${window.digitlite.callMs.toFixed(3)} ms`,

@@ -71,8 +71,9 @@ function showInput(pixels) {
 }
 
 /**
- * Wire the pad to `predict(canvas)`, which resolves to {digit (null: not sure enough), confidence,
- * probabilities (10), input (784 values, row by row), status} or rejects with an Error whose message
+ * Wire the pad to `predict(canvas)`, which resolves to {digit (null: not a digit, or not sure enough),
+ * reason ("not a digit", "unsure" or null), confidence, probabilities (10), input (784 values, row by
+ * row), status} or rejects with an Error whose message
  * is shown (no digit, several digits, no answer).
  * body[data-asked] / body[data-answered]: the number of the last request sent and of the one shown,
  * so a script (or a test) can tell when the answer matches the whole drawing; body[data-took-ms]:
@@ -96,9 +97,10 @@ export function startPad(predict) {
       clearAnswer();
       setStatus(problem);
     } else {
-      digitEl.textContent = answer.digit === null ? "?" : answer.digit;
+      const notDigit = answer.reason === "not a digit";
+      digitEl.textContent = answer.digit === null ? (notDigit ? "✗" : "?") : answer.digit;
       confEl.textContent = (answer.confidence * 100).toFixed(1) + "%";
-      setStatus((answer.digit === null ? "not sure enough to say; " : "") + answer.status);
+      setStatus((notDigit ? "not a digit; " : answer.digit === null ? "not sure enough to say; " : "") + answer.status);
       renderProbs(answer.probabilities);
       showInput(answer.input);
     }

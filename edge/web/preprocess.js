@@ -3,16 +3,19 @@
 // A port of edge/preprocess.py's path for one digit (`preprocess_gray(..., one_digit=True)`, what
 // `digitlite serve` does with the page's PNG), for what a pad can hold: dark ink on white, no page
 // lines, no camera frame. Same steps and constants: the paper under the ink (a grayscale closing),
-// ink strength, Otsu's threshold, 8-connected pieces without specks, frames and slivers, several
-// digits side by side refused, the digit's pieces gathered, its stroke cores to white, strokes
-// thickened to MNIST's width, a Lanczos-3 fit into 20x20, centred by mass in 28x28.
+// ink strength (its floor from the paper's noise; the paper estimated again, wider, under a marker's
+// broad stroke), Otsu's threshold, 8-connected pieces without specks, frames drawn round the digit
+// and slivers, several digits side by side refused, the digit's pieces gathered, a mark too small to
+// read refused, its stroke cores to white, strokes thickened to MNIST's width, a Lanczos-3 fit into
+// 20x20, centred by mass in 28x28.
 // Otsu's threshold is taken over the same fixed pseudo-random quarter of the pixels as Python's
 // (`lines.samples`, which `digitlite export` writes for the pad's size as one bit a pixel), or over
 // every pixel for other sizes. Arithmetic is float64 (Python: mostly float32), so an input may
 // differ by a gray level here and there: tests/test_web_export.py measures it on a set of drawings.
 
 const BOX = 20, SIZE = 28, TARGET_STROKE = 2.2, MIN_LEVELS = 24, MIN_INK_CONTRAST = 0.12;
-const MIN_DIGIT = 0.08, MIN_FILL = 0.05, MAX_WIDTH = 2.5, APART = [0.6, 0.1], BORDER_DIGIT = 0.25;
+const MIN_FILL = 0.05, MAX_WIDTH = 2.5, APART = [0.6, 0.1], BORDER_DIGIT = 0.25, MIN_LENGTH = 1.0;
+const MIN_FAINT = 0.03, FAINT_SIGMAS = 8, THICK_STROKE = 3, MIN_READABLE = 10, MIN_STILL_DIGIT = 0.025;
 const LUMA = [0.299, 0.587, 0.114];
 const NO_DIGIT = "no digit found: draw one";  // the server's words (edge/serve.py)
 
@@ -226,7 +229,23 @@ const encloses = (o, i, m = 2) => o[0] + m <= i[0] && o[1] + m <= i[1] && i[2] +
 const freeStanding = ([x0, y0, x1, y1], w, h) => x0 > 0 && y0 > 0 && x1 < w && y1 < h;
 const boxCompare = (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2] || a[3] - b[3];
 
-// The mask without specks, frames, border pieces and slivers, and the kept pieces {area, box}, largest first.
+// Ink of piece `label` (box `outer`) above, below, left and right of the middle of the sizeable box
+// `inner`: a frame drawn round a digit, not a digit round a piece of itself (preprocess._surrounds).
+function surrounds(labels, w, label, outer, inner) {
+  if (!encloses(outer, inner)) return false;
+  const [ox0, oy0, ox1, oy1] = outer, [ix0, iy0, ix1, iy1] = inner;
+  if (iy1 - iy0 < 0.3 * (oy1 - oy0) && ix1 - ix0 < 0.3 * (ox1 - ox0)) return false;
+  const mx0 = ix0 + Math.floor((ix1 - ix0) / 5), mx1 = ix1 - Math.floor((ix1 - ix0) / 5) + 1;
+  const my0 = iy0 + Math.floor((iy1 - iy0) / 5), my1 = iy1 - Math.floor((iy1 - iy0) / 5) + 1;
+  const any = (x0, x1, y0, y1) => {
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (labels[y * w + x] === label) return true;
+    return false;
+  };
+  return any(mx0, mx1, oy0, iy0) && any(mx0, mx1, iy1, oy1) && any(ox0, ix0, my0, my1) && any(ix1, ox1, my0, my1);
+}
+
+// The mask without specks, frames, border pieces and slivers, and the kept pieces {area, box}, largest first
+// (preprocess._candidates for a still image).
 function candidates(mask, w, h) {
   const { labels, stats } = components(mask, w, h);
   if (!stats.length) return { mask, kept: [] };
@@ -234,12 +253,18 @@ function candidates(mask, w, h) {
   let ids = comps.map((_, i) => i);
   const biggest = Math.max(...comps.map((c) => c.area));
   ids = ids.filter((i) => comps[i].area >= Math.max(0.08 * biggest, 4) && !sliver(comps[i].box, w, h));
-  const unframed = ids.filter((i) => !ids.some((j) => j !== i && encloses(comps[i].box, comps[j].box)));
+  const unframed = ids.filter((i) => !ids.some((j) => j !== i && surrounds(labels, w, i + 1, comps[i].box, comps[j].box)));
   if (unframed.length) ids = unframed;
   const inside = ids.filter((i) => freeStanding(comps[i].box, w, h));
   if (inside.length && inside.length < ids.length) {
     const biggestInside = Math.max(...inside.map((i) => comps[i].area));
-    ids = inside.filter((i) => comps[i].area >= 0.08 * biggestInside);
+    const tall = Math.max(...inside.map((i) => comps[i].box[3] - comps[i].box[1]));
+    ids = ids.filter((i) => {
+      if (comps[i].area < 0.08 * biggestInside) return false;
+      if (inside.includes(i)) return true;
+      const height = comps[i].box[3] - comps[i].box[1];
+      return 0.6 * tall <= height && height <= 2.2 * tall;  // a digit cut by the edge, as tall as the others
+    });
   } else if (!inside.length) {
     const side = BORDER_DIGIT * Math.min(h, w);
     ids = ids.filter((i) => Math.max(comps[i].box[2] - comps[i].box[0], comps[i].box[3] - comps[i].box[1]) >= side);
@@ -252,11 +277,16 @@ function candidates(mask, w, h) {
   return { mask: out, kept };
 }
 
+// Not a dash, not scattered dashes; thin strokes count by their length (preprocess._digit_like, still).
 function digitLike(mask, w, h, [x0, y0, x1, y1]) {
-  if (Math.max(x1 - x0, y1 - y0) < MIN_DIGIT * Math.min(w, h) || x1 - x0 > MAX_WIDTH * (y1 - y0)) return false;
+  if (x1 - x0 > MAX_WIDTH * (y1 - y0)) return false;
+  const part = new Uint8Array((x1 - x0) * (y1 - y0));
   let count = 0;
-  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) count += mask[y * w + x];
-  return count >= MIN_FILL * (x1 - x0) * (y1 - y0);
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) { part[(y - y0) * (x1 - x0) + x - x0] = mask[y * w + x]; count += mask[y * w + x]; }
+  }
+  if (count >= MIN_FILL * (x1 - x0) * (y1 - y0)) return true;
+  return count / Math.max(strokeWidth(part, x1 - x0, y1 - y0), 1) >= MIN_LENGTH * Math.max(x1 - x0, y1 - y0);
 }
 
 function columnGroups(kept) {
@@ -284,16 +314,19 @@ function digitsApart(mask, w, h, kept) {
   return apart;
 }
 
+// The largest piece and those that belong with it; one above or below sharing its columns joins from
+// further off (preprocess._digit_group, still).
 function digitGroup(kept) {
   let [x0, y0, x1, y1] = kept[0].box;
   const rest = kept.slice(1).map((c) => c.box);
   let joined = true;
   while (joined && rest.length) {
     joined = false;
-    const reach = 0.25 * Math.max(x1 - x0, y1 - y0);
+    const size = Math.max(x1 - x0, y1 - y0);
     for (const box of [...rest]) {
       const [a0, b0, a1, b1] = box;
-      if (Math.max(a0 - x1, x0 - a1, 0) <= reach && Math.max(b0 - y1, y0 - b1, 0) <= reach) {
+      const reachY = Math.min(a1, x1) - Math.max(a0, x0) >= 0.5 * (a1 - a0) ? 0.6 * size : 0.25 * size;
+      if (Math.max(a0 - x1, x0 - a1, 0) <= 0.25 * size && Math.max(b0 - y1, y0 - b1, 0) <= reachY) {
         [x0, y0, x1, y1] = [Math.min(x0, a0), Math.min(y0, b0), Math.max(x1, a1), Math.max(y1, b1)];
         rest.splice(rest.indexOf(box), 1);
         joined = true;
@@ -372,6 +405,36 @@ function toMnist(strength, mask, w, [bx0, by0, bx1, by1]) {
   return out;
 }
 
+// Ink strength 0..1 of dark ink on a light pad: the paper under it (a closing over `window` of the
+// smaller side) divided out (preprocess.ink_map).
+function inkStrength(gray, window) {
+  const { w, h } = gray;
+  const paper = paperEstimate(gray, Math.max(7, Math.floor(Math.min(w, h) * window)) | 1);
+  const strength = new Img(w, h);
+  for (let p = 0; p < w * h; p++) {
+    strength.data[p] = Math.min(Math.max(1 - gray.data[p] / Math.max(paper.data[p], 1), 0), 1);
+  }
+  return strength;
+}
+
+// The weakest strength that is ink: FAINT_SIGMAS robust sigmas above the paper, at least MIN_FAINT,
+// at most MIN_INK_CONTRAST, over the sampled pixels (preprocess.ink_floor).
+function inkFloor(values, sample) {
+  let picked = [];
+  for (let p = 0; p < values.length; p++) if (!sample || sample[p >> 3] & (128 >> (p & 7))) picked.push(values[p]);
+  if (picked.length >= 4096) picked = picked.filter((_, i) => i % 4 === 0);
+  const kth = (a, k) => Float64Array.from(a).sort()[k];
+  const k = picked.length >> 1, median = kth(picked, k);
+  const mad = kth(picked.map((v) => Math.abs(v - median)), k);
+  return Math.min(MIN_INK_CONTRAST, Math.max(MIN_FAINT, median + FAINT_SIGMAS * 1.4826 * mad));
+}
+
+function threshold(values, t) {
+  const out = new Uint8Array(values.length);
+  for (let p = 0; p < values.length; p++) out[p] = values[p] > t ? 1 : 0;
+  return out;
+}
+
 /**
  * The 28x28 model input (784 uint8 values, white digit on black, row by row) of one digit drawn in
  * dark ink on a light pad: an ImageData (or anything with width, height and RGBA `data`).
@@ -390,24 +453,27 @@ export function toInput(image, sample = null) {
     lo = Math.min(lo, v); hi = Math.max(hi, v);
   }
   if (hi - lo < MIN_LEVELS) throw new NoDigit(NO_DIGIT);
-  const paper = paperEstimate(gray, Math.max(7, Math.floor(Math.min(w, h) * 0.2)) | 1);
-  const strength = new Img(w, h);
-  let strongest = 0;
-  for (let p = 0; p < w * h; p++) {
-    const s = Math.min(Math.max(1 - gray.data[p] / Math.max(paper.data[p], 1), 0), 1);
-    strength.data[p] = s;
-    strongest = Math.max(strongest, s);
-  }
-  if (strongest < MIN_INK_CONTRAST) throw new NoDigit(NO_DIGIT);
   if (sample && sample.length * 8 !== w * h) sample = null;  // made for another size
-  const threshold = Math.max(otsuThreshold(strength.data, sample), MIN_INK_CONTRAST);
-  const raw = new Uint8Array(w * h);
-  for (let p = 0; p < w * h; p++) raw[p] = strength.data[p] > threshold ? 1 : 0;
+  let strength = inkStrength(gray, 0.2);
+  let floor = inkFloor(strength.data, sample);
+  let strongest = 0;
+  for (const v of strength.data) strongest = Math.max(strongest, v);
+  if (strongest < floor) throw new NoDigit(NO_DIGIT);
+  let raw = threshold(strength.data, Math.max(otsuThreshold(strength.data, sample), floor));
+  // a marker's stroke wider than the paper's window: the paper estimated again over a wider one
+  const width = strokeWidth(raw, w, h), window = Math.max(7, Math.floor(Math.min(w, h) * 0.2)) | 1;
+  if (THICK_STROKE * width > window) {
+    strength = inkStrength(gray, Math.min(1, THICK_STROKE * width / Math.min(w, h)));
+    floor = inkFloor(strength.data, sample);
+    raw = threshold(strength.data, Math.max(otsuThreshold(strength.data, sample), floor));
+  }
   const { mask, kept } = candidates(raw, w, h);
   if (!kept.length) throw new NoDigit(NO_DIGIT);
   const count = digitsApart(mask, w, h, kept);
   if (count > 1) throw new NoDigit(`${count} digits side by side: draw one digit at a time`);
   const box = digitGroup(kept);
+  const side = Math.max(box[2] - box[0], box[3] - box[1]);
+  if (side < MIN_READABLE || side < MIN_STILL_DIGIT * Math.min(w, h)) throw new NoDigit(NO_DIGIT);  // too small
   if (!digitLike(mask, w, h, box)) throw new NoDigit(NO_DIGIT);
   return toMnist(strength, mask, w, box);
 }

@@ -1,0 +1,155 @@
+"""Still images, as people photograph and draw them: a digit at any stroke width and size, a number
+cut tight, digits written touching, frames drawn round them, faint and thick ink, and what is too
+small to read.  (tests/test_lines.py holds the page's lines; these are the rules around them.)"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from test_preprocess import photo_of, similarity
+
+from digitlite.edge.preprocess import (
+    Finer,
+    ImageError,
+    find_digits,
+    load_gray,
+    number_candidates,
+    preprocess_gray,
+)
+
+pytestmark = pytest.mark.edge
+
+
+@pytest.fixture(scope="module")
+def digits(mnist):
+    return mnist.test_images[:20]
+
+
+def drawing(strokes, size=(200, 200), width=1, ink=0, paper=255) -> np.ndarray:
+    """Strokes (lists of (x, y) in pixels) drawn with a ``width``-pixel pen: float32 gray."""
+    img = Image.new("L", (size[1], size[0]), paper)
+    draw = ImageDraw.Draw(img)
+    for stroke in strokes:
+        draw.line(stroke, fill=ink, width=width)
+    return np.asarray(img, np.float32)
+
+
+SEVEN = [[(60, 40), (140, 40), (85, 165)]]
+FOUR = [[(110, 30), (50, 120), (150, 120)], [(120, 60), (120, 175)]]
+
+
+def test_a_one_pixel_line_drawing_is_a_digit_not_specks():
+    for strokes in (SEVEN, FOUR):
+        out = preprocess_gray(drawing(strokes, width=1), "thin")
+        thick = preprocess_gray(drawing(strokes, width=9), "thick")
+        assert similarity(out, thick) > 0.8
+
+
+def test_thin_white_outlines_on_black_are_read():
+    out = preprocess_gray(drawing(SEVEN, width=2, ink=255, paper=0), "outline")
+    assert similarity(out, preprocess_gray(drawing(SEVEN, width=8), "seven")) > 0.8
+
+
+def test_a_digit_whose_box_holds_a_piece_of_it_is_read_whole():
+    # a 5 with its bar written apart, inside the box of the rest: not a frame round the bar
+    five = [[(62, 60), (58, 100)] + [(60 + 45 * np.cos(t), 125 + 38 * np.sin(t)) for t in np.linspace(-2.2, 2.6, 20)],
+            [(72, 50), (140, 48)]]
+    gray = drawing(five, width=10)
+    out = preprocess_gray(gray, "five")
+    assert out[:9].sum() > 0 and out[19:].sum() > 0  # the bar at the top and the bowl at the bottom
+    rows = np.flatnonzero(out.max(axis=1) > 60)
+    assert rows[-1] - rows[0] >= 18  # the whole height of the digit, not its bar alone
+
+
+def test_a_frame_drawn_round_a_digit_is_not_read_with_it():
+    boxed = drawing(SEVEN + [[(15, 15), (185, 15), (185, 185), (15, 185), (15, 15)]], width=8)
+    assert similarity(preprocess_gray(boxed, "boxed"), preprocess_gray(drawing(SEVEN, width=8), "seven")) > 0.9
+
+
+def holes(pixels: np.ndarray) -> int:
+    """Background regions of a 28x28 input that the ink encloses (an 8 has two)."""
+    from digitlite.edge.imageops import border_connected, components
+
+    background = pixels < 64
+    return len(components(background & ~border_connected(background))[1])
+
+
+def test_a_marker_stroke_wider_than_the_paper_window_keeps_its_crossing():
+    # an 8 in a marker whose stroke is a quarter of the picture wide: the crossing is ink, not paper
+    img = Image.new("L", (160, 160), 235)
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((40, 4, 120, 80), outline=20, width=30)
+    draw.ellipse((30, 68, 130, 156), outline=20, width=30)
+    out = preprocess_gray(np.asarray(img, np.float32), "marker")
+    assert holes(out) == 2
+
+
+def test_faint_ink_in_a_dim_photo_is_found(digits):
+    faint = photo_of(digits[1], ink=0.1, paper=190.0, gradient=0.1, noise=1.0)  # 4-10 gray levels of contrast
+    out = preprocess_gray(faint, "faint")
+    assert similarity(out, preprocess_gray(digits[1].astype(np.float32))) > 0.7
+
+
+def test_a_small_digit_in_a_large_photo_is_read_from_a_finer_decode(digits):
+    # a 3000x4000 phone photo, the digit 5% of its short side: read from the JPEG decoded at 1/8, then finer
+    photo = photo_of(digits[3], size=(3000, 4000), scale=150, noise=3, gradient=0.2, at=(1400, 2300))
+    buf = io.BytesIO()
+    Image.fromarray(photo.astype(np.uint8)).save(buf, format="JPEG", quality=92)
+    gray, reduction = load_gray(buf.getvalue(), "phone.jpg", side=320)
+    assert reduction == 8
+    coarse = preprocess_gray(gray, "phone.jpg")
+    fine = preprocess_gray(gray, "phone.jpg", finer=Finer(gray, buf.getvalue(), reduction, "phone.jpg"))
+    clean = preprocess_gray(digits[3].astype(np.float32))
+    assert similarity(fine, clean) > similarity(coarse, clean) and similarity(fine, clean) > 0.75
+
+
+def test_a_mark_too_small_to_read_says_crop_closer(digits):
+    photo = photo_of(digits[3], size=(480, 640), scale=10, noise=1, gradient=0.0)
+    with pytest.raises(ImageError, match="too small to read: crop closer"):
+        preprocess_gray(photo, "tiny")
+    with pytest.raises(ImageError, match="too small to read: crop closer"):
+        find_digits(photo, "tiny")
+
+
+def number(digits, tight=False, touching=False) -> np.ndarray:
+    """MNIST digits side by side on paper: cropped tight (the first and last cut by the border), or
+    written so close that neighbours touch."""
+    step = 15 if touching else 28
+    canvas = np.zeros((28, step * (len(digits) - 1) + 28), np.float32)
+    for k, d in enumerate(digits):
+        canvas[:, k * step:k * step + 28] = np.maximum(canvas[:, k * step:k * step + 28], d)
+    if tight:
+        cols = np.flatnonzero(canvas.max(axis=0) > 0)
+        canvas = canvas[:, cols[0] + 2:cols[-1] - 1]
+    big = np.asarray(Image.fromarray(canvas.astype(np.uint8)).resize((canvas.shape[1] * 5, 140), Image.BICUBIC),
+                     np.float32)
+    page = np.full((200, big.shape[1] + (0 if tight else 80)), 215.0, np.float32)
+    x = 0 if tight else 40
+    page[30:170, x:x + big.shape[1]] -= big * 0.75
+    return page
+
+
+def test_a_number_cropped_tight_keeps_its_first_and_last_digit(mnist):
+    picks = [int(np.flatnonzero(mnist.test_labels == d)[0]) for d in (0, 4, 8)]
+    found = find_digits(number([mnist.test_images[i] for i in picks], tight=True), "tight")
+    assert len(found) == 3
+
+
+def test_touching_digits_are_cut_into_pieces(mnist):
+    zero = mnist.test_images[int(np.flatnonzero(mnist.test_labels == 0)[0])]
+    gray = number([zero, zero, zero], touching=True)
+    assert len(find_digits(gray, "000")) == 1  # one piece of ink ...
+    pieces, candidates = number_candidates(gray, "000")
+    assert pieces == 3  # ... read as three; two zeros together are too wide to be one digit
+    assert sorted((c.first, c.last) for c in candidates) == [(0, 1), (1, 2), (2, 3)]
+    assert all(c.pixels.shape == (28, 28) and c.pixels.max() > 200 for c in candidates)
+
+
+def test_a_digit_in_two_strokes_apart_is_offered_whole_too():
+    # a 4 whose stem is written apart from the rest, then a 1
+    strokes = [[(40, 40), (30, 120), (80, 120)], [(95, 60), (95, 170)], [(160, 40), (160, 170)]]
+    pieces, candidates = number_candidates(drawing(strokes, size=(200, 220), width=8), "41")
+    assert pieces == 3 and (0, 2) in [(c.first, c.last) for c in candidates]
