@@ -64,17 +64,9 @@ Files: {files}; bundle.json and SHA256SUMS list them with their SHA-256.
 def save_runtime(folder: str | os.PathLike) -> list[Path]:
     """Put the verified LiteRT.js tarballs in ``folder`` under ``npm pack``'s names (what
     ``--runtime-dir`` takes): for carrying to an offline machine, or for the tests."""
-    from digitlite.edge import atomic
+    from digitlite.edge import npm
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for package in RUNTIME_FILES:
-        path = folder / package.pack_name
-        if not (path.is_file() and package.matches(path.read_bytes())):
-            atomic.write_bytes(path, fetch([package])[package])
-        paths.append(path)
-    return paths
+    return npm.save(list(RUNTIME_FILES), folder)
 
 
 def default_web_model() -> Path:

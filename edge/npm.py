@@ -55,22 +55,23 @@ class Package:
         return base64.b64encode(hashlib.new(algorithm, data).digest()).decode() == expected
 
 
-def fetch(packages: list[Package], local_dir: str | os.PathLike | None = None) -> dict[Package, bytes]:
+def fetch(packages: list[Package], local_dir: str | os.PathLike | None = None,
+          flag: str = "--runtime-dir") -> dict[Package, bytes]:
     """Each package's verified tarball: from ``local_dir`` when given, else the cache, else the registry.
 
     One-line DigitliteError when a tarball is missing, is not the published one, or cannot be
-    downloaded (saying how to bring it to an offline machine).
+    downloaded (saying how to bring it to an offline machine: the folder goes to ``flag``).
     """
     hint = (f"on a machine with network, run `npm pack {' '.join(p.spec for p in packages)}` (or copy "
             f"{user_cache('npm')} from a machine where this ran) and pass the folder holding the tarballs with "
-            "--runtime-dir")
-    return {package: _local(package, Path(local_dir), hint) if local_dir else _cached_or_downloaded(package, hint)
-            for package in packages}
+            f"{flag}")
+    return {package: _local(package, Path(local_dir), hint, flag) if local_dir
+            else _cached_or_downloaded(package, hint) for package in packages}
 
 
-def _local(package: Package, folder: Path, hint: str) -> bytes:
+def _local(package: Package, folder: Path, hint: str, flag: str) -> bytes:
     if not folder.is_dir():
-        raise DigitliteError(f"{folder}: no such folder (--runtime-dir)")
+        raise DigitliteError(f"{folder}: no such folder ({flag})")
     for name in (package.pack_name, package.url(REGISTRY).rsplit("/", 1)[-1]):
         path = folder / name
         if path.is_file():
@@ -110,6 +111,20 @@ def _cached_or_downloaded(package: Package, hint: str) -> bytes:
     except OSError:
         pass  # a read-only cache only costs the next export a download
     return data
+
+
+def save(packages: list[Package], folder: str | os.PathLike, flag: str = "--runtime-dir") -> list[Path]:
+    """Put each package's verified tarball in ``folder`` under ``npm pack``'s name (what ``flag``
+    takes on an offline machine); one already there and whole is kept."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for package in packages:
+        path = folder / package.pack_name
+        if not (path.is_file() and package.matches(path.read_bytes())):
+            atomic.write_bytes(path, fetch([package], flag=flag)[package])
+        paths.append(path)
+    return paths
 
 
 def read_members(tarball: bytes, names: list[str]) -> dict[str, bytes]:

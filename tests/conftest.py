@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+NPM = REPO / ".npm"  # tests/prepare.sh puts the verified npm tarballs here: LiteRT.js and the handwriting fonts
 
 
 def prepared(name: str) -> Path:
@@ -103,10 +104,12 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, mnist_dir):
-    """A model trained for seconds on a slice: good enough to quantize, fast to make."""
+    """A ten-class model trained for seconds on a slice: good enough to quantize, fast to make (the
+    eleven-class training has its own tests, in test_train.py)."""
     out = tmp_path_factory.mktemp("tiny")
     result = run_cli("train", "--train-samples", "2000", "--val-size", "500", "--epochs", "2",
-                     "--batch-size", "64", "--out", str(out), "--data-dir", str(mnist_dir))
+                     "--batch-size", "64", "--negatives", "0", "--redrawn", "0", "--out", str(out),
+                     "--data-dir", str(mnist_dir))
     assert result.returncode == 0, result.stderr
     return out / "digits.keras"
 

@@ -5,8 +5,9 @@
 #                  pytest and digitlite (no dependencies) (tests/test_runtime.py runs the model in it; .ci/run runs the edge tests in it);
 #   .wheels/       the wheels of the Pi bundle's requirements.txt for this machine, so that
 #                  tests/test_export.py can run the bundle's install.sh offline (pip --no-index);
-#   .npm/          the LiteRT.js tarballs of the web export (from the npm registry, checked against their
-#                  pinned integrity), which tests/test_web_export.py passes as --runtime-dir.
+#   .npm/          the LiteRT.js tarballs of the web export and the handwriting fonts of the training and of
+#                  the "not a digit" benchmark (from the npm registry, checked against their pinned
+#                  integrity), which the tests pass as --runtime-dir and --fonts-dir.
 # Run from anywhere, after .venv exists; again is quick (both are kept while complete).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,4 +42,11 @@ if [ "$(cat .wheels/requirements.txt 2>/dev/null)" != "$requirements" ] || [ ! -
 fi
 .venv/bin/python -c "from digitlite.edge.browser import save_runtime; save_runtime('.npm')" \
     || fail "the LiteRT.js tarballs could not be fetched into .npm (offline? they need the npm registry once)"
+# the handwriting fonts: the training's (train/synthetic.py) and the "not a digit" benchmark's
+.venv/bin/python -c "
+from digitlite.benchmarks.nondigits import FONTS as BENCH
+from digitlite.edge import npm
+from digitlite.train.synthetic import FONTS
+npm.save(list(FONTS) + list(BENCH), '.npm', flag='--fonts-dir')" \
+    || fail "the handwriting fonts could not be fetched into .npm (offline? they need the npm registry once)"
 echo "prepare.sh: .venv-tflite, .wheels and .npm ready"

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, default_signals, run_cli
+from conftest import NPM, assert_one_line_error, default_signals, run_cli
 
 from digitlite.train.report import PLOTS, misclassified_title
 
-QUICK = ["--train-samples", "1500", "--val-size", "500", "--epochs", "2", "--batch-size", "64"]
+QUICK = ["--train-samples", "1500", "--val-size", "500", "--epochs", "2", "--batch-size", "64", "--negatives", "200",
+         "--redrawn", "0.3", "--font-digits", "100", "--fonts-dir", str(NPM)]
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,21 @@ def test_training_writes_every_artifact(trained):
     assert not [p for p in out.rglob(".*tmp*")], "temp files left behind"
     assert summary["epochs_run"] == 2 and summary["interrupted"] is False
     assert "epoch   1/2" in result.stderr and "epoch   2/2" in result.stderr  # progress per epoch
+
+
+def test_the_eleventh_class_is_trained_and_the_confidence_calibrated(trained):
+    import keras
+
+    out, summary, _ = trained
+    metrics = json.loads((out / "report" / "metrics.json").read_text())
+    assert metrics["classes"] == 11 and metrics["negatives"] == {"train": 200, "validation": 20}
+    assert metrics["temperature"] > 0 and metrics["temperature"] != 1.0
+    assert 0 <= metrics["test_calibration"]["ece"] <= 1
+    assert sum(b["answers"] for b in metrics["test_calibration"]["bins"]) == 10000
+    assert {"digit_accuracy", "rejected", "ece"} <= set(metrics["validation"])
+    assert metrics["test"]["confusion_matrix"] and len(metrics["test"]["confusion_matrix"]) == 11
+    model = keras.models.load_model(out / "digits.keras")
+    assert model.output_shape == (None, 11)
 
 
 def test_the_misclassified_grid_says_how_many_it_shows():

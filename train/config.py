@@ -25,6 +25,17 @@ class TrainConfig:
     augment: bool = _opt(True, "random rotation, zoom, shear and shift of the training images")
     seed: int = _opt(1, "random seed (split, shuffling, augmentation, initial weights)")
     train_samples: int = _opt(0, "train on the first N images after the split (0: all); for quick runs")
+    redrawn: float = _opt(0.35, "share of the training digits re-drawn as pictures and read back the way the edge "
+                          "runtime reads a photo, so that its marks on the input are no sign of 'not a digit'")
+    negatives: int = _opt(24000, "generated non-digits (letters, symbols, scribbles, half digits, paper) that teach an "
+                          "eleventh class, 'not a digit'; a tenth as many more are held out for validation (0: a "
+                          "ten-class model)")
+    font_digits: int = _opt(6000, "digits written in handwriting fonts (a European 1 and 7, open 4s), drawn as "
+                            "pictures and read back, added to the training digits")
+    fonts_dir: str = _opt("", "a folder holding the handwriting fonts' npm tarballs, for a machine without network "
+                          "(default: the cache, else the npm registry, once)")
+    calibrate: bool = _opt(True, "fit a temperature on the validation set so that confidence means accuracy, and "
+                           "fold it into the last layer")
     data_dir: str = _opt("", "folder holding the MNIST .gz files (default: $DIGITLITE_DATA, then the cache)")
     out: str = _opt("models", "output folder for the model and its report/")
 
@@ -38,9 +49,11 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "val_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("patience", "train_samples"):
+        for name in ("patience", "train_samples", "negatives", "font_digits"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must not be negative")
+        if not 0.0 <= self.redrawn <= 1.0:
+            raise ValueError("--redrawn must be between 0 and 1")
         if not self.learning_rate > 0:
             raise ValueError("--learning-rate must be positive")
         if self.val_size >= 60000:

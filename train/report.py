@@ -22,14 +22,14 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from digitlite.edge import atomic  # noqa: E402
-from digitlite.edge.metrics import classification_report  # noqa: E402
+from digitlite.edge.metrics import calibration, classification_report  # noqa: E402
 
 MAX_SHOWN = 48  # misclassified digits drawn (a model at 99.6% has about 40)
 PLOTS = ("curves.png", "confusion_matrix.png", "samples.png", "misclassified.png", "feature_maps.png")
 
 
 def predict(model: keras.Model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Class probabilities (N, 10) for uint8 images (N, 28, 28)."""
+    """Class probabilities (N, 10 or 11) for uint8 images (N, 28, 28)."""
     return model.predict(images[..., None].astype(np.float32), batch_size=batch_size, verbose=0)
 
 
@@ -72,8 +72,9 @@ def plot_confusion(cm: np.ndarray, path: Path) -> None:
         for j in range(cm.shape[1]):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
                     color="gray" if i == j else ("white" if off[i, j] > off.max() / 2 else "black"))
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
+    names = [str(c) if c < 10 else "not" for c in range(cm.shape[1])]  # class 10: "not a digit"
+    ax.set_xticks(range(cm.shape[1]), names)
+    ax.set_yticks(range(cm.shape[0]), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix (test set; colour = errors)")
@@ -137,15 +138,16 @@ def write_report(model: keras.Model, history: dict, test_images: np.ndarray, tes
     report = classification_report(test_labels, probs)
     pred = probs.argmax(axis=1)
     conf = probs.max(axis=1)
+    shown = np.where(pred < 10, pred.astype(str), "not")
 
     plot_curves(history, folder / "curves.png")
     plot_confusion(np.array(report["confusion_matrix"]), folder / "confusion_matrix.png")
     idx = np.arange(32)
-    plot_digits(test_images[idx], [f"{pred[i]} ({conf[i] * 100:.0f}%)" for i in idx],
+    plot_digits(test_images[idx], [f"{shown[i]} ({conf[i] * 100:.0f}%)" for i in idx],
                 ["green" if pred[i] == test_labels[i] else "red" for i in idx],
                 folder / "samples.png", "predictions on the first 32 test digits")
     wrong = np.array(report["misclassified"][:MAX_SHOWN], dtype=np.int64)
-    plot_digits(test_images[wrong], [f"{test_labels[i]}→{pred[i]} ({conf[i] * 100:.0f}%)" for i in wrong],
+    plot_digits(test_images[wrong], [f"{test_labels[i]}→{shown[i]} ({conf[i] * 100:.0f}%)" for i in wrong],
                 ["red"] * len(wrong), folder / "misclassified.png",
                 misclassified_title(report["errors"], report["samples"], len(wrong)))
     plot_feature_maps(model, test_images[0], folder / "feature_maps.png")
@@ -158,6 +160,8 @@ def write_report(model: keras.Model, history: dict, test_images: np.ndarray, tes
         "model_file": model_path.name,
         "model_sha256": sha256_file(model_path),
         "test": report,
+        "test_calibration": calibration(pred == test_labels, conf),
+        "test_not_a_digit": int(np.sum(pred == 10)),  # test digits the model calls "not a digit"
     }
     atomic.write_json(folder / "metrics.json", metrics)
     return metrics

@@ -22,8 +22,11 @@ import numpy as np  # noqa: E402
 
 from digitlite.edge import atomic  # noqa: E402
 from digitlite.edge.errors import DigitliteError  # noqa: E402
+from digitlite.edge.metrics import calibration  # noqa: E402
 from digitlite.edge.mnist import load_mnist  # noqa: E402
 from digitlite.edge.signals import signals_to  # noqa: E402
+from digitlite.train import synthetic  # noqa: E402
+from digitlite.train.calibrate import fit_temperature, fold_temperature  # noqa: E402
 from digitlite.train.config import TrainConfig  # noqa: E402
 from digitlite.train.data import eval_dataset, split_validation, training_dataset  # noqa: E402
 from digitlite.train.model import ARCHITECTURES, build_model, count_macs  # noqa: E402
@@ -87,7 +90,11 @@ class LastWeights(keras.callbacks.Callback):
 
 
 def _set_seeds(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make every op deterministic: a kernel that would add
+    in an order set by thread scheduling (so by the machine's load) uses one that does not, or
+    raises; tf.data keeps its order however its threads are scheduled."""
     keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
 
 
 def train(config: TrainConfig, log=sys.stderr) -> dict:
@@ -112,8 +119,24 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
     )
     if config.train_samples:
         x_train, y_train = x_train[: config.train_samples], y_train[: config.train_samples]
+    if config.redrawn:
+        print(f"re-drawing {config.redrawn:.0%} of the digits as pictures and reading them back", file=log, flush=True)
+        x_train, x_val = _redraw(x_train, config.redrawn, config.seed), _redraw(x_val, config.redrawn, config.seed + 1)
+    fonts = synthetic.font_files(config.fonts_dir or None) if config.negatives or config.font_digits else []
+    if config.font_digits:
+        print(f"writing {config.font_digits:,} digits in {len(fonts)} handwriting fonts", file=log, flush=True)
+        extra, labels = synthetic.font_digits(config.font_digits, config.seed, fonts)
+        x_train, y_train = np.concatenate([x_train, extra]), np.concatenate([y_train, labels.astype(y_train.dtype)])
+    classes = 10
+    if config.negatives:
+        classes = 11
+        print(f"generating {config.negatives:,} + {max(1, config.negatives // 10):,} non-digits for the 'not a digit' "
+              "class", file=log, flush=True)
+        x_train, y_train = _with_negatives(x_train, y_train, config.negatives, config.seed, x_train, y_train, fonts)
+        x_val, y_val = _with_negatives(x_val, y_val, max(1, config.negatives // 10), config.seed + 10_000,
+                                       x_val, y_val, fonts)
 
-    model = build_model(config.arch)
+    model = build_model(config.arch, classes)
     steps = math.ceil(len(x_train) / config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.learning_rate / 10,
@@ -167,6 +190,13 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
         kept = (stopper.best_epoch if best_ok else last.epoch) + 1
         print(f"interrupted: keeping the best weights so far (epoch {kept})", file=log, flush=True)
     wall = time.perf_counter() - started
+    temperature = 1.0
+    if config.calibrate:
+        val_probs = model.predict(x_val[..., None].astype(np.float32), batch_size=1000, verbose=0)
+        temperature = fit_temperature(val_probs, y_val)
+        fold_temperature(model, temperature)
+        print(f"calibrated: temperature {temperature:.3f} fitted on the {len(y_val):,} validation images",
+              file=log, flush=True)
 
     out = Path(config.out)
     default = config.arch == TrainConfig.arch
@@ -187,6 +217,12 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
                 "wall_time_seconds": round(wall, 1),
                 "train_images": int(len(x_train)),
                 "validation_images": int(len(x_val)),
+                "classes": classes,
+                "font_digits": int(config.font_digits),
+                "negatives": {"train": int(np.sum(y_train == synthetic.NOT_A_DIGIT)),
+                              "validation": int(np.sum(y_val == synthetic.NOT_A_DIGIT))},
+                "temperature": round(temperature, 6),
+                "validation": _validation_figures(model, x_val, y_val),
                 "config": dataclasses.asdict(config),
                 "versions": _versions(),
             }
@@ -196,6 +232,35 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
         raise DigitliteError(f"{out}: cannot write the model or its report ({e.strerror or e}); "
                              "nothing is half-written: each file is replaced whole or not at all") from None
     return metrics
+
+
+def _redraw(images: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """``images`` with a ``share`` of them (a fixed, seeded choice) re-drawn and read back (synthetic.redrawn)."""
+    picked = np.flatnonzero(np.random.default_rng(seed).random(len(images)) < share)
+    out = images.copy()
+    out[picked] = synthetic.redrawn(images[picked], seed)
+    return out
+
+
+def _with_negatives(images, labels, count: int, seed: int, digits, digit_labels, fonts):
+    """``images``/``labels`` with ``count`` generated non-digits (class 10) appended; the halves are cut
+    from ``digits`` (training digits for the training set, validation ones for validation)."""
+    extra, _ = synthetic.generate(count, seed, digits, digit_labels, fonts=fonts)
+    return (np.concatenate([images, extra]),
+            np.concatenate([labels, np.full(len(extra), synthetic.NOT_A_DIGIT, labels.dtype)]))
+
+
+def _validation_figures(model, x_val, y_val) -> dict:
+    """On the validation set: digits read right, non-digits answered "not a digit", calibration."""
+    probs = model.predict(x_val[..., None].astype(np.float32), batch_size=1000, verbose=0)
+    pred = probs.argmax(axis=1)
+    digit = y_val < 10
+    out = {"digits": int(digit.sum()), "digit_accuracy": float(np.mean(pred[digit] == y_val[digit]))}
+    if (~digit).any():
+        out.update(non_digits=int((~digit).sum()), rejected=float(np.mean(pred[~digit] == synthetic.NOT_A_DIGIT)))
+    cal = calibration(pred == y_val, probs.max(axis=1))
+    out["ece"] = round(cal["ece"], 6)
+    return out
 
 
 def _versions() -> dict:
