@@ -295,16 +295,20 @@ def ink_floor(sample: np.ndarray, frame: bool = False) -> float:
     A camera frame keeps a fixed floor (MIN_INK_CONTRAST: its benchmark's noise and blur need
     it).  A still image's floor follows its paper: ink stands out from the paper's own texture
     and noise by FAINT_SIGMAS robust sigmas (most sampled pixels are paper), and by at least
-    MIN_FAINT, so that a faint pencil or a blurred ballpoint in a dim photo is still ink.
+    MIN_FAINT, so that a faint pencil or a blurred ballpoint in a dim photo is still ink, and the
+    grain of a noisy photo of empty paper is not.
     """
     if frame:
         return MIN_INK_CONTRAST
     few = sample[::4] if len(sample) >= 4096 else sample
     k = len(few) // 2
-    median = float(np.partition(few, k)[k])
-    spread = np.abs(few - np.float32(median))
-    mad = float(np.partition(spread, k)[k])
-    return min(MIN_INK_CONTRAST, max(MIN_FAINT, median + FAINT_SIGMAS * 1.4826 * mad))
+    ordered = np.partition(few, k)
+    median = float(ordered[k])
+    # The spread from the half below the median: paper only, even where a broad digit covers
+    # much of the picture (its ink would widen a spread taken from both sides).
+    below = np.float32(median) - ordered[:k]
+    spread = float(np.partition(below, len(below) // 2)[len(below) // 2]) if len(below) else 0.0
+    return max(MIN_FAINT, median + FAINT_SIGMAS * 1.4826 * spread)
 
 
 def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: bool = False,
@@ -329,8 +333,11 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     idx = samples(*strength.shape)
     sample = strength.ravel()[idx]
     floor = ink_floor(sample, frame)
-    if float(strength.max()) < floor:
+    strongest = float(strength.max())
+    if strongest < floor:
         raise ImageError(f"{name}: no digit found (blank or uniform image)")
+    if not frame:  # nothing stands out from the paper's noise: blank; else ink from the usual floor on
+        floor = min(floor, MIN_INK_CONTRAST)
     mask = strength > max(otsu_threshold(sample), floor)
     if not frame:
         # A marker's stroke wider than the paper's window is partly taken for paper (a hole in a
@@ -340,7 +347,7 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
         if THICK_STROKE * width > window:
             strength = ink_map(gray, dark, min(1.0, THICK_STROKE * width / min(gray.shape)))
             sample = strength.ravel()[idx]
-            floor = ink_floor(sample, frame)
+            floor = min(ink_floor(sample, frame), MIN_INK_CONTRAST)
             mask = strength > max(otsu_threshold(sample), floor)
     # A page's lines are looked for where the image is big enough to hold a page (not in an
     # MNIST-style crop, whose strokes cross most of it).
@@ -684,8 +691,8 @@ def _digit_like(mask: np.ndarray, box, frame: bool = True) -> bool:
     more, a "1" nearly all) and, in a camera frame, big enough not to be a speck (a still
     image's small marks are judged by ``_too_small``).  A still image's thin strokes may fill
     less of their box (a 7 drawn with a 1-pixel line) when they are long: the ink's length (its
-    area over its stroke width) is MIN_LENGTH times the box's longer side or more, which a straight
-    piece of a line across the box is not."""
+    area over its stroke width) is MIN_LENGTH times the box's longer side or more, which scattered
+    dashes are not (what is left of a page's line is dropped before: ``lines.remnants``)."""
     x0, y0, x1, y1 = box
     if x1 - x0 > MAX_WIDTH * (y1 - y0):
         return False

@@ -20,17 +20,17 @@ class TrainConfig:
     learning_rate: float = _opt(3e-3, "peak learning rate (reached after one warm-up epoch, then cosine decay)")
     weight_decay: float = _opt(0.05, "AdamW decoupled weight decay, on kernels only (not BatchNorm or biases)")
     val_size: int = _opt(5000, "training images held out for validation")
-    patience: int = _opt(8, "stop after this many epochs without a better validation loss, counted from 60%% "
+    patience: int = _opt(20, "stop after this many epochs without a better validation loss, counted from 60%% "
                          "of the epochs on (before that the cosine schedule's learning rate is still high)")
     augment: bool = _opt(True, "random rotation, zoom, shear and shift of the training images")
     seed: int = _opt(1, "random seed (split, shuffling, augmentation, initial weights)")
     train_samples: int = _opt(0, "train on the first N images after the split (0: all); for quick runs")
-    redrawn: float = _opt(0.35, "share of the training digits re-drawn as pictures and read back the way the edge "
+    redrawn: float = _opt(0.5, "share of the training digits re-drawn as pictures and read back the way the edge "
                           "runtime reads a photo, so that its marks on the input are no sign of 'not a digit'")
     negatives: int = _opt(24000, "generated non-digits (letters, symbols, scribbles, half digits, paper) that teach an "
                           "eleventh class, 'not a digit'; a tenth as many more are held out for validation (0: a "
                           "ten-class model)")
-    font_digits: int = _opt(6000, "digits written in handwriting fonts (a European 1 and 7, open 4s), drawn as "
+    font_digits: int = _opt(8000, "digits written in handwriting fonts (a European 1 and 7, open 4s), drawn as "
                             "pictures and read back, added to the training digits")
     fonts_dir: str = _opt("", "a folder holding the handwriting fonts' npm tarballs, for a machine without network "
                           "(default: the cache, else the npm registry, once)")
