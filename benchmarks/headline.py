@@ -41,9 +41,20 @@ def rows(results: Path) -> list[tuple[str, str, str]]:
     out.append(("one interpreter call, 1 thread, p50 (LiteRT)", f"**{row['call']['p50_us']:.1f} µs**" if row else None,
                 "digitlite bench"))
     world = _load(results, "realworld")
-    acc = (world or {}).get("accuracy", {}).get("source=strokes")
-    out.append(("photos and drawings of pen-stroke digits (not MNIST)",
-                f"**{acc['accuracy'] * 100:.1f}%** of {acc['total']:,}" if acc else None, "realworld"))
+    real = (world or {}).get("real", {})
+    single = real.get("single", {}).get("groups", {}).get("all")
+    out.append(("real photos, scans and drawings of one handwritten digit (`../shared/real_photos`, 52 repositories)",
+                f"**{single['right'] / single['total'] * 100:.1f}%** of {single['total']:,} read right, "
+                f"{single['sure_wrong']} wrong at over 90% confidence" if single else None, "realworld"))
+    numbers = real.get("multi", {}).get("groups", {}).get("all")
+    out.append(("real handwritten numbers, read whole (`classify --multi`)",
+                f"**{numbers['right'] / numbers['total'] * 100:.1f}%** of {numbers['total']:,}" if numbers else None,
+                "realworld"))
+    nd = next((r for r in (_load(results, "nondigits") or {}).get("rows", [])
+               if r.get("model") == MODEL and r.get("floor") == 0), None)
+    out.append(("letters, symbols, scribbles, half digits, shadows, sheet edges (rendered; fonts never trained on)",
+                f"**{nd['refused']['all non-digits']['rate'] * 100:.1f}%** answered \"not a digit\"; empty paper "
+                f"**{nd['refused']['empty paper']['rate'] * 100:.1f}%** \"no digit\"" if nd else None, "nondigits"))
     camera = _load(results, "camera")
     groups = (camera or {}).get("desk", {}).get("per_frame", {}).get("groups", {})
     if "digit" in groups and "empty" in groups:

@@ -27,6 +27,7 @@ MARKERS = ("<!-- mcu-results:begin -->", "<!-- mcu-results:end -->")
 
 def measure(model: Path, images: np.ndarray, labels: np.ndarray, data_dir: str | None = None) -> dict:
     """Export ``model`` for a microcontroller and check and time what was exported."""
+    from digitlite.edge.digest import sha256_file
     from digitlite.edge.mcu import export_mcu, load_sources, tflm_version
     from digitlite.edge.runtime import Model
 
@@ -46,7 +47,8 @@ def measure(model: Path, images: np.ndarray, labels: np.ndarray, data_dir: str |
     scale = bundle["output"]["scale"] or 1.0
     steps = np.round(np.abs(micro.dequantize(outputs) - litert_probs) / scale).astype(int).max(axis=1)
     return {
-        "model": model.name, "model_bytes": bundle["model_bytes"], "arena_bytes": bundle["arena_bytes"],
+        "model": model.name, "sha256": sha256_file(model), "model_bytes": bundle["model_bytes"],
+        "arena_bytes": bundle["arena_bytes"],
         "arena_measured_bytes": bundle["arena_measured_bytes"], "arena_margin_bytes": bundle["arena_margin_bytes"],
         "ram_bytes": bundle["ram_bytes"], "operators": bundle["operators"], "images": len(images),
         "accuracy": float(np.mean(predictions == labels)), "card_accuracy": bundle["accuracy"],

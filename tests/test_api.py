@@ -165,3 +165,39 @@ def test_a_bytes_stream_of_a_png(clf, mnist):
     buf = io.BytesIO()
     Image.fromarray(255 - mnist.test_images[1]).save(buf, format="PNG")
     assert clf.classify(buf.getvalue()).digit == 2
+
+
+def pen(strokes, size=200, width=7) -> np.ndarray:
+    """Pen strokes (points in a unit box) drawn dark on white: float gray."""
+    from PIL import ImageDraw
+
+    img = Image.new("L", (size, size), 255)
+    draw = ImageDraw.Draw(img)
+    for stroke in strokes:
+        draw.line([(x * size, y * size) for x, y in stroke], fill=0, width=width, joint="curve")
+    return np.asarray(img, np.float32)
+
+
+LETTERS = {
+    "A": [[(0.2, 0.85), (0.5, 0.15), (0.8, 0.85)], [(0.32, 0.58), (0.68, 0.58)]],
+    "H": [[(0.25, 0.15), (0.25, 0.85)], [(0.75, 0.15), (0.75, 0.85)], [(0.25, 0.5), (0.75, 0.5)]],
+    "#": [[(0.4, 0.15), (0.33, 0.85)], [(0.68, 0.15), (0.61, 0.85)], [(0.15, 0.38), (0.85, 0.38)],
+          [(0.13, 0.62), (0.83, 0.62)]],
+}
+
+
+def test_the_shipped_model_says_not_a_digit_for_a_letter_and_reads_a_digit(clf, tmp_path):
+    assert clf.model.classes == 11
+    for name, strokes in LETTERS.items():
+        reading = clf.classify(pen(strokes), name)
+        assert reading.digit is None and reading.reason == "not a digit", (name, reading)
+        assert reading.not_a_digit == reading.confidence > 0.5
+    seven = clf.classify(pen([[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]]), "7")
+    assert seven.digit == 7 and seven.reason is None and seven.not_a_digit < 0.5
+    # the command line says the same, in words and in JSON
+    Image.fromarray(pen(LETTERS["A"]).astype(np.uint8)).save(tmp_path / "a.png")
+    text = run_cli("classify", str(tmp_path / "a.png"))
+    assert text.returncode == 0 and text.stdout.split("  ")[1:] == ["-", text.stdout.split("  ")[2], "(not a digit)\n"]
+    record = json.loads(run_cli("classify", str(tmp_path / "a.png"), "--json").stdout)
+    assert record["digit"] is None and record["reason"] == "not a digit" and record["not_a_digit"] == record["confidence"]
+    assert len(record["probabilities"]) == 10

@@ -10,7 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from digitlite.benchmarks import camera, quantization, realworld
+from conftest import NPM
+from PIL import Image
+
+from digitlite.benchmarks import camera, nondigits, quantization, realworld
 from digitlite.edge.preprocess import load_image
 
 
@@ -48,7 +51,7 @@ def test_real_world_evaluation_counts_every_image(tmp_path, mnist, quantized):
     assert acc["source=strokes"]["total"] + acc["source=mnist-shapes"]["total"] == 20
     assert acc["all"]["correct"] == 20 - len(result["wrong"])
     table = realworld.markdown({**result, "model": "m.tflite", "seed": 3})
-    assert "| all images | 20 |" in table
+    assert "| all rendered images | 20 |" in table
 
 
 def test_quantization_table_from_cards(quantized, tmp_path):
@@ -209,3 +212,112 @@ def test_web_benchmark_measures_both_pages_and_reads_every_digit(tmp_path):
     (tmp_path / "web.json").write_text(json.dumps(result))
     row = next(r for r in headline.rows(tmp_path) if r[2] == "web")
     assert row[1].startswith("**") and "gzipped once" in row[1]
+
+
+def fake_real_set(folder, mnist):
+    """A real-photos folder as ../shared/real_photos lays it out: single/, multi/ and labels.csv (labels as
+    strings: a number keeps its leading zero)."""
+    (folder / "single").mkdir(parents=True)
+    (folder / "multi").mkdir()
+    rows = []
+    for k in range(4):
+        Image.fromarray(255 - mnist.test_images[k]).resize((112, 112)).save(folder / "single" / f"r__d__{k}.png")
+        rows.append((f"single/r__d__{k}.png", str(mnist.test_labels[k]), "drawn" if k % 2 else "photo", "r/d"))
+    zero = mnist.test_images[int(np.flatnonzero(mnist.test_labels == 0)[0])]
+    seven = mnist.test_images[0]
+    pair = np.concatenate([np.zeros((28, 8), np.uint8), zero, np.zeros((28, 10), np.uint8), seven,
+                           np.zeros((28, 8), np.uint8)], axis=1)
+    Image.fromarray(255 - pair).resize((pair.shape[1] * 4, 112)).save(folder / "multi" / "r__d__07.png")
+    rows.append(("multi/r__d__07.png", "07", "drawn", "r/d"))
+    with open(folder / "labels.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("file", "label", "kind", "source_repo"), *rows])
+    return folder
+
+
+def test_the_real_set_is_read_as_classify_reads_it_and_each_folder_is_a_row(tmp_path, quantized, mnist):
+    from digitlite.edge.runtime import Model
+
+    real = fake_real_set(tmp_path / "real", mnist)
+    result = realworld.evaluate_real(real, Model(quantized[0] / "digits_int8.tflite"))
+    single, multi = result["single"]["groups"], result["multi"]["groups"]
+    assert single["all"]["total"] == 4 and single["photo"]["total"] == 2 and single["drawn"]["total"] == 2
+    assert single["all"]["right"] + len(result["single"]["misses"]) == 4
+    assert multi["all"]["total"] == 1 and multi["all"]["right"] + len(result["multi"]["misses"]) == 1
+    cal = result["single"]["calibration"]
+    assert cal["samples"] + sum(m["why"] is not None and m["confidence"] is None for m in result["single"]["misses"]) == 4
+    table = realworld.markdown({"accuracy": {}, "model": "m.tflite", "seed": 1, "images": 0, "seconds": 0,
+                                "real": result, "mnist_calibration": cal})
+    assert "| **single digits (headline)** | 4 |" in table and "| **numbers, read whole** (`--multi`) | 1 |" in table
+    assert "| MNIST test (10,000) |" in table and "ECE" in table
+
+
+def test_the_training_never_sees_the_fonts_the_non_digit_benchmark_tests_with():
+    from digitlite.train.synthetic import FONT_LETTERS, FONTS
+
+    assert not {p.name for p in FONTS} & {p.name for p in nondigits.FONTS}
+    assert not set(nondigits.LETTERS) & set("OoQDIlijJSsZzBbGgq0123456789")
+    assert not set(FONT_LETTERS) & set("OoQDIlijJSsZzBbGgq0123456789")
+
+
+def test_the_non_digit_set_is_seeded_and_scored_per_kind(tmp_path, quantized, mnist):
+    fonts = nondigits.font_files(str(NPM))[:2]
+    a = nondigits.build_set(tmp_path / "a", 2, seed=5, fonts=fonts, mnist_images=mnist.test_images,
+                            mnist_labels=mnist.test_labels)
+    b = nondigits.build_set(tmp_path / "b", 2, seed=5, fonts=fonts, mnist_images=mnist.test_images,
+                            mnist_labels=mnist.test_labels)
+    rows = list(csv.DictReader(open(a / "labels.csv")))
+    assert {r["kind"] for r in rows} == set(nondigits.KINDS) and len(rows) == 2 * 3 + 2 * 5
+    assert all((a / r["file"]).read_bytes() == (b / r["file"]).read_bytes() for r in rows)
+    assert all(load_image(a / r["file"]).size > 0 for r in rows)
+    real = fake_real_set(tmp_path / "real", mnist)
+    scored = nondigits.evaluate(a, real, quantized[0] / "digits_int8.tflite", [0.0, 0.9])
+    assert [e["floor"] for e in scored] == [0.0, 0.9]
+    for e in scored:
+        assert e["refused"]["all non-digits"]["of"] == 14 and e["refused"]["empty paper"]["of"] == 2
+        assert e["real"]["images"] == 4 and e["real"]["right"] + e["real"]["refused"] <= 4
+    # a higher floor refuses at least as much
+    assert scored[1]["refused"]["all non-digits"]["refused"] >= scored[0]["refused"]["all non-digits"]["refused"]
+    table = nondigits.markdown({"seed": 5, "images": len(rows), "machine": {"cpu": "x"}, "rows": scored})
+    assert table.count("| `digits_int8.tflite` |") == 2 and "**all non-digits**" in table
+
+
+def test_the_fonts_offline_without_a_copy_is_one_line(tmp_path):
+    from digitlite.edge.errors import DigitliteError
+
+    with pytest.raises(DigitliteError, match="--fonts-dir"):
+        nondigits.font_files(str(tmp_path))
+
+
+def test_the_headline_quotes_the_real_set_and_the_non_digits(tmp_path):
+    from digitlite.benchmarks import headline
+
+    (tmp_path / "realworld.json").write_text(json.dumps({"real": {
+        "single": {"groups": {"all": {"right": 308, "refused": 1, "sure_wrong": 0, "total": 311}}},
+        "multi": {"groups": {"all": {"right": 40, "total": 44}}}}}))
+    (tmp_path / "nondigits.json").write_text(json.dumps({"rows": [{"model": headline.MODEL, "floor": 0.0, "refused": {
+        "all non-digits": {"rate": 0.952}, "empty paper": {"rate": 1.0}}}]}))
+    figures = {what: figure for what, figure, _ in headline.rows(tmp_path)}
+    real = next(f for w, f in figures.items() if w.startswith("real photos"))
+    assert real == "**99.0%** of 311 read right, 0 wrong at over 90% confidence"
+    assert next(f for w, f in figures.items() if w.startswith("real handwritten numbers")) == "**90.9%** of 44"
+    assert next(f for w, f in figures.items() if w.startswith("letters")).startswith("**95.2%** answered")
+
+
+def test_the_readme_headline_is_what_the_results_give():
+    from digitlite.benchmarks import common, headline
+
+    text = common.README.read_text()
+    block = text.split(headline.MARKERS[0], 1)[1].split(headline.MARKERS[1], 1)[0].strip()
+    assert block == headline.markdown(common.RESULTS).strip(), "re-run python -m digitlite.benchmarks.headline --update-readme"
+
+
+def test_the_results_describe_the_shipped_model():
+    from digitlite.benchmarks import common
+    from digitlite.edge.classify import default_model
+    from digitlite.edge.digest import sha256_file
+
+    shipped = sha256_file(default_model())
+    cards = json.loads((common.RESULTS / "quantization.json").read_text())
+    assert next(c for c in cards if c["file"] == "digits_int8.tflite")["sha256"] == shipped
+    mcu = json.loads((common.RESULTS / "mcu.json").read_text())
+    assert next(m for m in mcu["models"] if m["model"] == "digits_int8.tflite")["sha256"] == shipped
