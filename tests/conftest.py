@@ -108,7 +108,7 @@ def tiny_model(tmp_path_factory, mnist_dir):
     eleven-class training has its own tests, in test_train.py)."""
     out = tmp_path_factory.mktemp("tiny")
     result = run_cli("train", "--train-samples", "2000", "--val-size", "500", "--epochs", "2",
-                     "--batch-size", "64", "--negatives", "0", "--redrawn", "0", "--out", str(out),
+                     "--batch-size", "64", "--negatives", "0", "--redrawn", "0", "--font-digits", "0", "--out", str(out),
                      "--data-dir", str(mnist_dir))
     assert result.returncode == 0, result.stderr
     return out / "digits.keras"

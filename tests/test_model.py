@@ -26,7 +26,8 @@ def test_rescaling_is_inside_the_model():
 
 
 def test_default_stays_within_its_parameter_budget():
-    assert build_model(DEFAULT_ARCH).count_params() <= 60_000
+    """At most 120,000 parameters: about 120 KB as int8, well inside a Pi's cache and a web page's download."""
+    assert build_model(DEFAULT_ARCH).count_params() <= 120_000
 
 
 def test_micronet_fits_a_small_microcontroller_by_design():

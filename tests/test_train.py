@@ -92,7 +92,7 @@ def test_metrics_json_describes_the_saved_model(trained):
     test = metrics["test"]
     assert test["samples"] == 10000
     cm = np.array(test["confusion_matrix"])
-    assert cm.shape == (10, 10) and cm.sum() == 10000
+    assert cm.shape == (11, 11) and cm.sum() == 10000 and not cm[10].any()  # no test digit is "not a digit"
     assert np.trace(cm) / 10000 == pytest.approx(metrics["test_accuracy"])
     assert [row["support"] for row in test["per_class"]] == cm.sum(axis=1).tolist()
     assert len(metrics["history"]["loss"]) == len(metrics["history"]["val_accuracy"]) == 2
@@ -119,7 +119,7 @@ def test_same_seed_same_model(mnist_dir, tmp_path):
 
     def run(out):
         cfg = TrainConfig(train_samples=600, val_size=300, epochs=1, batch_size=64, out=str(tmp_path / out),
-                          data_dir=str(mnist_dir))
+                          data_dir=str(mnist_dir), negatives=200, redrawn=0.3, font_digits=100, fonts_dir=str(NPM))
         return train(cfg, log=open(os.devnull, "w"))
 
     a, b = run("a"), run("b")
@@ -148,7 +148,8 @@ def _wait_for(proc: subprocess.Popen, marker: str, timeout: float = 120) -> list
 
 def test_ctrl_c_keeps_the_best_model_so_far(tmp_path, mnist_dir):
     proc = _start_training(tmp_path, mnist_dir, "--train-samples", "2000", "--val-size", "500",
-                           "--epochs", "500", "--batch-size", "64")
+                           "--epochs", "500", "--batch-size", "64", "--negatives", "200", "--redrawn", "0",
+                           "--font-digits", "0")
     _wait_for(proc, "epoch   2/500")
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
@@ -159,13 +160,14 @@ def test_ctrl_c_keeps_the_best_model_so_far(tmp_path, mnist_dir):
     import keras
 
     model = keras.models.load_model(tmp_path / "digits.keras")
-    assert model.output_shape == (None, 10)
+    assert model.output_shape == (None, 11)
 
 
 def test_interrupt_before_the_first_epoch_leaves_the_previous_model(tmp_path, mnist_dir):
     previous = b"the previous model, which must survive"
     (tmp_path / "digits.keras").write_bytes(previous)
-    proc = _start_training(tmp_path, mnist_dir, "--epochs", "3")  # a full epoch: many seconds
+    proc = _start_training(tmp_path, mnist_dir, "--epochs", "3", "--negatives", "200", "--redrawn", "0",
+                           "--font-digits", "0")  # a full epoch of 55,000 images: many seconds
     _wait_for(proc, "training digitnet")
     proc.send_signal(signal.SIGTERM)  # a killed job is treated like Ctrl-C
     _, stderr = proc.communicate(timeout=120)

@@ -161,14 +161,15 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
     )
     stop = StopRequest()
     last = LastWeights(stop)
-    print(
-        f"training {config.arch}: {model.count_params():,} parameters, {count_macs(model):,} MACs/image, "
-        f"{len(x_train):,} training / {len(x_val):,} validation images, up to {config.epochs} epochs",
-        file=log, flush=True,
-    )
     started = time.perf_counter()
     history = keras.callbacks.History()
     with signals_to(stop.request):
+        # said once the handler is in place, so a signal after this line always gets the answer below
+        print(
+            f"training {config.arch}: {model.count_params():,} parameters, {count_macs(model):,} MACs/image, "
+            f"{len(x_train):,} training / {len(x_val):,} validation images, up to {config.epochs} epochs",
+            file=log, flush=True,
+        )
         model.fit(
             training_dataset(x_train, y_train, config.batch_size, config.seed, config.augment),
             steps_per_epoch=steps,

@@ -417,16 +417,16 @@ function inkStrength(gray, window) {
   return strength;
 }
 
-// The weakest strength that is ink: FAINT_SIGMAS robust sigmas above the paper, at least MIN_FAINT,
-// at most MIN_INK_CONTRAST, over the sampled pixels (preprocess.ink_floor).
+// The noise floor of ink: FAINT_SIGMAS robust sigmas (from the half below the median) above the
+// paper, at least MIN_FAINT, over the sampled pixels (preprocess.ink_floor).
 function inkFloor(values, sample) {
   let picked = [];
   for (let p = 0; p < values.length; p++) if (!sample || sample[p >> 3] & (128 >> (p & 7))) picked.push(values[p]);
   if (picked.length >= 4096) picked = picked.filter((_, i) => i % 4 === 0);
-  const kth = (a, k) => Float64Array.from(a).sort()[k];
-  const k = picked.length >> 1, median = kth(picked, k);
-  const mad = kth(picked.map((v) => Math.abs(v - median)), k);
-  return Math.min(MIN_INK_CONTRAST, Math.max(MIN_FAINT, median + FAINT_SIGMAS * 1.4826 * mad));
+  const sorted = Float64Array.from(picked).sort();
+  const k = sorted.length >> 1, median = sorted[k];
+  const spread = k ? median - sorted[k - 1 - (k >> 1)] : 0;
+  return Math.max(MIN_FAINT, median + FAINT_SIGMAS * 1.4826 * spread);
 }
 
 function threshold(values, t) {
@@ -458,13 +458,14 @@ export function toInput(image, sample = null) {
   let floor = inkFloor(strength.data, sample);
   let strongest = 0;
   for (const v of strength.data) strongest = Math.max(strongest, v);
-  if (strongest < floor) throw new NoDigit(NO_DIGIT);
+  if (strongest < floor) throw new NoDigit(NO_DIGIT);  // nothing stands out from the paper's noise
+  floor = Math.min(floor, MIN_INK_CONTRAST);
   let raw = threshold(strength.data, Math.max(otsuThreshold(strength.data, sample), floor));
   // a marker's stroke wider than the paper's window: the paper estimated again over a wider one
   const width = strokeWidth(raw, w, h), window = Math.max(7, Math.floor(Math.min(w, h) * 0.2)) | 1;
   if (THICK_STROKE * width > window) {
     strength = inkStrength(gray, Math.min(1, THICK_STROKE * width / Math.min(w, h)));
-    floor = inkFloor(strength.data, sample);
+    floor = Math.min(inkFloor(strength.data, sample), MIN_INK_CONTRAST);
     raw = threshold(strength.data, Math.max(otsuThreshold(strength.data, sample), floor));
   }
   const { mask, kept } = candidates(raw, w, h);
