@@ -18,7 +18,7 @@ def test_the_shipped_card_reads_and_writes_back_the_same():
 
     card = ModelCard.of(SHIPPED)
     assert card.file == SHIPPED.name and card.variant == "int8" and card.full_integer is True
-    assert card.tflite_accuracy == pytest.approx(0.9962) and card.size_bytes == SHIPPED.stat().st_size
+    assert 0.99 < card.tflite_accuracy < 1 and card.size_bytes == SHIPPED.stat().st_size
     on_disk = {k: v for k, v in json.loads(SHIPPED.with_suffix(".json").read_text()).items() if v is not None}
     assert card.to_dict() == on_disk
     assert ModelCard.from_dict(json.loads(card.to_json())) == card

@@ -55,7 +55,8 @@ def test_bundle_holds_wheel_model_card_requirements_and_scripts(bundle):
     assert set(manifest["files"]) == files - {"bundle.json", "SHA256SUMS"}
     check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=bundle, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "99.62 %" in (bundle / "README.txt").read_text()  # from the card, not typed in
+    accuracy = json.loads((bundle / "model" / "digits_int8.json").read_text())["tflite_accuracy"]
+    assert f"{accuracy * 100:.2f} %" in (bundle / "README.txt").read_text()  # from the card, not typed in
 
 
 def test_the_wheel_is_the_builds_edge_part_with_valid_metadata(bundle):
@@ -312,7 +313,8 @@ def test_info_checks_a_model_and_names_a_missing_interpreter():
     result = run_cli("info", "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
-    assert info["interpreter"] == "litert" and info["card_accuracy"] == 0.9962
+    assert info["interpreter"] == "litert" and info["card_accuracy"] == json.loads(
+        SHIPPED.with_suffix(".json").read_text())["tflite_accuracy"]
     assert info["sha256"] == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
     missing = run_cli("info", "--runtime", "tflite")  # tflite-runtime is not in the main test install
     assert_one_line_error(missing, "no TFLite interpreter found; install tflite-runtime")
