@@ -18,6 +18,10 @@ def test_the_shipped_card_reads_and_writes_back_the_same():
 
     card = ModelCard.of(SHIPPED)
     assert card.file == SHIPPED.name and card.variant == "int8" and card.full_integer is True
+    # the accuracy the published quantization table states for the shipped file
+    published = json.loads((REPO / "benchmarks" / "results" / "quantization.json").read_text())
+    stated = next(c for c in published if c["file"] == SHIPPED.name and c["variant"] == "int8")
+    assert card.tflite_accuracy == pytest.approx(stated["tflite_accuracy"]) and card.sha256 == stated["sha256"]
     assert 0.99 < card.tflite_accuracy < 1 and card.size_bytes == SHIPPED.stat().st_size
     on_disk = {k: v for k, v in json.loads(SHIPPED.with_suffix(".json").read_text()).items() if v is not None}
     assert card.to_dict() == on_disk
