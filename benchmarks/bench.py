@@ -29,11 +29,16 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from digitlite.benchmarks.common import machine
-from digitlite.edge.card import CardError, ModelCard
-from digitlite.edge.errors import DigitliteError
-from digitlite.edge.runtime import RUNTIMES, Model, interpreter_class
+from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.runtime.card import CardError, ModelCard
+from digitlite.edge.runtime.interpreter import Model, interpreter_class
+from digitlite.edge.settings import RUNTIMES
+from digitlite.edge.util import atomic
+from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.vision.preprocess import preprocess_file
 
 WARMUP = 50
 STATUS = {"passed": "✅", "failed": "❌"}
@@ -89,7 +94,6 @@ def available_runtimes(wanted: list[str]) -> list[str]:
 
 def sample_png(image: np.ndarray, size: int = 280) -> bytes:
     """A digit as a user would hand it over: a 280x280 PNG, dark ink on white."""
-    from PIL import Image
 
     buf = io.BytesIO()
     Image.fromarray(255 - image).resize((size, size), Image.BILINEAR).save(buf, format="PNG")
@@ -98,7 +102,6 @@ def sample_png(image: np.ndarray, size: int = 280) -> bytes:
 
 def time_end_to_end(clf: Model, png: bytes, runs: int) -> list[float]:
     """Seconds per image from PNG bytes to probabilities (decode, preprocess, call)."""
-    from digitlite.edge.preprocess import preprocess_file
 
     for _ in range(10):
         clf.predict_proba(preprocess_file(png))
@@ -175,7 +178,6 @@ def versions() -> dict:
 
 def run(config: BenchConfig, stream=sys.stderr) -> dict:
     """Benchmark every combination; return the results with the machine they ran on."""
-    from digitlite.edge.mnist import load_mnist
 
     models = [Path(m) for m in config.models]
     for m in models:
@@ -242,12 +244,12 @@ def table(results: dict, markdown: bool = False) -> str:
 
 def plot(results: dict, path: Path) -> None:
     """Latency and size against accuracy, one point per model (1 thread, first runtime)."""
+    # optional: matplotlib, for --plot only
     import matplotlib
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # no display: set before pyplot loads
     import matplotlib.pyplot as plt
 
-    from digitlite.edge import atomic
 
     rows = [r for r in results["rows"] if r["status"] == "passed" and "accuracy" in r and r["threads"] == 1]
     seen, points = set(), []

@@ -23,9 +23,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from digitlite.benchmarks.bench import percentiles
-from digitlite.benchmarks.common import UpdateReadme, machine, publish
+from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.desk import FRAME, make_set
+from digitlite.benchmarks.publish import publish
+from digitlite.edge.apps.camera import FrameReader, Stabilizer
+from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.shipped import default_model
 
 MARKERS = ("<!-- camera-results:begin -->", "<!-- camera-results:end -->")
 DEV_SEEDS = (99, 2026, 7)  # what the preprocessing was tuned on; the figure is from --seed 41, held out
@@ -34,8 +41,8 @@ PASSES = 3  # each video is read this many times: a frame's time is its fastest 
 
 def make_video(path: Path, digit: np.ndarray, frames: int = 120, size=(480, 640)) -> Path:
     """The clean-paper video: ``digit`` (28x28, white on black) in dark ink, sliding across lit paper."""
+    # optional: OpenCV, the [camera] extra
     import cv2
-    from PIL import Image
 
     h, w = size
     rng = np.random.default_rng(0)
@@ -54,9 +61,9 @@ def make_video(path: Path, digit: np.ndarray, frames: int = 120, size=(480, 640)
 
 def write_desk_set(folder: Path, seed: int, clips: int, frames: int, mnist_images=None, mnist_labels=None):
     """Render the desk set to ``folder/desk.avi`` and its truth to ``folder/truth.json``; returns both paths."""
+    # optional: OpenCV, the [camera] extra
     import cv2
 
-    from digitlite.benchmarks.desk import FRAME, make_set
 
     folder.mkdir(parents=True, exist_ok=True)
     video, truth_file = folder / "desk.avi", folder / "truth.json"
@@ -78,9 +85,9 @@ def read_video(video: Path, classifier, stable: int, frames: int | None = None, 
     a new run of `digitlite camera` would be): the readings are the first pass's, each frame's
     time its fastest pass's, and the frames per second the median pass's.
     """
+    # optional: OpenCV, the [camera] extra
     import cv2
 
-    from digitlite.edge.camera import FrameReader, Stabilizer
 
     runs = []
     for _ in range(passes):
@@ -200,9 +207,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Write both videos, read them, print the figures."""
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.mnist import load_mnist
-    from digitlite.edge.runtime import Model
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.camera", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")

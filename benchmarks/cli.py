@@ -6,10 +6,12 @@ Light on purpose: the ``digitlite`` command loads it to list the options.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from digitlite.benchmarks.common import UpdateReadme
-from digitlite.edge.errors import DigitliteError
-from digitlite.edge.runtime import RUNTIMES
+from digitlite.benchmarks.publish import update_readme
+from digitlite.edge.settings import RUNTIMES
+from digitlite.edge.util.errors import DigitliteError
 
 MARKERS = ("<!-- bench-results:begin -->", "<!-- bench-results:end -->")
 
@@ -26,6 +28,7 @@ def _ints(text: str) -> list[int]:
 
 def register(subparsers) -> None:
     """Add the ``bench`` subcommand (its defaults are BenchConfig's)."""
+    # lazy: only when `digitlite` builds its full help or runs bench
     from digitlite.benchmarks.bench import BenchConfig
 
     DEFAULTS = BenchConfig(models=[])  # noqa: N806 - read-only, as the module constants elsewhere
@@ -55,10 +58,11 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Benchmark as the command line says and print the table."""
+    # lazy: `digitlite` lists this command without loading the benchmark
     from digitlite.benchmarks.bench import BenchConfig, plot, table
     from digitlite.benchmarks.bench import run as bench
-    from digitlite.edge import atomic
-    from digitlite.edge.classify import default_model
+    from digitlite.edge.runtime.shipped import default_model
+    from digitlite.edge.util import atomic
 
     if args.runs < 1 or args.min_seconds < 0:
         raise DigitliteError("--runs must be at least 1 and --min-seconds not negative")
@@ -66,8 +70,6 @@ def run(args) -> int:
     results = bench(BenchConfig(models=models, runtimes=args.runtime or ["all"], threads=args.threads,
                                 batches=args.batches, runs=args.runs, min_seconds=args.min_seconds,
                                 accuracy=not args.no_accuracy, memory=not args.no_memory, data_dir=args.data_dir))
-    import sys
-
     results["command"] = "digitlite " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "digitlite bench"
     if args.json:
         atomic.write_json(args.json, results)
@@ -76,8 +78,6 @@ def run(args) -> int:
     text = table(results, markdown=args.markdown or args.update_readme)
     print(text)
     if args.update_readme:
-        from digitlite.benchmarks.common import update_readme
-
         update_readme(table(results, markdown=True), MARKERS)
     failed = [r for r in results["rows"] if r["status"] != "passed"]
     return 1 if failed else 0

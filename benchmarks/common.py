@@ -7,7 +7,7 @@ import os
 import platform
 from pathlib import Path
 
-from digitlite.edge import atomic
+from digitlite.edge.util import atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]  # the repository, when digitlite runs from a checkout
@@ -56,43 +56,14 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
-def publish(name: str, data, table: str, markers: tuple[str, str], readme: bool, results: Path | None = None) -> None:
-    """Print the table; with ``readme``, publish it: ``results/<name>.json`` and ``<name>.md``
-    written and the table pasted between ``markers``.  A run without ``readme`` leaves the
-    repository's results folder alone, so that the figures the README quotes (its headline reads
-    them) are always those of the run that pasted them; a results folder named elsewhere is
-    always written."""
-    folder = Path(results or RESULTS)
-    if readme or folder.resolve() != RESULTS.resolve():
-        atomic.write_json(folder / f"{name}.json", data)
-        atomic.write_bytes(folder / f"{name}.md", (table + "\n").encode())
-    print(table)
-    if readme:
-        update_readme(table, markers)
-
-
 def documents(readme: Path | None = None) -> list[Path]:
     """The README and the pages of docs/ beside it: where the benchmarks' tables live."""
     readme = Path(readme or README)
     return [readme, *sorted((readme.parent / "docs").glob("*.md"))]
 
 
-def update_readme(table: str, markers: tuple[str, str], readme: Path | None = None) -> None:
-    """Replace the text between ``markers`` with ``table`` in the README or the docs/ page that
-    holds them; then refresh the README's headline figures, which quote the results."""
-    begin, end = markers
-    pages = documents(readme)
-    page = next((p for p in pages if p.is_file() and begin in p.read_text() and end in p.read_text()), None)
-    if page is None:
-        raise SystemExit(f"{pages[0]}: markers {begin} / {end} not found there nor in docs/")
-    _replace(page, table, markers)
-    from digitlite.benchmarks import headline
-
-    if markers != headline.MARKERS and headline.MARKERS[0] in pages[0].read_text():
-        _replace(pages[0], headline.markdown(RESULTS), headline.MARKERS)
-
-
-def _replace(page: Path, table: str, markers: tuple[str, str]) -> None:
+def paste(page: Path, table: str, markers: tuple[str, str]) -> None:
+    """Replace the text between ``markers`` on ``page`` with ``table`` (written atomically)."""
     begin, end = markers
     head, rest = page.read_text().split(begin, 1)
     _, tail = rest.split(end, 1)

@@ -49,6 +49,7 @@ class Truth:
 
 
 def _smooth(shape, cells, rng) -> np.ndarray:
+    # optional: OpenCV, the [camera] extra
     import cv2
 
     grid = rng.normal(0, 1, (cells, max(2, int(cells * shape[1] / shape[0])))).astype(np.float32)
@@ -57,6 +58,7 @@ def _smooth(shape, cells, rng) -> np.ndarray:
 
 def _desk(shape, rng) -> np.ndarray:
     """Wood or laminate: a base colour with grain along one axis (BGR float)."""
+    # optional: OpenCV, the [camera] extra
     import cv2
 
     dark = rng.random() < 0.6
@@ -77,6 +79,7 @@ def _rotated(points: np.ndarray, angle: float, centre) -> np.ndarray:
 
 def _draw_lines(canvas, sheet_mask, paper_kind, angle, spacing, rng, conditions):
     """Rules, a margin line or a grid, at ``angle``, on the sheet (BGR float canvas, in place)."""
+    # optional: OpenCV, the [camera] extra
     import cv2
 
     h, w = canvas.shape[:2]
@@ -123,6 +126,7 @@ def _glyph(digit: int, source: str, rng, mnist_images, mnist_labels) -> np.ndarr
 
 def _write_number(canvas, sheet_mask, digits, left, baseline, height, ink, rng, mnist_images, mnist_labels):
     """Write ``digits`` in ``ink`` with their tops at ``baseline - height``; returns their boxes."""
+    # optional: OpenCV, the [camera] extra
     import cv2
 
     boxes = []
@@ -176,6 +180,7 @@ class Clip:
 
 def make_clip(seed: int, frames: int = 150, mnist_images=None, mnist_labels=None) -> Clip:
     """A clip of ``frames`` frames: the sheet, its writing and the camera's path (see the module doc)."""
+    # optional: OpenCV, the [camera] extra
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -307,6 +312,7 @@ def truth_of(clip: Clip, index: int, margin: int = 10) -> Truth:
 
 def render_frame(clip: Clip, index: int, rng: np.random.Generator) -> np.ndarray:
     """Frame ``index`` as a BGR uint8 image: the view, lighting, shadow, blur and noise."""
+    # optional: OpenCV, the [camera] extra
     import cv2
 
     fh, fw = FRAME

@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from digitlite.benchmarks.common import RESULTS, UpdateReadme, documents, paste
+
 MARKERS = ("<!-- headline:begin -->", "<!-- headline:end -->")
 MODEL = "digits_int8.tflite"
 
@@ -100,15 +102,13 @@ def markdown(results: Path) -> str:
 
 def main(argv=None) -> int:
     """Print the headline table; with --update-readme, paste it into the README."""
-    from digitlite.benchmarks.common import RESULTS, UpdateReadme, update_readme
-
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.headline", description=__doc__.split("\n\n")[0])
     p.add_argument("--update-readme", action=UpdateReadme)
     args = p.parse_args(argv)
     table = markdown(RESULTS)
     print(table)
     if args.update_readme:
-        update_readme(table, MARKERS)
+        paste(documents()[0], table, MARKERS)  # the README: the headline is its first screen
     return 0
 
 

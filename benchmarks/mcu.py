@@ -20,16 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlite.benchmarks.common import UpdateReadme, machine, publish
+from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.publish import publish
+from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.deploy.mcu import export_mcu, load_sources, tflm_version
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.util.digest import sha256_file
 
 MARKERS = ("<!-- mcu-results:begin -->", "<!-- mcu-results:end -->")
 
 
 def measure(model: Path, images: np.ndarray, labels: np.ndarray, data_dir: str | None = None) -> dict:
     """Export ``model`` for a microcontroller and check and time what was exported."""
-    from digitlite.edge.digest import sha256_file
-    from digitlite.edge.mcu import export_mcu, load_sources, tflm_version
-    from digitlite.edge.runtime import Model
 
     with tempfile.TemporaryDirectory() as tmp:
         bundle = export_mcu(Path(tmp) / "src", model, data_dir=data_dir)
@@ -92,8 +95,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Measure the shipped models (or those given) and print (and publish) the table."""
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.mnist import load_mnist
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.mcu", description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="*", help=".tflite models with their cards (default: the shipped int8 models)")

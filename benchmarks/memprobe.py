@@ -11,9 +11,16 @@ in MB) after start-up, after loading, and at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import resource
 import sys
+
+import numpy as np
+
+from digitlite.edge.cli import main as digitlite
+from digitlite.edge.runtime.interpreter import Model
 
 
 def _peak_mb() -> float:
@@ -38,15 +45,9 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--images", type=int, default=1000)
     args = p.parse_args(argv)
-    import numpy as np
 
     started = _peak_mb()
     if args.classify:
-        import contextlib
-        import os
-
-        from digitlite.edge.cli import main as digitlite
-
         cmd = ["classify", args.classify] + (["--model", args.model] if args.model else [])
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             code = digitlite(cmd)
@@ -55,7 +56,6 @@ def main(argv=None) -> int:
         return 0
     if not args.model:
         p.error("a model is needed (or --classify FOLDER)")
-    from digitlite.edge.runtime import Model
 
     clf = Model(args.model, runtime=args.runtime, threads=args.threads)
     loaded = _peak_mb()

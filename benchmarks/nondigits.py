@@ -38,9 +38,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from digitlite.benchmarks.common import RESULTS, ROOT, UpdateReadme, machine, publish
+from digitlite.benchmarks.common import RESULTS, ROOT, UpdateReadme, machine
+from digitlite.benchmarks.publish import publish
 from digitlite.benchmarks.realworld import render_drawing, render_photo
-from digitlite.edge import atomic, npm
+from digitlite.edge.api import Classifier
+from digitlite.edge.apps.classify import classify_files
+from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.deploy import npm
+from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.util import atomic
 
 MARKERS = ("<!-- nondigits-results:begin -->", "<!-- nondigits-results:end -->")
 REAL = ROOT.parent / "shared" / "real_photos"
@@ -222,7 +228,6 @@ def build_set(folder: Path, per_kind: int = 60, seed: int = 23, fonts=None, mnis
 
 def answers(classifier, paths: list[str]) -> list[tuple[int | None, float, str | None]]:
     """(digit or None, confidence, why none) for each file, as `digitlite classify` reads it."""
-    from digitlite.edge.classify import classify_files
 
     out = []
     for r in classify_files(classifier, paths):
@@ -236,7 +241,6 @@ def answers(classifier, paths: list[str]) -> list[tuple[int | None, float, str |
 def evaluate(folder: Path, real: Path | None, model: Path, floors: list[float]) -> list[dict]:
     """For each confidence floor: "not a digit" per kind of the set, and the real digits read right
     and refused."""
-    from digitlite.edge.api import Classifier
 
     with open(folder / "labels.csv") as f:
         rows = list(csv.DictReader(f))
@@ -293,8 +297,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Build the set (unless --set holds one) and measure each model at each floor."""
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.mnist import load_mnist
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.nondigits", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", action="append", help="a .tflite model (again for several; default: the shipped one)")

@@ -31,7 +31,7 @@ Traps found on the way (the emulation, not the Pi):
   names an aarch64 python), so every command is ``python3.11 -S -m digitlite ...`` with the
   target folder on PYTHONPATH and a working folder outside the repository.
 * tflite-runtime 2.14 needs NumPy 1; OpenCV's wheels from 4.11 need NumPy 2: the
-  tflite-runtime requirements file pins both (edge/export.py).
+  tflite-runtime requirements file pins both (edge/deploy/export.py).
 
 Timings under emulation say nothing about a Pi's speed; they are printed, not published.
 """
@@ -50,9 +50,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from digitlite.benchmarks.common import UpdateReadme, machine, publish
-from digitlite.edge import atomic
-from digitlite.edge.errors import DigitliteError
+import numpy as np
+
+from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.publish import publish
+from digitlite.benchmarks.realworld import build_set
+from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.deploy.export import export_bundle
+from digitlite.edge.deploy.pi import BOOKWORM_CONSTRAINTS
+from digitlite.edge.util import atomic
+from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.vision.preprocess import load_image
 
 MARKERS = ("<!-- pi-emulation:begin -->", "<!-- pi-emulation:end -->")
 SUITE = "bookworm"
@@ -125,7 +133,6 @@ def debian_numpy(rootfs: Path) -> str:
 
 def pi_constraints(system_numpy: str) -> list[str]:
     """What install.sh constrains on Bookworm with python3-picamera2 (hence python3-numpy) installed."""
-    from digitlite.edge.export import BOOKWORM_CONSTRAINTS
 
     return [f"numpy=={system_numpy}", *BOOKWORM_CONSTRAINTS]
 
@@ -204,9 +211,6 @@ def install_sizes(site: Path, runtime: str) -> dict:
 
 def make_inputs(work: Path, images: int, mnist_dir: str | None) -> tuple[Path, Path]:
     """Photos and drawings of digits (seed 7) and a 640x480 video of some of them."""
-    from digitlite.benchmarks.realworld import build_set
-    from digitlite.edge.mnist import load_mnist
-    from digitlite.edge.preprocess import load_image
 
     folder = work / f"images-{images}"
     if not (folder / "labels.csv").exists():
@@ -215,8 +219,8 @@ def make_inputs(work: Path, images: int, mnist_dir: str | None) -> tuple[Path, P
                   mnist_labels=mnist.test_labels)
     video = work / f"clip-{images}.avi"
     if not video.exists():
+        # optional: OpenCV, the [camera] extra
         import cv2
-        import numpy as np
 
         files = sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png"))[:10]
         tmp = video.with_name(f".{video.name}.tmp.avi")
@@ -233,7 +237,6 @@ def make_inputs(work: Path, images: int, mnist_dir: str | None) -> tuple[Path, P
 
 def output_differences(x86: list, pi: list) -> dict:
     """How many images' probabilities differ between two runs, and by how much at most."""
-    import numpy as np
 
     a, b = np.asarray(x86, np.float64), np.asarray(pi, np.float64)
     if a.shape != b.shape:
@@ -345,7 +348,6 @@ def main(argv=None) -> int:
 
 def measure(args) -> dict:
     """Build everything, run both sides for each interpreter, compare."""
-    from digitlite.edge.export import export_bundle
 
     if args.samples < 1 or args.images < 10:
         raise DigitliteError("--samples must be at least 1 and --images at least 10")

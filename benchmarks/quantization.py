@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from digitlite.benchmarks.common import UpdateReadme, publish
-from digitlite.edge.card import CardError, ModelCard
+from digitlite.benchmarks.common import UpdateReadme
+from digitlite.benchmarks.publish import publish
+from digitlite.edge.runtime.card import CardError, ModelCard
 
 MARKERS = ("<!-- quantize-results:begin -->", "<!-- quantize-results:end -->")
 

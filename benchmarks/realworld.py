@@ -35,6 +35,7 @@ import csv
 import io
 import json
 import math
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -43,9 +44,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from digitlite.benchmarks.common import RESULTS, ROOT, UpdateReadme, publish
-from digitlite.edge import atomic
-from digitlite.edge.metrics import calibration
+from digitlite.benchmarks.common import RESULTS, ROOT, UpdateReadme
+from digitlite.benchmarks.publish import publish
+from digitlite.edge.apps.classify import classify_files
+from digitlite.edge.data.metrics import calibration
+from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.reading import readings
+from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.util import atomic
 
 MARKERS = ("<!-- realworld-results:begin -->", "<!-- realworld-results:end -->")
 REAL = ROOT.parent / "shared" / "real_photos"
@@ -223,7 +230,6 @@ def build_set(folder: Path, per_digit: int = 100, seed: int = 2026, mnist_images
 
 def evaluate(folder: Path, classifier) -> dict:
     """Classify every file of a built set; accuracy overall and by source, kind and condition."""
-    from digitlite.edge.classify import classify_files
 
     with open(folder / "labels.csv") as f:
         rows = list(csv.DictReader(f))
@@ -254,7 +260,6 @@ def evaluate(folder: Path, classifier) -> dict:
 def evaluate_real(real: Path, classifier) -> dict:
     """Read the real set's single digits (as `digitlite classify`) and numbers (as `classify --multi`):
     right, refused and confidently wrong per kind, every miss, and the calibration of the answers."""
-    from digitlite.edge.classify import classify_files
 
     with open(real / "labels.csv") as f:
         rows = list(csv.DictReader(f))  # every field a string: numbers keep their leading zeros
@@ -297,8 +302,6 @@ def evaluate_real(real: Path, classifier) -> dict:
 
 def mnist_calibration(model: Path, images: np.ndarray, labels: np.ndarray) -> dict:
     """How confident the model is on the MNIST test digits, and how often it is right at that confidence."""
-    from digitlite.edge.reading import readings
-    from digitlite.edge.runtime import Model
 
     answers = readings(Model(model).predict_proba(images))
     return calibration(np.array([r.digit == int(y) for r, y in zip(answers, labels)]),
@@ -307,7 +310,6 @@ def mnist_calibration(model: Path, images: np.ndarray, labels: np.ndarray) -> di
 
 def classify_memory(folder: Path, model: Path) -> dict:
     """Peak resident memory of `digitlite classify FOLDER` in a fresh process (benchmarks.memprobe)."""
-    import subprocess
 
     run = subprocess.run([sys.executable, "-m", "digitlite.benchmarks.memprobe", "--classify", str(folder), str(model)],
                          capture_output=True, text=True, timeout=600)
@@ -379,9 +381,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Build the set (unless --set names one already built) and measure a model on it."""
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.mnist import load_mnist
-    from digitlite.edge.runtime import Model
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.realworld", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")

@@ -2,7 +2,7 @@
 
     python -m digitlite.benchmarks.reject [--train-clips 40] [--epochs 6] [--seed 41] [--update-readme]
 
-The rules are edge/preprocess.py and edge/lines.py: the page's lines dropped at any angle,
+The rules are edge/vision/preprocess.py and edge/vision/lines.py: the page's lines dropped at any angle,
 pieces cut by the frame's edge, specks, dashes and scattered remnants refused.  The model is
 the other way the meter readers of AI-on-the-edge-device take: ten digit classes and an
 eleventh, "not a digit", trained on what the camera sees between digits.  Here it is trained
@@ -29,7 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlite.benchmarks.common import RESULTS, UpdateReadme, machine, publish
+from digitlite.benchmarks.camera import score, write_desk_set
+from digitlite.benchmarks.common import RESULTS, UpdateReadme, machine
+from digitlite.benchmarks.desk import digit_boxes, make_clip, render_frame
+from digitlite.benchmarks.publish import publish
+from digitlite.edge.apps.camera import FrameReader
+from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.util.quiet import import_tensorflow
+from digitlite.edge.vision import preprocess
+from digitlite.edge.vision.lines import Lines
 
 MARKERS = ("<!-- reject-results:begin -->", "<!-- reject-results:end -->")
 NOT_A_DIGIT = 10
@@ -38,8 +48,6 @@ NOT_A_DIGIT = 10
 @contextmanager
 def without_line_rules():
     """Run the pipeline with the page's lines left in (for the 'model alone' way)."""
-    from digitlite.edge import preprocess
-    from digitlite.edge.lines import Lines
 
     kept = preprocess.find_lines
     preprocess.find_lines = lambda ink, mask, tracker=None, from_edge=True: Lines(mask.shape)
@@ -61,8 +69,6 @@ def _overlap(a, b) -> float:
 def harvest(clips: int, frames: int, mnist, classifier, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """28x28 candidates from desk clips (seeds 3000 on), with and without the line rules, labelled
     by the truth: a digit's class where a candidate covers a digit, NOT_A_DIGIT where it touches none."""
-    from digitlite.benchmarks.desk import digit_boxes, make_clip, render_frame
-    from digitlite.edge.camera import FrameReader
 
     pixels, labels = [], []
     for lines_removed in (True, False):
@@ -96,7 +102,6 @@ def train_rejector(x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0):
     "Not a digit" is rare among the candidates (the rules drop most of it): its examples are
     repeated until they are a tenth of the training set.
     """
-    from digitlite.edge.quiet import import_tensorflow
 
     tf = import_tensorflow()
     keras = tf.keras
@@ -121,10 +126,9 @@ def train_rejector(x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0):
 
 def score_way(folder: Path, classifier, reject=None, lines: bool = True) -> dict:
     """Read the desk set in ``folder`` one way; digit frames right and empty frames "no digit"."""
+    # optional: OpenCV, the [camera] extra
     import cv2
 
-    from digitlite.benchmarks.camera import score
-    from digitlite.edge.camera import FrameReader
 
     truth = json.loads((folder / "truth.json").read_text())["truth"]
     reader = FrameReader(classifier)
@@ -175,10 +179,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Harvest, train, score the three ways, print (and publish) the table."""
-    from digitlite.benchmarks.camera import write_desk_set
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.mnist import load_mnist
-    from digitlite.edge.runtime import Model
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.reject", description=__doc__.split("\n\n")[0])
     p.add_argument("--train-clips", type=int, default=40, help="desk clips the candidates are taken from")

@@ -22,15 +22,18 @@ import zlib
 import numpy as np
 from PIL import Image, features
 
-from digitlite.benchmarks.common import UpdateReadme, machine, publish
+from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.publish import publish
+from digitlite.benchmarks.realworld import stroke_digit
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.vision.preprocess import ImageError, preprocess_file
 
 MARKERS = ("<!-- reliability-results:begin -->", "<!-- reliability-results:end -->")
 SIGNATURES = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*", b"RIFF"]
 
 
 def _digit(size=120) -> np.ndarray:
-    from digitlite.benchmarks.realworld import stroke_digit
-
     ink = stroke_digit(3, np.random.default_rng(0))
     return 255 - np.asarray(Image.fromarray((ink * 255).astype(np.uint8)).resize((size, size)), np.uint8)
 
@@ -98,7 +101,6 @@ def random_files(count: int, seed: int = 1) -> list[tuple[str, bytes]]:
 
 def run(corpus, classifier=None) -> dict:
     """Push each input through decode -> preprocess (-> infer); count the outcomes."""
-    from digitlite.edge.preprocess import ImageError, preprocess_file
 
     counts = {"tried": 0, "digit": 0, "clear_error": 0, "other_exception": 0}
     failures, slowest = [], 0.0
@@ -135,8 +137,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Generate the corpus, run it, print the figures."""
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.runtime import Model
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.reliability", description=__doc__.split("\n\n")[0])
     p.add_argument("--random", type=int, default=2000, help="random files behind format signatures")

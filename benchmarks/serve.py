@@ -18,17 +18,25 @@ import argparse
 import http.client
 import io
 import json
+import multiprocessing
 import os
+import re
+import signal
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
+from PIL import Image
 
 from digitlite.benchmarks.bench import percentiles
-from digitlite.benchmarks.common import UpdateReadme, machine, publish
-from digitlite.edge.errors import DigitliteError
+from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.publish import publish
+from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.util.errors import DigitliteError
 
 MARKERS = ("<!-- serve-results:begin -->", "<!-- serve-results:end -->")
 SOAK_MARKERS = ("<!-- serve-soak:begin -->", "<!-- serve-soak:end -->")
@@ -36,7 +44,6 @@ SOAK_MARKERS = ("<!-- serve-soak:begin -->", "<!-- serve-soak:end -->")
 
 def drawing(image: np.ndarray) -> bytes:
     """A digit as the page sends it: dark strokes on a white 280x280 canvas, as PNG."""
-    from PIL import Image
 
     buf = io.BytesIO()
     Image.fromarray(255 - image).resize((280, 280), Image.BILINEAR).save(buf, format="PNG")
@@ -109,7 +116,6 @@ def _burn(stop) -> None:
 @contextmanager
 def busy_cores(count: int):
     """``count`` processes that keep a core each busy while the block runs."""
-    import multiprocessing
 
     stop = multiprocessing.Event()
     burners = [multiprocessing.Process(target=_burn, args=(stop,), daemon=True) for _ in range(count)]
@@ -126,9 +132,6 @@ def busy_cores(count: int):
 @contextmanager
 def server_process(*extra: str):
     """`digitlite serve` in its own process on a free loopback port: yields (process, port)."""
-    import re
-    import signal
-    import subprocess
 
     proc = subprocess.Popen([sys.executable, "-m", "digitlite", "serve", "--port", "0", *extra], stderr=subprocess.PIPE,
                             text=True)
@@ -245,8 +248,6 @@ def soak_markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Start the server, load it, print the figures."""
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.mnist import load_mnist
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.serve", description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=3000, help="requests a row")

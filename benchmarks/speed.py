@@ -26,8 +26,22 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from digitlite.benchmarks.common import UpdateReadme, machine, publish
+from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.publish import publish
+from digitlite.benchmarks.realworld import classify_memory as probe
+from digitlite.benchmarks.realworld import render_photo, stroke_digit
+from digitlite.edge.apps.classify import classify_files
+from digitlite.edge.apps.serve import decode_drawing
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.vision.preprocess import (
+    WORK_SIDE,
+    ImageError,
+    load_gray,
+    preprocess_gray,
+)
 
 MARKERS = ("<!-- speed-results:begin -->", "<!-- speed-results:end -->")
 TARGETS_MS = {"photo": 3.0, "phone": 80.0, "canvas": 3.0}
@@ -35,9 +49,7 @@ TARGETS_MS = {"photo": 3.0, "phone": 80.0, "canvas": 3.0}
 
 def make_inputs(count: int, seed: int = 11) -> dict[str, list[bytes]]:
     """``count`` 640x480 photos, a few 12-megapixel photos and ``count`` canvas drawings."""
-    from PIL import Image
 
-    from digitlite.benchmarks.realworld import render_photo, stroke_digit
 
     rng = np.random.default_rng(seed)
     inputs: dict[str, list[bytes]] = {"photo": [], "phone": [], "canvas": []}
@@ -76,15 +88,6 @@ def time_path(run, inputs: list[bytes], rounds: int = 3) -> dict:
 
 def measure(classifier, inputs: dict[str, list[bytes]]) -> dict:
     """Time the photo and phone paths as `classify` runs them, and the canvas as the server does."""
-    from digitlite.edge.classify import classify_files
-    from digitlite.edge.preprocess import (
-        WORK_SIDE,
-        ImageError,
-        load_gray,
-        preprocess_gray,
-    )
-    from digitlite.edge.serve import decode_drawing
-
     def classify_bytes(data):
         gray, _ = load_gray(data, "photo.jpg", side=WORK_SIDE)  # what classify_files does per file
         return int(classifier.predict_proba(preprocess_gray(gray, "photo.jpg", one_digit=True))[0].argmax())
@@ -103,7 +106,6 @@ def measure(classifier, inputs: dict[str, list[bytes]]) -> dict:
 
 def classify_memory(inputs: dict[str, list[bytes]], model: Path) -> dict:
     """Peak resident memory of `digitlite classify` on the photos and phone photos, in a fresh process."""
-    from digitlite.benchmarks.realworld import classify_memory as probe
 
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("photo", "phone"):
@@ -136,8 +138,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Make the inputs, time each path, print (and publish) the table."""
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.runtime import Model
 
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")

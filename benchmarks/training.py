@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from digitlite.benchmarks import common
 from digitlite.benchmarks.common import RESULTS, UpdateReadme, machine
+from digitlite.benchmarks.publish import publish
 
 MARKERS = ("<!-- training-results:begin -->", "<!-- training-results:end -->")
 
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     extra = [a for a in args.train_args if a != "--"]
     runs = [train_once(arch, Path(args.out), extra) for arch in (args.arch or ["digitnet", "baseline"])]
     results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "runs": runs}
-    common.publish("training", results, markdown(results), MARKERS, args.update_readme, args.results)
+    publish("training", results, markdown(results), MARKERS, args.update_readme, args.results)
     return 0
 
 

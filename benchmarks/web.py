@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import shutil
 import socket
 import subprocess
@@ -36,8 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlite.benchmarks.common import ROOT, UpdateReadme, machine, publish
-from digitlite.edge.errors import DigitliteError
+from digitlite.benchmarks.common import ROOT, UpdateReadme, machine
+from digitlite.benchmarks.publish import publish
+from digitlite.benchmarks.realworld import TEMPLATES
+from digitlite.benchmarks.serve import server_process
+from digitlite.edge.deploy.web import export_web
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.util.errors import DigitliteError
 
 MARKERS = ("<!-- web-results:begin -->", "<!-- web-results:end -->")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -51,7 +58,6 @@ def draw_digit(page, digit: int, style: int = 0) -> str:
     """Clear #pad, draw a digit from the stroke templates with real pointer events, and return what
     #digit shows once the page has answered for the whole drawing (serve's page or the exported one:
     both have #pad, #clear, #digit and body[data-asked/answered])."""
-    from digitlite.benchmarks.realworld import TEMPLATES
 
     box = page.locator("#pad").bounding_box()
     page.click("#clear")
@@ -164,7 +170,6 @@ def page_call_ms(page) -> float:
 
 def python_call_ms(model: Path) -> float:
     """p50 of the Python interpreter's call on one test-like input, in ms (what serve's model call costs)."""
-    from digitlite.edge.runtime import Model
 
     lite = Model(model)
     one = lite.to_input(np.zeros((1, 28, 28), np.uint8))
@@ -173,11 +178,9 @@ def python_call_ms(model: Path) -> float:
 
 def run(loads: int, drawings: int, runtime_dir: str | None) -> dict:
     """Both pages, measured as the module docstring says."""
+    # optional: Playwright, the [dev] extra
     from playwright.sync_api import sync_playwright
 
-    from digitlite.benchmarks.serve import server_process
-    from digitlite.edge.browser import export_web
-    from digitlite.edge.classify import default_model
 
     if not Path(CHROMIUM).exists():
         raise DigitliteError(f"{CHROMIUM}: no Chromium (Debian: apt-get install chromium)")
@@ -263,8 +266,6 @@ def main(argv=None) -> int:
         print(f"digitlite.benchmarks.web: error: {e}", file=sys.stderr)
         return 1
     if args.json:
-        import json
-
         print(json.dumps(result, indent=2))
         return 0
     publish("web", result, markdown(result), MARKERS, args.update_readme)

@@ -15,14 +15,23 @@ input or a model is a ``DigitliteError`` with a one-line message.
 from __future__ import annotations
 
 import os
+import platform
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from digitlite.edge.classify import default_model
-from digitlite.edge.errors import DigitliteError
-from digitlite.edge.preprocess import (
+import digitlite
+from digitlite.edge.apps.camera import FrameReader, frames, open_capture
+from digitlite.edge.runtime.card import CardError, ModelCard
+from digitlite.edge.runtime.interpreter import Model, interpreter_version
+from digitlite.edge.runtime.reading import NumberReading, Reading, best_number, readings
+from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.util.digest import sha256_file
+from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.vision.preprocess import (
     LUMA,
     WORK_SIDE,
     Finer,
@@ -32,7 +41,6 @@ from digitlite.edge.preprocess import (
     preprocess_gray,
     to_gray,
 )
-from digitlite.edge.reading import NumberReading, Reading, best_number, readings
 
 __all__ = ["Classifier", "DigitliteError", "ImageError", "NumberReading", "Reading"]
 
@@ -43,7 +51,6 @@ def as_gray(image, name: str | None = None) -> tuple[np.ndarray, float, str]:
     Accepted: a path (str or os.PathLike), the bytes of an image file, a PIL image, or a
     numpy array (H, W) or (H, W, 3|4), integer 0-255 or float 0-1 / 0-255.
     """
-    from PIL import Image
 
     if isinstance(image, (str, os.PathLike, bytes, bytearray)):
         label = name or (str(image) if isinstance(image, (str, os.PathLike)) else "<bytes>")
@@ -91,7 +98,6 @@ class Classifier:
 
     def __init__(self, model: str | os.PathLike | None = None, runtime: str = "auto", threads: int | None = None,
                  min_confidence: float = 0.0):
-        from digitlite.edge.runtime import Model
 
         if threads is not None and threads < 1:
             raise DigitliteError(f"threads must be at least 1 (got {threads})")
@@ -147,13 +153,7 @@ class Classifier:
     def info(self, calls: int = 0) -> dict:
         """Check that the model runs here: versions, interpreter, interface, sha256, the card's accuracy,
         one call on a blank image; with ``calls``, the median and p99 of that many timed calls (µs)."""
-        import platform
-        import time
 
-        import digitlite
-        from digitlite.edge.card import CardError, ModelCard
-        from digitlite.edge.digest import sha256_file
-        from digitlite.edge.runtime import interpreter_version
 
         blank = np.zeros((1, 28, 28), np.uint8)
         started = time.perf_counter()
@@ -186,7 +186,6 @@ class Classifier:
         ``.latency_ms``); stops at ``max_frames``, the end of a file, or when the loop is left.
         Needs OpenCV (``pip install 'digitlite[camera]'``).
         """
-        from digitlite.edge.camera import FrameReader, frames, open_capture
 
         reader = FrameReader(self, roi=roi, min_confidence=self.min_confidence, ink=ink)
         cap = open_capture(str(source))

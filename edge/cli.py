@@ -9,23 +9,21 @@ heavy dependencies (TensorFlow) only when its subcommand runs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
 from importlib import metadata
 
-from digitlite.edge.errors import DigitliteError, first_line
-from digitlite.edge.export import TARGETS
-from digitlite.edge.readings_log import LOG_CHOICES
-from digitlite.edge.runtime import RUNTIME_CHOICES
-from digitlite.edge.signals import sigterm_as_ctrl_c
+import digitlite
+from digitlite.edge.settings import LOG_CHOICES, RUNTIME_CHOICES, TARGETS, parse_roi
+from digitlite.edge.util.errors import DigitliteError, first_line
+from digitlite.edge.util.signals import sigterm_as_ctrl_c
 
 ENTRY_POINT_GROUP = "digitlite.commands"
 
 
 def _version() -> str:
-    import digitlite
-
     return digitlite.__version__
 
 
@@ -47,11 +45,10 @@ def _register_eval(subparsers) -> None:
 
 
 def _run_eval(args) -> int:
-    import json
-
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.evaluate import evaluate_model
-    from digitlite.edge.metrics import format_report
+    # lazy: the command line starts without loading numpy, Pillow or the interpreter
+    from digitlite.edge.apps.evaluate import evaluate_model
+    from digitlite.edge.data.metrics import format_report
+    from digitlite.edge.runtime.shipped import default_model
 
     model = args.model or default_model()
     report = evaluate_model(model, data_dir=args.data_dir, samples=args.samples, runtime=args.runtime,
@@ -72,7 +69,7 @@ def _add_model_options(p) -> None:
 
 
 def _load_classifier(args):
-    from digitlite.edge.api import Classifier
+    from digitlite.edge.api import Classifier  # lazy: numpy, Pillow and the interpreter
 
     if args.threads is not None and args.threads < 1:
         raise DigitliteError(f"--threads must be at least 1 (got {args.threads})")
@@ -99,10 +96,9 @@ def _register_classify(subparsers) -> None:
 
 
 def _run_classify(args) -> int:
-    import json
-
-    from digitlite.edge import heap
-    from digitlite.edge.classify import classify_files, expand_paths
+    # lazy: the command line starts without loading numpy, Pillow or the interpreter
+    from digitlite.edge.apps.classify import classify_files, expand_paths
+    from digitlite.edge.util import heap
 
     heap.keep_small()  # a folder of photos: memory stays where the largest one put it
     if args.top < 1 or args.top > 10:
@@ -138,16 +134,6 @@ def _run_classify(args) -> int:
     return 1 if failed else 0
 
 
-def _roi(text: str):
-    try:
-        x, y, w, h = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected x,y,width,height in pixels, got {text!r}") from None
-    if w < 1 or h < 1 or x < 0 or y < 0:
-        raise argparse.ArgumentTypeError(f"the region {text!r} is empty or off the frame")
-    return (x, y, w, h)
-
-
 def _register_camera(subparsers) -> None:
     p = subparsers.add_parser(
         "camera", help="read digits live from a camera, a video file or a stream",
@@ -160,7 +146,7 @@ def _register_camera(subparsers) -> None:
     _add_model_options(p)
     p.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: until the end or q)")
-    p.add_argument("--roi", type=_roi, help="only look inside x,y,width,height")
+    p.add_argument("--roi", type=parse_roi, help="only look inside x,y,width,height")
     p.add_argument("--min-confidence", type=float, default=0.6,
                    help="below this probability a digit is unknown (? beside confident digits; a frame of "
                         "unknowns reads as no digit)")
@@ -186,7 +172,8 @@ def _register_camera(subparsers) -> None:
 
 
 def _run_camera(args) -> int:
-    from digitlite.edge.camera import run as camera_loop
+    # lazy: the command line starts without loading numpy, Pillow or the interpreter
+    from digitlite.edge.apps.camera import run as camera_loop
 
     if args.max_frames < 0:
         raise DigitliteError(f"--max-frames must not be negative (got {args.max_frames})")
@@ -223,11 +210,10 @@ def _register_serve(subparsers) -> None:
 
 
 def _run_serve(args) -> int:
-    import os
-
-    from digitlite.edge import heap
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.serve import serve
+    # lazy: the command line starts without loading numpy, Pillow or the interpreter
+    from digitlite.edge.apps.serve import serve
+    from digitlite.edge.runtime.shipped import default_model
+    from digitlite.edge.util import heap
 
     heap.keep_small()  # a server's memory stays where its largest request put it
     if not 0 <= args.port <= 65535:
@@ -259,8 +245,6 @@ def _register_info(subparsers) -> None:
 
 
 def _run_info(args) -> int:
-    import json
-
     if args.calls < 0:
         raise DigitliteError(f"--calls must not be negative (got {args.calls})")
     info = _load_classifier(args).info(calls=args.calls)
@@ -301,7 +285,8 @@ def _register_export(subparsers) -> None:
 
 
 def _run_export(args) -> int:
-    from digitlite.edge.export import export_bundle
+    # lazy: the command line starts without loading numpy, Pillow or the interpreter
+    from digitlite.edge.deploy.export import export_bundle
 
     manifest = export_bundle(args.out, target=args.target, model=args.model, force=args.force, data_dir=args.data_dir,
                              runtime_dir=args.runtime_dir, min_confidence=args.min_confidence)

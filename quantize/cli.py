@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from digitlite.edge.errors import DigitliteError
-from digitlite.edge.runtime import RUNTIME_CHOICES
+from digitlite.edge.settings import RUNTIME_CHOICES
+from digitlite.edge.util.errors import DigitliteError
 from digitlite.quantize import VARIANTS
 from digitlite.quantize.config import DEFAULTS, QuantizeConfig
 
@@ -47,6 +47,7 @@ def run(args) -> int:
     """Quantize as the command line says; print the table (or the cards)."""
     variants = tuple(VARIANTS if "all" in (args.variant or []) else dict.fromkeys(args.variant or DEFAULTS.variants))
     try:
+        # lazy: TensorFlow, loaded only when the command runs (and optional)
         from digitlite.quantize.quantize import format_table, output_folder, quantize
     except ImportError as e:
         raise DigitliteError(f"quantization needs TensorFlow ({e}); install it with: pip install 'digitlite[train]'") from None

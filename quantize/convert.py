@@ -15,9 +15,9 @@ import tempfile
 
 import numpy as np
 
-from digitlite.edge.errors import DigitliteError, first_line
-from digitlite.edge.quiet import import_tensorflow, quiet
-from digitlite.edge.signals import signals_to
+from digitlite.edge.util.errors import DigitliteError, first_line
+from digitlite.edge.util.quiet import import_tensorflow, quiet
+from digitlite.edge.util.signals import signals_to
 from digitlite.quantize import VARIANTS
 
 tf = import_tensorflow()
@@ -40,6 +40,7 @@ def representative_images(images: np.ndarray, labels: np.ndarray, count: int, se
 def with_fixed_batch(model, batch: int = 1):
     """The same Keras model (same weights) with its batch fixed at ``batch``: every shape in its
     graph is then static, as LiteRT.js and TensorFlow Lite Micro want it."""
+    # optional: TensorFlow, the [train] extra, for .keras files only
     import keras
 
     inputs = keras.Input(shape=model.input_shape[1:], batch_size=batch, name=model.inputs[0].name.split(":")[0])

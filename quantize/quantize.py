@@ -17,20 +17,27 @@ import hashlib
 import json
 import platform
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from digitlite.edge import atomic
-from digitlite.edge.card import ModelCard, card_path
-from digitlite.edge.digest import sha256_file
-from digitlite.edge.errors import DigitliteError
-from digitlite.edge.evaluate import load_keras_model
-from digitlite.edge.metrics import classification_report
-from digitlite.edge.mnist import load_mnist
-from digitlite.edge.runtime import Model
+from digitlite.edge.apps.evaluate import load_keras_model
+from digitlite.edge.data.metrics import classification_report
+from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.runtime.card import ModelCard, card_path
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.util import atomic
+from digitlite.edge.util.digest import sha256_file
+from digitlite.edge.util.errors import DigitliteError
 from digitlite.quantize.config import QuantizeConfig
-from digitlite.quantize.convert import VARIANTS, convert, representative_images, tf, with_fixed_batch
+from digitlite.quantize.convert import (
+    VARIANTS,
+    convert,
+    representative_images,
+    tf,
+    with_fixed_batch,
+)
 
 
 class QuantizeRejected(DigitliteError):
@@ -38,8 +45,6 @@ class QuantizeRejected(DigitliteError):
 
 
 def _versions(runtime_name: str) -> dict:
-    from importlib import metadata
-
     versions = {"python": platform.python_version(), "tensorflow": tf.__version__, "numpy": np.__version__}
     for dist in ("keras", "ai-edge-litert", "tflite-runtime"):
         try:

@@ -52,8 +52,8 @@ def mnist_dir() -> Path:
     for c in candidates:
         if c and (Path(c) / "t10k-images-idx3-ubyte.gz").is_file():
             return Path(c)
-    from digitlite.edge.errors import DataError
-    from digitlite.edge.mnist import cache_dir, load_mnist
+    from digitlite.edge.data.mnist import cache_dir, load_mnist
+    from digitlite.edge.util.errors import DataError
 
     try:
         load_mnist()  # resolves to the cache when DIGITLITE_DATA is unset, and downloads there
@@ -65,7 +65,7 @@ def mnist_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist(mnist_dir):
     """The loaded, verified MNIST arrays."""
-    from digitlite.edge.mnist import load_mnist
+    from digitlite.edge.data.mnist import load_mnist
 
     return load_mnist(mnist_dir)
 
@@ -127,7 +127,13 @@ def quantized(tiny_model, tmp_path_factory, mnist_dir):
 # --- a real browser: Debian's Chromium driven by Playwright (its own browser download does not work here) ---
 # The drawing helpers are the web benchmark's own (benchmarks/web.py): one way to draw on either page.
 
-from digitlite.benchmarks.web import CHROMIUM, CHROMIUM_ARGS, DRAWN, draw_digit, static_server  # noqa: E402, F401
+from digitlite.benchmarks.web import (  # noqa: E402, F401
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DRAWN,
+    draw_digit,
+    static_server,
+)
 
 
 @contextlib.contextmanager

@@ -26,13 +26,13 @@ if [ "$(.venv-tflite/bin/python -c 'import digitlite.edge as e; print(e.__file__
     .venv-tflite/bin/pip install -q --no-deps -e . || fail "pip could not install digitlite into .venv-tflite"
 fi
 
-requirements=$(.venv/bin/python -c "from digitlite.edge.export import REQUIREMENTS; print('\n'.join(REQUIREMENTS['requirements.txt']))")
+requirements=$(.venv/bin/python -c "from digitlite.edge.deploy.export import REQUIREMENTS; print('\n'.join(REQUIREMENTS['requirements.txt']))")
 if [ "$(cat .wheels/requirements.txt 2>/dev/null)" != "$requirements" ] || [ ! -f .wheels/bookworm-constraints.txt ]; then
     rm -rf .wheels .wheels.part
     mkdir .wheels.part
     printf '%s\n' "$requirements" > .wheels.part/requirements.txt
     # as resolved today, and as install.sh resolves them on Bookworm (NumPy 1, OpenCV below 4.11)
-    .venv/bin/python -c "from digitlite.edge.export import BOOKWORM_CONSTRAINTS; print('\n'.join(BOOKWORM_CONSTRAINTS))" \
+    .venv/bin/python -c "from digitlite.edge.deploy.export import BOOKWORM_CONSTRAINTS; print('\n'.join(BOOKWORM_CONSTRAINTS))" \
         > .wheels.part/bookworm-constraints.txt
     for constraints in /dev/null .wheels.part/bookworm-constraints.txt; do
         .venv/bin/pip download -q --only-binary=:all: -d .wheels.part -r .wheels.part/requirements.txt -c "$constraints" \
@@ -40,12 +40,12 @@ if [ "$(cat .wheels/requirements.txt 2>/dev/null)" != "$requirements" ] || [ ! -
     done
     mv .wheels.part .wheels  # whole or not at all: an interrupted download is fetched again
 fi
-.venv/bin/python -c "from digitlite.edge.browser import save_runtime; save_runtime('.npm')" \
+.venv/bin/python -c "from digitlite.edge.deploy.web import save_runtime; save_runtime('.npm')" \
     || fail "the LiteRT.js tarballs could not be fetched into .npm (offline? they need the npm registry once)"
 # the handwriting fonts: the training's (train/synthetic.py) and the "not a digit" benchmark's
 .venv/bin/python -c "
 from digitlite.benchmarks.nondigits import FONTS as BENCH
-from digitlite.edge import npm
+from digitlite.edge.deploy import npm
 from digitlite.train.synthetic import FONTS
 npm.save(list(FONTS) + list(BENCH), '.npm', flag='--fonts-dir')" \
     || fail "the handwriting fonts could not be fetched into .npm (offline? they need the npm registry once)"

@@ -9,12 +9,11 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import NPM
 from PIL import Image
 
 from digitlite.benchmarks import camera, nondigits, quantization, realworld
-from digitlite.edge.preprocess import load_image
+from digitlite.edge.vision.preprocess import load_image
 
 
 def test_every_digit_template_draws_ink_inside_the_canvas():
@@ -41,7 +40,7 @@ def test_real_world_set_is_seeded_and_complete(tmp_path, mnist):
 
 
 def test_real_world_evaluation_counts_every_image(tmp_path, mnist, quantized):
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
 
     folder = realworld.build_set(tmp_path / "set", 2, seed=3, mnist_images=mnist.test_images,
                                  mnist_labels=mnist.test_labels)
@@ -65,7 +64,7 @@ def test_quantization_table_from_cards(quantized, tmp_path):
 
 
 def test_camera_benchmark_reads_every_frame(tmp_path, mnist, quantized):
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
 
     video = camera.make_video(tmp_path / "v.avi", mnist.test_images[0], frames=10)
     result = camera.read_video(video, Model(quantized[0] / "digits_int8.tflite", threads=1), stable=3, frames=25)
@@ -118,8 +117,8 @@ def test_memprobe_reports_its_own_process(quantized):
 
 def test_the_reject_comparison_labels_candidates_and_scores_each_way(tmp_path, mnist):
     from digitlite.benchmarks import reject
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
+    from digitlite.edge.runtime.shipped import default_model
 
     classifier = Model(default_model())
     x, y = reject.harvest(1, 150, mnist, classifier)
@@ -134,14 +133,14 @@ def test_the_reject_comparison_labels_candidates_and_scores_each_way(tmp_path, m
     assert dropped["empty"]["rate"] == 1.0 and dropped["dropped_by_model"] > 0
     assert dropped["digit"]["right"] == 0  # a model that drops everything reads no digit
     with reject.without_line_rules():
-        from digitlite.edge import preprocess
+        from digitlite.edge.vision import preprocess
         assert not preprocess.find_lines(np.zeros((50, 50)), np.zeros((50, 50), bool))
-    assert preprocess.find_lines.__module__ == "digitlite.edge.lines"  # put back
+    assert preprocess.find_lines.__module__ == "digitlite.edge.vision.lines"  # put back
 
 
 def test_a_table_is_pasted_where_its_markers_are_and_the_headline_follows(tmp_path, monkeypatch):
     """Tables live in docs/ pages or the README; the README's headline is refreshed from the results."""
-    from digitlite.benchmarks import common, headline, training
+    from digitlite.benchmarks import common, headline, publish, training
 
     readme, docs = tmp_path / "README.md", tmp_path / "docs"
     docs.mkdir()
@@ -152,7 +151,7 @@ def test_a_table_is_pasted_where_its_markers_are_and_the_headline_follows(tmp_pa
     (results / "serve.json").write_text(json.dumps({"machine": {"cpu": "Test CPU", "cores": 3}, "rows": [
         {"clients": 64, "busy_cores": 2, "requests_per_second": 123.4, "resets": 0, "status_5xx": 0}]}))
     monkeypatch.setattr(common, "RESULTS", results)
-    common.update_readme("| new table |", training.MARKERS, readme)
+    publish.update_readme("| new table |", training.MARKERS, readme)
     assert (docs / "results.md").read_text() == f"# r\n{training.MARKERS[0]}\n| new table |\n{training.MARKERS[1]}\ntail\n"
     text = readme.read_text()
     assert "stale" not in text and text.endswith(f"{headline.MARKERS[1]}\nend\n")
@@ -160,31 +159,31 @@ def test_a_table_is_pasted_where_its_markers_are_and_the_headline_follows(tmp_pa
     assert "| model size | not measured |" in text  # no quantization results: never a guess
     assert "On Test CPU (3 cores)" in text
     with pytest.raises(SystemExit, match="not found"):
-        common.update_readme("x", ("<!-- nowhere:begin -->", "<!-- nowhere:end -->"), readme)
+        publish.update_readme("x", ("<!-- nowhere:begin -->", "<!-- nowhere:end -->"), readme)
 
 
 def test_a_dry_run_leaves_the_published_results_alone(tmp_path, monkeypatch, capsys):
     """Without --update-readme nothing changes in benchmarks/results: the README's headline reads
     those files, so they must stay those of the run that pasted the tables."""
-    from digitlite.benchmarks import common, training
+    from digitlite.benchmarks import common, publish, training
 
     results, readme = tmp_path / "results", tmp_path / "README.md"
     results.mkdir()
     readme.write_text(f"{training.MARKERS[0]}\nold\n{training.MARKERS[1]}\n")
     monkeypatch.setattr(common, "RESULTS", results)
     monkeypatch.setattr(common, "README", readme)
-    common.publish("training", {"x": 1}, "| dry |", training.MARKERS, readme=False)
+    publish.publish("training", {"x": 1}, "| dry |", training.MARKERS, readme=False)
     assert list(results.iterdir()) == [] and "old" in readme.read_text() and "| dry |" in capsys.readouterr().out
-    common.publish("training", {"x": 2}, "| real |", training.MARKERS, readme=True)
+    publish.publish("training", {"x": 2}, "| real |", training.MARKERS, readme=True)
     assert json.loads((results / "training.json").read_text()) == {"x": 2} and "| real |" in readme.read_text()
     elsewhere = tmp_path / "mine"
-    common.publish("training", {"x": 3}, "| mine |", training.MARKERS, readme=False, results=elsewhere)
+    publish.publish("training", {"x": 3}, "| mine |", training.MARKERS, readme=False, results=elsewhere)
     assert json.loads((elsewhere / "training.json").read_text()) == {"x": 3}  # asked for: written
 
 
 def test_mcu_benchmark_checks_the_exported_sources_against_litert(mnist, mnist_dir):
     from digitlite.benchmarks import mcu
-    from digitlite.edge.classify import default_model
+    from digitlite.edge.runtime.shipped import default_model
 
     row = mcu.measure(default_model(), mnist.test_images[:60], mnist.test_labels[:60], str(mnist_dir))
     assert row["same_as_litert"] == 60 and row["images"] == 60 and row["accuracy"] >= 0.95
@@ -236,7 +235,7 @@ def fake_real_set(folder, mnist):
 
 
 def test_the_real_set_is_read_as_classify_reads_it_and_each_folder_is_a_row(tmp_path, quantized, mnist):
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
 
     real = fake_real_set(tmp_path / "real", mnist)
     result = realworld.evaluate_real(real, Model(quantized[0] / "digits_int8.tflite"))
@@ -283,7 +282,7 @@ def test_the_non_digit_set_is_seeded_and_scored_per_kind(tmp_path, quantized, mn
 
 
 def test_the_fonts_offline_without_a_copy_is_one_line(tmp_path):
-    from digitlite.edge.errors import DigitliteError
+    from digitlite.edge.util.errors import DigitliteError
 
     with pytest.raises(DigitliteError, match="--fonts-dir"):
         nondigits.font_files(str(tmp_path))
@@ -314,8 +313,8 @@ def test_the_readme_headline_is_what_the_results_give():
 
 def test_the_results_describe_the_shipped_model():
     from digitlite.benchmarks import common
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.digest import sha256_file
+    from digitlite.edge.runtime.shipped import default_model
+    from digitlite.edge.util.digest import sha256_file
 
     shipped = sha256_file(default_model())
     cards = json.loads((common.RESULTS / "quantization.json").read_text())

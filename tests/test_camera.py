@@ -43,7 +43,7 @@ def test_a_window_with_no_display_is_one_line_not_an_abort(moving_digit):
 
 
 def test_why_no_window_can_open():
-    from digitlite.edge.camera import no_window_reason
+    from digitlite.edge.apps.camera import no_window_reason
 
     class FakeCv2:
         def __init__(self, gui):
@@ -122,8 +122,8 @@ def test_a_missing_device_is_an_error_not_a_hang():
 
 
 def test_overlay_draws_boxes_and_fps(mnist):
-    from digitlite.edge.camera import FrameResult, draw
-    from digitlite.edge.reading import NumberReading, Reading
+    from digitlite.edge.apps.camera import FrameResult, draw
+    from digitlite.edge.runtime.reading import NumberReading, Reading
 
     frame = np.full((240, 320, 3), 255, np.uint8)
     result = FrameResult(0, NumberReading((Reading(3, 0.97, (0.0,) * 10, (100, 60, 160, 180)),
@@ -156,7 +156,7 @@ def test_stable_reports_a_reading_once_it_has_held(moving_digit):
 
 
 def test_stabilizer_changes_only_after_a_reading_holds():
-    from digitlite.edge.camera import Stabilizer
+    from digitlite.edge.apps.camera import Stabilizer
 
     steady = Stabilizer(3)
     fed = ["", "", "", "4", "1", "4", "4", "4", "", "4", "", "", ""]
@@ -184,8 +184,8 @@ def test_empty_lined_paper_under_a_passing_shadow_reads_no_digit(tmp_path):
 
 def test_a_desk_clip_reads_numbers_and_empty_paper(tmp_path, mnist):
     from digitlite.benchmarks import camera as bench
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
+    from digitlite.edge.runtime.shipped import default_model
 
     video, truth_file = bench.write_desk_set(tmp_path / "desk", seed=11, clips=3, frames=90,
                                              mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
@@ -199,9 +199,9 @@ def test_a_desk_clip_reads_numbers_and_empty_paper(tmp_path, mnist):
 @pytest.mark.parametrize("shape", [(480, 640), (480, 640, 3), (1, 640), (640, 1), (1, 640, 3), (2, 2), (1, 1)])
 @pytest.mark.parametrize("kind", ["black", "saturated", "noise"])
 def test_frames_with_nothing_to_read_are_no_digit(shape, kind):
-    from digitlite.edge.camera import FrameReader
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.apps.camera import FrameReader
+    from digitlite.edge.runtime.interpreter import Model
+    from digitlite.edge.runtime.shipped import default_model
 
     reader = FrameReader(Model(default_model()))
     rng = np.random.default_rng(0)
@@ -417,7 +417,7 @@ def test_a_stream_that_stalls_is_an_error_not_a_hang(moving_digit):
 # --- what a service logs: changes and heartbeats, in a file with a size cap ---
 
 def test_changes_and_heartbeats_from_frame_records():
-    from digitlite.edge.readings_log import ChangeLog
+    from digitlite.edge.apps.readings_log import ChangeLog
 
     clock = iter([0.0, 1.0, 2.0, 30.0, 61.0, 62.0, 125.0]).__next__
     log = ChangeLog(heartbeat=60.0, clock=clock)

@@ -14,7 +14,7 @@ SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 
 
 def test_the_shipped_card_reads_and_writes_back_the_same():
-    from digitlite.edge.card import ModelCard
+    from digitlite.edge.runtime.card import ModelCard
 
     card = ModelCard.of(SHIPPED)
     assert card.file == SHIPPED.name and card.variant == "int8" and card.full_integer is True
@@ -47,7 +47,7 @@ def _model_with(tmp_path, card_text: str | None):
      "does not match m.tflite: not this model's card"),
 ])
 def test_a_bad_card_is_one_clear_error(tmp_path, card_text, fragment):
-    from digitlite.edge.card import CardError, ModelCard
+    from digitlite.edge.runtime.card import CardError, ModelCard
 
     model = _model_with(tmp_path, card_text)
     with pytest.raises(CardError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
@@ -61,6 +61,6 @@ def test_a_model_without_a_card_still_runs_and_says_so(tmp_path):
     info = run_cli("info", "--model", str(model), "--json")
     assert info.returncode == 0, info.stderr
     assert json.loads(info.stdout)["card_accuracy"] is None
-    from digitlite.edge.card import ModelCard
+    from digitlite.edge.runtime.card import ModelCard
 
     assert ModelCard.of(model, required=False) is None

@@ -33,8 +33,8 @@ def _json_lines(stdout: str) -> list[dict]:
 
 
 def test_folder_json_lines_agree_with_the_runtime_on_the_same_inputs(images, model):
-    from digitlite.edge.preprocess import preprocess_file
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
+    from digitlite.edge.vision.preprocess import preprocess_file
 
     result = run_cli("classify", str(images), "--model", model, "--json")
     assert result.returncode == 0, result.stderr
@@ -66,7 +66,7 @@ def test_save_preprocessed_writes_what_the_model_saw(images, model, tmp_path):
     result = run_cli("classify", str(images / "photo_0.jpg"), "--model", model, "--save-preprocessed", str(tmp_path))
     assert result.returncode == 0, result.stderr
     saved = np.asarray(Image.open(tmp_path / "photo_0.png"))
-    from digitlite.edge.preprocess import preprocess_file
+    from digitlite.edge.vision.preprocess import preprocess_file
 
     np.testing.assert_array_equal(saved, preprocess_file(images / "photo_0.jpg"))
 
@@ -80,8 +80,8 @@ def test_min_confidence_turns_a_guess_into_no_digit(images, model):
 
 
 def test_multi_reads_a_number_left_to_right(mnist, model, tmp_path):
-    from digitlite.edge.preprocess import find_digits
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
+    from digitlite.edge.vision.preprocess import find_digits
 
     page = np.full((300, 1000), 220.0, np.float32)
     for k, i in enumerate([1, 0, 2, 3]):
@@ -189,7 +189,7 @@ def test_bad_options(args, fragment, images, model):
 def test_the_heap_keeps_no_freed_photo_around():
     import ctypes
 
-    from digitlite.edge import heap
+    from digitlite.edge.util import heap
 
     if not heap.keep_small():
         pytest.skip("not glibc: nothing to set")

@@ -21,7 +21,7 @@ SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 
 
 def test_the_model_and_its_card_ship_in_the_package():
-    from digitlite.edge.classify import default_model
+    from digitlite.edge.runtime.shipped import default_model
 
     assert default_model() == SHIPPED and SHIPPED.stat().st_size <= 125_000
     card = json.loads(SHIPPED.with_suffix(".json").read_text())
@@ -74,7 +74,7 @@ def test_a_truncated_model_is_one_line_not_a_crash(tmp_path, keep):
 
 
 def test_layout_check_accepts_the_shipped_model_and_rejects_garbage():
-    from digitlite.edge.runtime import check_tflite_bytes
+    from digitlite.edge.runtime.interpreter import check_tflite_bytes
 
     data = SHIPPED.read_bytes()
     assert check_tflite_bytes(data) is None
@@ -110,7 +110,7 @@ def test_info_runs_the_model_and_times_calls(tmp_path):
 
 
 def test_time_calls_counts_only_timed_calls():
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
 
     clf = Model(SHIPPED, threads=1)
     times = clf.time_calls(clf.to_input(np.zeros((1, 28, 28), np.uint8)), runs=30, warmup=5)

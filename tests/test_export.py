@@ -65,7 +65,8 @@ def test_the_wheel_is_the_builds_edge_part_with_valid_metadata(bundle):
         names = zf.namelist()
         dist = wheel.name.rsplit("-", 3)[0] + ".dist-info"
         assert {n.rsplit("/", 1)[0] for n in names} == {
-            "digitlite", "digitlite/edge", "digitlite/edge/models", "digitlite/edge/web", dist}
+            "digitlite", "digitlite/edge", "digitlite/edge/models", "digitlite/edge/web", dist,
+            *(f"digitlite/edge/{part}" for part in ("runtime", "vision", "apps", "deploy", "data", "util"))}
         assert {"digitlite/__init__.py", "digitlite/__main__.py", "digitlite/edge/cli.py",
                 "digitlite/edge/models/digits_int8.tflite", "digitlite/edge/web/index.html"} <= set(names)
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/package/" in n]
@@ -87,7 +88,7 @@ def test_the_wheel_is_the_builds_edge_part_with_valid_metadata(bundle):
 
 
 def test_the_same_sources_give_the_same_wheel(bundle, tmp_path):
-    from digitlite.edge.export import build_edge_wheel
+    from digitlite.edge.deploy.pi import build_edge_wheel
 
     again = build_edge_wheel(tmp_path)
     assert again.read_bytes() == next(bundle.glob("*.whl")).read_bytes()
@@ -167,7 +168,7 @@ def test_export_keeps_a_folder_it_was_not_told_to_replace(bundle, tmp_path):
 
 
 def test_an_export_that_fails_half_way_leaves_the_previous_bundle(bundle, tmp_path, monkeypatch):
-    from digitlite.edge import export
+    from digitlite.edge.deploy import export, pi
 
     out = tmp_path / "b"
     shutil.copytree(bundle, out)
@@ -176,7 +177,7 @@ def test_an_export_that_fails_half_way_leaves_the_previous_bundle(bundle, tmp_pa
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export.shutil, "copyfile", disk_full)
+    monkeypatch.setattr(pi.shutil, "copyfile", disk_full)
     with pytest.raises(export.DigitliteError, match="No space left on device"):
         export.export_bundle(out, force=True)
     assert {f: (out / f).read_bytes() for f in _files(out)} == before
@@ -250,7 +251,7 @@ def test_install_then_run_from_the_bundle(copy, tmp_path, mnist_dir):
     from PIL import Image
     from test_preprocess import photo_of
 
-    from digitlite.edge.mnist import load_mnist
+    from digitlite.edge.data.mnist import load_mnist
 
     digit = load_mnist(mnist_dir).test_images[0]  # a 7
     Image.fromarray(photo_of(digit).astype("uint8")).save(tmp_path / "seven.png")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import assert_one_line_error, default_signals, run_cli
 
-from digitlite.edge import atomic
-from digitlite.edge.runtime import Model
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.util import atomic
 
 
 def _snapshot(folder: Path) -> dict:

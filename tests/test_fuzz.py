@@ -18,7 +18,7 @@ from digitlite.benchmarks.reliability import (
     random_files,
     run,
 )
-from digitlite.edge.preprocess import (
+from digitlite.edge.vision.preprocess import (
     ImageError,
     load_image,
     preprocess_file,

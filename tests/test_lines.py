@@ -9,8 +9,8 @@ import pytest
 from PIL import Image, ImageDraw
 from test_preprocess import similarity
 
-from digitlite.edge.lines import LineTracker, family_angle, find_lines
-from digitlite.edge.preprocess import (
+from digitlite.edge.vision.lines import LineTracker, family_angle, find_lines
+from digitlite.edge.vision.preprocess import (
     ImageError,
     find_digits,
     find_ink,

@@ -45,7 +45,7 @@ def test_the_folder_holds_the_sources_and_what_was_exported(exported):
 
 
 def test_the_resolver_names_exactly_the_models_operators(exported):
-    from digitlite.edge.mcu import model_layers
+    from digitlite.edge.deploy.mcu import model_layers
 
     model, out, bundle = exported
     ops = sorted({layer["op"] for layer in model_layers(model.read_bytes())})
@@ -77,8 +77,8 @@ def test_the_array_a_compiler_makes_is_the_model(exported, tmp_path):
 
 
 def test_the_arena_is_the_smallest_that_runs_plus_the_margin(exported):
-    from digitlite.edge.errors import DigitliteError
-    from digitlite.edge.mcu import MicroModel, cmsis_nn_scratch, model_layers
+    from digitlite.edge.deploy.mcu import MicroModel, cmsis_nn_scratch, model_layers
+    from digitlite.edge.util.errors import DigitliteError
 
     model, _, bundle = exported
     data = model.read_bytes()
@@ -93,8 +93,8 @@ def test_the_arena_is_the_smallest_that_runs_plus_the_margin(exported):
 def test_the_generated_sources_predict_what_litert_predicts(exported, mnist):
     """The bytes of model_data.cc, in TFLite Micro with the arena model_data.h states (a slice; the
     benchmark runs all 10,000)."""
-    from digitlite.edge.mcu import load_sources
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.deploy.mcu import load_sources
+    from digitlite.edge.runtime.interpreter import Model
 
     model, out, _ = exported
     micro = load_sources(out)
@@ -112,7 +112,7 @@ def test_the_generated_sources_predict_what_litert_predicts(exported, mnist):
 
 def test_the_small_model_meets_its_budget():
     """micronet: at most 20 KB of int8 model, 16 KB of arena, 99.3% on the MNIST test set."""
-    from digitlite.edge.mcu import cmsis_nn_scratch, model_layers, smallest_arena
+    from digitlite.edge.deploy.mcu import cmsis_nn_scratch, model_layers, smallest_arena
 
     data = MICRO.read_bytes()
     card = json.loads(MICRO.with_suffix(".json").read_text())
@@ -146,8 +146,8 @@ def test_without_tflite_micro_the_export_says_how_to_get_it(tmp_path, monkeypatc
     assert_one_line_error(result, "pip install 'digitlite[mcu]'")
     import platform
 
-    from digitlite.edge import mcu
-    from digitlite.edge.errors import DigitliteError
+    from digitlite.edge.deploy import mcu
+    from digitlite.edge.util.errors import DigitliteError
 
     for name in [m for m in sys.modules if m.split(".")[0] == "tflite_micro"] + ["tflite_micro"]:
         monkeypatch.setitem(sys.modules, name, None)  # not importable, as on a Pi
@@ -157,7 +157,7 @@ def test_without_tflite_micro_the_export_says_how_to_get_it(tmp_path, monkeypatc
 
 
 def test_names_and_margins():
-    from digitlite.edge.mcu import cmsis_nn_scratch, resolver_method
+    from digitlite.edge.deploy.mcu import cmsis_nn_scratch, resolver_method
 
     assert [resolver_method(o) for o in ("CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D")] == \
         ["AddConv2D", "AddMaxPool2D", "AddFullyConnected", "AddDepthwiseConv2D"]
@@ -167,13 +167,13 @@ def test_names_and_margins():
 
 
 def test_a_copy_of_the_folder_still_loads(exported, tmp_path):
-    from digitlite.edge.mcu import load_sources
+    from digitlite.edge.deploy.mcu import load_sources
 
     _, out, bundle = exported
     shutil.copytree(out, tmp_path / "copy")
     assert load_sources(tmp_path / "copy").arena_bytes == bundle["arena_bytes"]
     (tmp_path / "copy" / "model_data.h").write_text("// nothing here\n")
-    from digitlite.edge.errors import DigitliteError
+    from digitlite.edge.util.errors import DigitliteError
 
     with pytest.raises(DigitliteError, match="no kTensorArenaSize"):
         load_sources(tmp_path / "copy")

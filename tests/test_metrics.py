@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from digitlite.edge.metrics import (
+from digitlite.edge.data.metrics import (
     classification_report,
     confusion_matrix,
     format_report,

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error, idx_bytes, run_cli, write_idx
 
-from digitlite.edge import mnist as M
-from digitlite.edge.errors import DataError
+from digitlite.edge.data import mnist as M
+from digitlite.edge.util.errors import DataError
 
 pytestmark = pytest.mark.edge  # numpy and Pillow only: also run where only tflite-runtime is installed
 

@@ -19,7 +19,7 @@ from conftest import assert_one_line_error, run_cli
 from test_camera import write_video
 from test_preprocess import photo_of
 
-from digitlite.edge.errors import DigitliteError
+from digitlite.edge.util.errors import DigitliteError
 
 PATIENCE = 60.0  # seconds before a wait gives up (a busy machine is slow, not wrong)
 
@@ -151,7 +151,7 @@ def test_camera_publishes_each_change_with_a_retained_reading_and_status(broker,
 
 
 def test_readings_wait_for_a_broker_that_is_away_then_arrive_in_order(broker, capsys):
-    from digitlite.edge.mqtt import Publisher
+    from digitlite.edge.apps.mqtt import Publisher
 
     sub = Subscriber(broker.port, "t")
     publisher = Publisher(f"mqtt://127.0.0.1:{broker.port}/t", queue=2)
@@ -249,8 +249,8 @@ def test_a_bad_broker_url_is_one_line(clip, url, fragment):
 
 
 def test_urls_parse_to_host_port_topic_and_tls():
-    from digitlite.edge.mqtt import Broker as Target
-    from digitlite.edge.mqtt import parse_url
+    from digitlite.edge.apps.mqtt import Broker as Target
+    from digitlite.edge.apps.mqtt import parse_url
 
     assert parse_url("mqtt://pi.local/home/meter") == Target("pi.local", 1883, "home/meter", False)
     assert parse_url("mqtts://broker:8884/m/") == Target("broker", 8884, "m", True)

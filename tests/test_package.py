@@ -141,8 +141,8 @@ def test_build_makes_a_wheel_and_an_sdist_that_twine_accepts(built):
     # LiteRT.js is fetched by the web export, never packed: the browser page costs the wheel its few scripts
     assert not [n for n in names if n.endswith(".wasm") or "litert" in n.lower()], names
     with zipfile.ZipFile(wheel) as zf:
-        web = sum(zf.getinfo(n).compress_size for n in names if "/edge/web/" in n or "browser" in n
-                  or n.endswith("/edge/npm.py"))
+        web = sum(zf.getinfo(n).compress_size for n in names if "/edge/web/" in n
+                  or n.endswith(("/edge/deploy/web.py", "/edge/deploy/npm.py")))
     assert web < 40_000, web  # the page's scripts; its batch-1 model is the model's own size
     with tarfile.open(sdist) as tf:
         members = [m.split("/", 1)[1] for m in tf.getnames() if "/" in m]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlite.edge.imageops import components
-from digitlite.edge.preprocess import (
+from digitlite.edge.vision.imageops import components
+from digitlite.edge.vision.preprocess import (
     ImageError,
     find_digits,
     load_gray,

@@ -65,7 +65,7 @@ def test_eval_on_the_tflite_model_agrees_with_the_card(quantized, mnist_dir):
 
 
 def test_full_integer_check_catches_a_float_model(quantized):
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
 
     out, _ = quantized
     assert Model(out / "digits_int8.tflite").float_operators() == []
@@ -88,7 +88,7 @@ def test_impossible_gate_fails_and_keeps_the_previous_model(tiny_model, tmp_path
 
 def test_the_batch_one_twin_answers_every_test_image_as_the_int8_model(quantized, mnist):
     """The fixed-batch model (what LiteRT.js runs) has static shapes and the int8 model's very outputs."""
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
 
     out, result = quantized
     card = json.loads((out / "digits_int8_b1.json").read_text())
@@ -108,7 +108,7 @@ def test_the_batch_one_twin_answers_every_test_image_as_the_int8_model(quantized
 
 def test_a_batch_one_twin_that_answers_differently_is_refused(tiny_model, tmp_path, mnist_dir, monkeypatch):
     """Were the twin to differ from the int8 model (here: its last layer's bias changed), it is not written."""
-    from digitlite.edge.errors import DigitliteError
+    from digitlite.edge.util.errors import DigitliteError
     from digitlite.quantize import quantize as q
     from digitlite.quantize.config import QuantizeConfig
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitlite.edge.reading import NumberReading, Reading, best_number, best_spans, readings
+from digitlite.edge.runtime.reading import (
+    NumberReading,
+    Reading,
+    best_number,
+    best_spans,
+    readings,
+)
 
 pytestmark = pytest.mark.edge
 

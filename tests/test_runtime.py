@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import REPO, assert_one_line_error, prepared, run_cli
 
-from digitlite.edge.errors import DigitliteError
-from digitlite.edge.runtime import Model, interpreter_class
+from digitlite.edge.runtime.interpreter import Model, interpreter_class
+from digitlite.edge.util.errors import DigitliteError
 
 SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 
@@ -53,8 +53,8 @@ def _outputs_in(python: str, model, runtime: str, env=None) -> dict:
     """Raw uint8 outputs of ``model`` on the 10,000 test images, computed in another interpreter process."""
     code = (
         "import json, sys\n"
-        "from digitlite.edge.mnist import load_mnist\n"
-        "from digitlite.edge.runtime import Model\n"
+        "from digitlite.edge.data.mnist import load_mnist\n"
+        "from digitlite.edge.runtime.interpreter import Model\n"
         f"clf = Model({str(model)!r}, runtime={runtime!r})\n"
         "x = clf.to_input(load_mnist().test_images)\n"
         "raw = [clf.invoke(x[i:i + 500]).tolist() for i in range(0, len(x), 500)]\n"
@@ -137,8 +137,8 @@ def test_tflite_runtime_under_numpy2_is_a_clear_error(tmp_path):
         "sys.modules['tflite_runtime.interpreter'] = mod\n"
         "real = metadata.version\n"
         "metadata.version = lambda d: '2.14.0' if d == 'tflite-runtime' else real(d)\n"
-        "from digitlite.edge.runtime import interpreter_class\n"
-        "from digitlite.edge.errors import DigitliteError\n"
+        "from digitlite.edge.runtime.interpreter import interpreter_class\n"
+        "from digitlite.edge.util.errors import DigitliteError\n"
         "try:\n    interpreter_class('tflite')\nexcept DigitliteError as e:\n    print(e)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO))

@@ -19,8 +19,8 @@ SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 @pytest.fixture(scope="module")
 def server():
     """The server on a free loopback port, in a thread, with the shipped model."""
-    from digitlite.edge.runtime import Model
-    from digitlite.edge.serve import DigitServer
+    from digitlite.edge.apps.serve import DigitServer
+    from digitlite.edge.runtime.interpreter import Model
 
     srv = DigitServer(("127.0.0.1", 0), Model(SHIPPED), SHIPPED)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
@@ -67,8 +67,8 @@ def test_health_gives_the_model_card(server):
 
 
 def test_predict_png_and_pixels(server, mnist):
-    from digitlite.edge.preprocess import preprocess_gray
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
+    from digitlite.edge.vision.preprocess import preprocess_gray
 
     reference = Model(SHIPPED)
     for i in range(5):
@@ -85,8 +85,8 @@ def test_predict_png_and_pixels(server, mnist):
 
 
 def test_min_confidence_makes_an_unsure_answer_no_digit(mnist):
-    from digitlite.edge.runtime import Model
-    from digitlite.edge.serve import DigitServer
+    from digitlite.edge.apps.serve import DigitServer
+    from digitlite.edge.runtime.interpreter import Model
 
     srv = DigitServer(("127.0.0.1", 0), Model(SHIPPED), SHIPPED, min_confidence=1.0)
     threading.Thread(target=srv.serve_forever, daemon=True).start()

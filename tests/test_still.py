@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 from test_preprocess import photo_of, similarity
 
-from digitlite.edge.preprocess import (
+from digitlite.edge.vision.preprocess import (
     Finer,
     ImageError,
     find_digits,
@@ -71,7 +71,7 @@ def test_a_frame_drawn_round_a_digit_is_not_read_with_it():
 
 def holes(pixels: np.ndarray) -> int:
     """Background regions of a 28x28 input that the ink encloses (an 8 has two)."""
-    from digitlite.edge.imageops import border_connected, components
+    from digitlite.edge.vision.imageops import border_connected, components
 
     background = pixels < 64
     return len(components(background & ~border_connected(background))[1])

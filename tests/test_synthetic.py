@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitlite.edge.metrics import calibration
+from digitlite.edge.data.metrics import calibration
 from digitlite.train import synthetic
 from digitlite.train.calibrate import fit_temperature, fold_temperature
 

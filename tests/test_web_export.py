@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DRAWN, REPO, assert_one_line_error, chromium_page, draw_digit, run_cli, static_server
+from conftest import (
+    DRAWN,
+    REPO,
+    assert_one_line_error,
+    chromium_page,
+    draw_digit,
+    run_cli,
+    static_server,
+)
 from PIL import Image
 
 RUNTIME = REPO / ".npm"  # tests/prepare.sh puts the verified LiteRT.js tarballs here
@@ -84,8 +92,8 @@ def test_the_folder_holds_the_page_the_twin_model_and_only_the_runtime_it_loads(
 
 
 def test_pad_sample_is_pythons_threshold_sample():
-    from digitlite.edge.browser import PAD_SIDE, pad_sample
-    from digitlite.edge.lines import samples
+    from digitlite.edge.deploy.web import PAD_SIDE, pad_sample
+    from digitlite.edge.vision.lines import samples
 
     bits = np.unpackbits(np.frombuffer(pad_sample(), np.uint8))[: PAD_SIDE * PAD_SIDE]
     np.testing.assert_array_equal(np.flatnonzero(bits), samples(PAD_SIDE, PAD_SIDE))
@@ -191,8 +199,14 @@ def test_the_pages_preprocessing_and_model_give_what_python_gives(site, mnist, t
     a speck and two digits side by side: preprocess.js makes the input that serve's Python makes from
     the same canvas saved as a PNG, and LiteRT.js in the page gives the probabilities LiteRT gives here."""
     from digitlite.benchmarks.realworld import mnist_digit, stroke_digit
-    from digitlite.edge.preprocess import WORK_SIDE, ImageError, SeveralDigits, load_image, preprocess_gray
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.runtime.interpreter import Model
+    from digitlite.edge.vision.preprocess import (
+        WORK_SIDE,
+        ImageError,
+        SeveralDigits,
+        load_image,
+        preprocess_gray,
+    )
 
     folder = tmp_path / "site"
     shutil.copytree(site, folder)
@@ -338,9 +352,9 @@ def test_a_model_with_a_dynamic_batch_brings_its_twin_or_is_refused(tmp_path, qu
 
 def test_an_int8_io_model_is_refused_for_the_browser(tmp_path, monkeypatch):
     """LiteRT.js's WebAssembly path takes uint8 or float32, not int8, in and out."""
-    from digitlite.edge import browser
-    from digitlite.edge.errors import DigitliteError
-    from digitlite.edge.runtime import Model
+    from digitlite.edge.deploy import web as browser
+    from digitlite.edge.runtime.interpreter import Model
+    from digitlite.edge.util.errors import DigitliteError
 
     real = Model.describe
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitlite.edge.quiet import import_tensorflow
+from digitlite.edge.util.quiet import import_tensorflow
 
 import_tensorflow()
 

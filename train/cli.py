@@ -10,7 +10,7 @@ import argparse
 import dataclasses
 import json
 
-from digitlite.edge.errors import DigitliteError
+from digitlite.edge.util.errors import DigitliteError
 from digitlite.train.config import TrainConfig
 
 SUMMARY_KEYS = ("arch", "test_accuracy", "test_loss", "parameters", "macs_per_image", "epochs_run",
@@ -46,7 +46,7 @@ def run(args) -> int:
     except ValueError as e:
         raise DigitliteError(str(e)) from None
     try:
-        from digitlite.train.train import train
+        from digitlite.train.train import train  # lazy: TensorFlow, loaded only when the command runs
     except ImportError as e:
         raise DigitliteError(f"training needs TensorFlow ({e}); install it with: pip install 'digitlite[train]'") from None
     metrics = train(config)

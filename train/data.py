@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from digitlite.edge.quiet import import_tensorflow
+from digitlite.edge.util.quiet import import_tensorflow
 
 tf = import_tensorflow()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from digitlite.edge.quiet import import_tensorflow
+from digitlite.edge.util.quiet import import_tensorflow
 
 import_tensorflow()
 

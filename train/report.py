@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from digitlite.edge.digest import sha256_file
-from digitlite.edge.quiet import import_tensorflow
+from digitlite.edge.util.digest import sha256_file
+from digitlite.edge.util.quiet import import_tensorflow
 
 import_tensorflow()
 
@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from digitlite.edge import atomic  # noqa: E402
-from digitlite.edge.metrics import calibration, classification_report  # noqa: E402
+from digitlite.edge.data.metrics import calibration, classification_report  # noqa: E402
+from digitlite.edge.util import atomic  # noqa: E402
 
 MAX_SHOWN = 48  # misclassified digits drawn (a model at 99.6% has about 40)
 PLOTS = ("curves.png", "confusion_matrix.png", "samples.png", "misclassified.png", "feature_maps.png")

@@ -29,12 +29,16 @@ from __future__ import annotations
 
 import io
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from digitlite.edge import imageops, npm
-from digitlite.edge.preprocess import ImageError, preprocess_gray
+from digitlite.edge.deploy import npm
+from digitlite.edge.vision import imageops
+from digitlite.edge.vision.preprocess import ImageError, preprocess_gray
 
 NOT_A_DIGIT = 10  # the class index
 KINDS = ("letters", "font letters", "scribbles", "halves", "paper")
@@ -417,10 +421,6 @@ def _shares(count: int, chunk: int = 500) -> list[int]:
 def _in_parallel(function, jobs: list[tuple]) -> list:
     """``function(*job)`` for each job, in order, on every core (fresh processes: the parent may hold
     TensorFlow, which a forked child must not inherit), each read with numpy's pixel operations."""
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers <= 1:
         return [_numpy_only(function, *job) for job in jobs]

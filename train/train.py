@@ -13,18 +13,18 @@ import sys
 import time
 from pathlib import Path
 
-from digitlite.edge.quiet import import_tensorflow
+from digitlite.edge.util.quiet import import_tensorflow
 
 tf = import_tensorflow()
 
 import keras  # noqa: E402  (after TensorFlow's quiet import)
 import numpy as np  # noqa: E402
 
-from digitlite.edge import atomic  # noqa: E402
-from digitlite.edge.errors import DigitliteError  # noqa: E402
-from digitlite.edge.metrics import calibration  # noqa: E402
-from digitlite.edge.mnist import load_mnist  # noqa: E402
-from digitlite.edge.signals import signals_to  # noqa: E402
+from digitlite.edge.data.metrics import calibration  # noqa: E402
+from digitlite.edge.data.mnist import load_mnist  # noqa: E402
+from digitlite.edge.util import atomic  # noqa: E402
+from digitlite.edge.util.errors import DigitliteError  # noqa: E402
+from digitlite.edge.util.signals import signals_to  # noqa: E402
 from digitlite.train import synthetic  # noqa: E402
 from digitlite.train.calibrate import fit_temperature, fold_temperature  # noqa: E402
 from digitlite.train.config import TrainConfig  # noqa: E402

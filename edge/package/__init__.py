@@ -36,6 +36,7 @@ def __getattr__(name: str):
     # The API loads numpy, Pillow and the preprocessing: only when asked for, so that the
     # command line (which imports this package first) starts fast.
     if name in __all__:
+        # lazy: the command line imports this package first and must start fast
         from digitlite.edge import api
 
         return getattr(api, name)

@@ -50,7 +50,7 @@ async function predict(canvas) {
   const input = toInput(image, sample);
   const probs = await probabilities(input);
   const ms = performance.now() - started;
-  // Ten digits, and an eleventh output "not a digit" for a model that has one (edge/reading.py's rule).
+  // Ten digits, and an eleventh output "not a digit" for a model that has one (edge/runtime/reading.py's rule).
   const digits = probs.slice(0, 10), notDigit = probs.length > 10 ? probs[10] : 0;
   const best = digits.indexOf(Math.max(...digits));
   const reason = notDigit > digits[best] ? "not a digit" : digits[best] < config.min_confidence ? "unsure" : null;

@@ -1,6 +1,6 @@
 // The draw-a-digit pad's drawing -> the model's 28x28 input, in the browser.
 //
-// A port of edge/preprocess.py's path for one digit (`preprocess_gray(..., one_digit=True)`, what
+// A port of edge/vision/preprocess.py's path for one digit (`preprocess_gray(..., one_digit=True)`, what
 // `digitlite serve` does with the page's PNG), for what a pad can hold: dark ink on white, no page
 // lines, no camera frame. Same steps and constants: the paper under the ink (a grayscale closing),
 // ink strength (its floor from the paper's noise; the paper estimated again, wider, under a marker's
@@ -17,7 +17,7 @@ const BOX = 20, SIZE = 28, TARGET_STROKE = 2.2, MIN_LEVELS = 24, MIN_INK_CONTRAS
 const MIN_FILL = 0.05, MAX_WIDTH = 2.5, APART = [0.6, 0.1], BORDER_DIGIT = 0.25, MIN_LENGTH = 1.0;
 const MIN_FAINT = 0.03, FAINT_SIGMAS = 8, THICK_STROKE = 3, MIN_READABLE = 10, MIN_STILL_DIGIT = 0.025;
 const LUMA = [0.299, 0.587, 0.114];
-const NO_DIGIT = "no digit found: draw one";  // the server's words (edge/serve.py)
+const NO_DIGIT = "no digit found: draw one";  // the server's words (edge/apps/serve.py)
 
 export class NoDigit extends Error {}
 

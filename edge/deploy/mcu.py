@@ -18,12 +18,21 @@ the reference kernels (see ``cmsis_nn_scratch``).
 from __future__ import annotations
 
 import os
+import platform
 import re
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from digitlite.edge.errors import DigitliteError
+from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.deploy.bundle import check_out, export_folder, write_manifest
+from digitlite.edge.runtime.card import ModelCard
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.util.digest import sha256_file
+from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.util.quiet import captured, quiet
 
 ARENA_ALIGN = 16  # TFLM aligns the arena's buffers to 16 bytes
 ARRAY_NAME = "g_digits_model"
@@ -31,9 +40,9 @@ ARRAY_NAME = "g_digits_model"
 
 def import_tflm():
     """TensorFlow Lite Micro's Python interpreter module, or one line saying how to get it."""
-    import platform
 
     try:
+        # optional: TensorFlow Lite Micro, the [mcu] extra
         from tflite_micro.python.tflite_micro import runtime
     except ImportError:
         where = f" (it has wheels for x86_64 Linux only; this is {platform.system()} {platform.machine()}: " \
@@ -45,7 +54,6 @@ def import_tflm():
 
 def tflm_version() -> str | None:
     """The installed tflite-micro version (None when it is not installed)."""
-    from importlib import metadata
 
     try:
         return metadata.version("tflite-micro")
@@ -57,8 +65,6 @@ class MicroModel:
     """A model loaded in TensorFlow Lite Micro with a given arena: uint8 pixels in, probabilities out."""
 
     def __init__(self, data: bytes, arena_bytes: int):
-        from digitlite.edge.quiet import quiet
-
         runtime = import_tflm()
         self.arena_bytes = arena_bytes
         try:
@@ -75,7 +81,6 @@ class MicroModel:
 
     def invoke(self, pixels: np.ndarray) -> np.ndarray:
         """The raw output tensor for one 28x28 image of 0-255 pixels."""
-        from digitlite.edge.quiet import quiet
 
         x = np.asarray(pixels, np.float32).reshape(self._shape)
         if self._dtype != np.float32:
@@ -100,7 +105,6 @@ class MicroModel:
 
     def allocations(self) -> dict:
         """What TFLM's recording allocator reports: total, head (activations) and tail (persistent) bytes."""
-        from digitlite.edge.quiet import captured
 
         report = captured(self._interp.print_allocations)  # TFLM prints it on the C-level stdout/stderr
         found = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", report))
@@ -351,6 +355,7 @@ def model_layers(data: bytes) -> list[dict]:
     """Each operator of the model's main graph, as stored in the flatbuffer (not as an interpreter's
     delegate regrouped them): its builtin name and the shape of its weights (its second input)."""
     runtime = import_tflm()
+    # optional: the [mcu] extra
     from tflite_micro.tensorflow.lite.micro.python.schema_py_generated import (
         BuiltinOperator,
     )
@@ -383,12 +388,6 @@ def export_mcu(out: str | os.PathLike, model: str | os.PathLike | None = None, f
 
     Built in a temp folder beside ``out`` and renamed into place, like the Pi bundle.
     """
-    from digitlite.edge.card import ModelCard
-    from digitlite.edge.classify import default_model
-    from digitlite.edge.digest import sha256_file
-    from digitlite.edge.export import check_out, export_folder, write_manifest
-    from digitlite.edge.mnist import load_mnist
-    from digitlite.edge.runtime import Model
 
     out = Path(out)
     check_out(out, force)

@@ -22,22 +22,31 @@ Nothing is downloaded, and the same sources give the same bytes.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
-from digitlite.edge.card import ModelCard, card_path
-from digitlite.edge.digest import sha256_file
-from digitlite.edge.errors import DigitliteError
+from digitlite.edge.deploy.bundle import (
+    check_out,
+    export_folder,
+    model_with_card,
+    package_version,
+    write_manifest,
+)
+from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.util.digest import sha256_file
+from digitlite.edge.util.errors import DigitliteError
 
-TARGETS = ("pi", "mcu", "web")
 EDGE_EXTRAS = ("camera",)  # the extras that serve the edge part (train needs the dropped stages)
+
+
 # One requirements file per interpreter.  tflite-runtime's last release (2.14) was built against
 # NumPy 1, and OpenCV wheels from 4.11 on need NumPy 2, hence the upper bounds there.
 REQUIREMENTS = {
@@ -46,17 +55,14 @@ REQUIREMENTS = {
     "requirements-tflite-runtime.txt": ["tflite-runtime==2.14.0", "numpy>=1.23,<2", "pillow>=9.1",
                                         "opencv-python-headless>=4.8,<4.11", "paho-mqtt>=2.0"],
 }
+
+
 # What install.sh adds on Raspberry Pi OS Bookworm (NumPy 1.24 from apt): NumPy stays below 2 so that
 # Picamera2, built against the system's NumPy, still loads, and OpenCV below 4.11, the last built for NumPy 1.
 BOOKWORM_CONSTRAINTS = ("numpy<2", "opencv-python-headless<4.11")
+
+
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same files give the same wheel
-
-
-def package_version() -> str:
-    """digitlite's version (``digitlite.__version__``, the one place it is written)."""
-    import digitlite
-
-    return digitlite.__version__
 
 
 def _record_hash(data: bytes) -> str:
@@ -65,15 +71,12 @@ def _record_hash(data: bytes) -> str:
 
 def _checkout() -> Path | None:
     """The source checkout digitlite runs from (editable install), or None for an installed wheel."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     return root if (root / "pyproject.toml").is_file() and (root / "edge" / "package").is_dir() else None
 
 
 def _built_wheel(root: Path, work: Path) -> dict[str, bytes]:
     """Build the checkout's wheel with its build backend (in a copy, so the checkout stays clean)."""
-    import subprocess
-    import sys
-
     src = work / "src"
     shutil.copytree(root, src, ignore=shutil.ignore_patterns(
         ".*", "__pycache__", "*.pyc", "build", "dist", "*.egg-info", "tests", "docs", "results"))
@@ -89,8 +92,6 @@ def _built_wheel(root: Path, work: Path) -> dict[str, bytes]:
 
 def _installed_wheel() -> dict[str, bytes]:
     """The installed distribution's files, as its wheel held them (its RECORD lists them)."""
-    from importlib import metadata
-
     dist = metadata.distribution("digitlite")
     files = {}
     for f in dist.files or []:
@@ -121,8 +122,6 @@ def _edge_part(files: dict[str, bytes]) -> dict[str, bytes]:
 
 
 def _other_extra(line: str) -> bool:
-    import re
-
     extra = re.search(r"""extra\s*==\s*['"]([\w-]+)['"]""", line) if line.startswith("Requires-Dist:") else None
     if line.startswith("Provides-Extra:"):
         return line.split(":", 1)[1].strip() not in EDGE_EXTRAS
@@ -168,17 +167,6 @@ def build_edge_wheel(out_dir: str | os.PathLike) -> Path:
         info.external_attr = 0o644 << 16
         zf.writestr(info, "\n".join(records + [f"{record_name},,"]) + "\n")
     return wheel
-
-
-def _model_with_card(model: Path) -> tuple[Path, ModelCard]:
-    from digitlite.edge.runtime import check_tflite_bytes
-
-    if not model.is_file():
-        raise DigitliteError(f"{model}: no such model file")
-    problem = check_tflite_bytes(model.read_bytes())
-    if problem:
-        raise DigitliteError(f"{model}: not a valid TFLite model ({problem})")
-    return card_path(model), ModelCard.of(model)
 
 
 def _fill(template: str, **values: str) -> str:
@@ -234,6 +222,7 @@ sed -e "s|@BUNDLE@|$here|g" -e "s|@USER@|$(id -un)|g" -e "s|@VENV@|$venv|g" \
 echo "installed in $venv: ./run.sh for live digits from camera 0, ./run.sh --source picamera for the camera module"
 """
 
+
 RUN_SH = r"""#!/bin/sh
 # Live digits from a camera as JSON lines on stdout (Ctrl-C stops):
 #   ./run.sh                          # USB webcam 0 (OpenCV)
@@ -254,6 +243,7 @@ case "${1:-}" in
     *) exec "$venv/bin/digitlite" camera --headless --model "$model" "$@" ;;
 esac
 """
+
 
 SERVICE = """# systemd unit: digits from the camera at boot, restarted on failure. It logs a JSON line per change
 # of reading (a number appearing, changing, leaving) and a heartbeat a minute to digits.jsonl, which
@@ -285,6 +275,7 @@ RestartSec=5
 WantedBy=multi-user.target
 """
 
+
 README = """digitlite for a Raspberry Pi ({version}): model {model}{accuracy}
 
 On the Pi (64-bit Raspberry Pi OS Bookworm, Python 3.11), in this folder:
@@ -300,87 +291,13 @@ Files: {files}
 """
 
 
-def check_out(out: Path, force: bool) -> None:
-    """An output folder must be a folder, and empty unless ``force``."""
-    if out.exists() and not out.is_dir():
-        raise DigitliteError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise DigitliteError(f"{out}: folder is not empty (use --force to replace it)")
-
-
-def prepare_out(out: Path, force: bool) -> Path:
-    """Check ``out`` and make the temp folder beside it that an export is written into."""
-    check_out(out, force)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as e:
-        raise DigitliteError(f"{out}: cannot write here ({e.strerror or e})") from None
-
-
-@contextlib.contextmanager
-def export_folder(out: Path, force: bool, what: str) -> Iterator[Path]:
-    """The temp folder beside ``out`` to write an export into: it replaces ``out`` when the block
-    ends, and is removed if the block fails (a full disk is one line naming ``what``)."""
-    tmp = prepare_out(out, force)
-    try:
-        yield tmp
-        replace_out(tmp, out)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DigitliteError(f"{out}: cannot write the {what} ({e.strerror or e})") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def write_manifest(folder: Path, manifest: dict) -> None:
-    """``bundle.json`` (the manifest, whose "files" it lists) and ``SHA256SUMS`` of those files and itself."""
-    (folder / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    sums = "".join(f"{sha256_file(folder / f)}  {f}\n" for f in [*manifest["files"], "bundle.json"])
-    (folder / "SHA256SUMS").write_text(sums)
-
-
-def replace_out(tmp: Path, out: Path) -> None:
-    """Put the finished export ``tmp`` in place of ``out`` (readable folders; an old ``out`` replaced whole)."""
-    for f in (tmp, *tmp.rglob("*")):
-        if f.is_dir():
-            f.chmod(0o755)
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
-
-
-def export_bundle(out: str | os.PathLike, target: str = "pi", model: str | os.PathLike | None = None,
-                  force: bool = False, data_dir: str | None = None, runtime_dir: str | None = None,
-                  min_confidence: float = 0.0) -> dict:
-    """Write the deployment bundle for ``target`` into the folder ``out``; return its manifest.
-
-    The bundle is built in a temp folder beside ``out`` and renamed into place, so an
-    interrupted export leaves no half-made bundle; an existing non-empty ``out`` is replaced
-    only with ``force``.
-    """
-    from digitlite.edge.classify import default_model
-
-    if target not in TARGETS:
-        raise DigitliteError(f"unknown target {target!r}; choose {', '.join(TARGETS)}")
-    if target == "mcu":
-        from digitlite.edge.mcu import export_mcu
-
-        return export_mcu(out, model, force, data_dir)
-    if target == "web":
-        from digitlite.edge.browser import export_web
-
-        return export_web(out, model, force, runtime_dir, min_confidence)
+def export_pi(out: str | os.PathLike, model: str | os.PathLike | None = None, force: bool = False) -> dict:
+    """Write the Raspberry Pi bundle into the folder ``out``; return its manifest."""
+    target = "pi"
     out = Path(out)
     check_out(out, force)
     model = Path(model) if model else default_model()
-    card_path, card = _model_with_card(model)
+    card_path, card = model_with_card(model)
     version = package_version()
     with export_folder(out, force, "bundle") as tmp:
         wheel = build_edge_wheel(tmp)

@@ -15,6 +15,7 @@ import contextlib
 import io
 import os
 import sys
+import tempfile
 
 
 @contextlib.contextmanager
@@ -47,7 +48,6 @@ def quiet(stdout: bool = True):
 
 def captured(call) -> str:
     """Run ``call`` with fds 1 and 2 written to a temp file; return what a native library printed."""
-    import tempfile
 
     with tempfile.TemporaryFile() as tmp:
         with _pointed_at(tmp.fileno(), (1, 2)):
@@ -62,6 +62,7 @@ def import_tensorflow():
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with quiet(stdout=False):
+        # optional: TensorFlow, the [train] extra
         import tensorflow as tf
 
         tf.config.list_logical_devices("CPU")  # the device probe logs too (cuInit); do it now

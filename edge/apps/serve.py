@@ -18,6 +18,7 @@ worker takes at most MAX_IN_FLIGHT requests at a time; the others wait in the li
 
 from __future__ import annotations
 
+import ctypes
 import json
 import multiprocessing
 import os
@@ -27,21 +28,21 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from digitlite.edge.card import ModelCard
-from digitlite.edge.errors import DigitliteError
-from digitlite.edge.preprocess import (
+from digitlite.edge.runtime.card import ModelCard
+from digitlite.edge.runtime.reading import Reading
+from digitlite.edge.runtime.shipped import web_root
+from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.vision.preprocess import (
     WORK_SIDE,
     ImageError,
     SeveralDigits,
     load_image,
     preprocess_gray,
 )
-from digitlite.edge.reading import Reading
 
 MAX_BODY = 2 * 1024 * 1024  # a 280x280 drawing is a few kilobytes
 QUEUE = 128  # connections waiting to be accepted (the listen backlog); the old 5 overflowed under load
@@ -61,11 +62,6 @@ class RequestError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-
-
-def web_root() -> Path:
-    """The folder of the page's static files inside the package."""
-    return Path(str(resources.files("digitlite.edge") / "web"))
 
 
 def _card(model_path: Path) -> dict:
@@ -307,8 +303,6 @@ def _die_with_parent() -> None:
     """Have the kernel send SIGTERM to this process when its parent dies (Linux only)."""
     parent = os.getppid()
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the supervisor's stop still ends every worker

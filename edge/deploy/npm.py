@@ -18,9 +18,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from digitlite.edge import atomic
-from digitlite.edge.cache import user_cache
-from digitlite.edge.errors import DigitliteError
+from digitlite.edge.util import atomic
+from digitlite.edge.util.cache import user_cache
+from digitlite.edge.util.errors import DigitliteError
 
 REGISTRY = "https://registry.npmjs.org"
 REGISTRY_ENV = "DIGITLITE_NPM_REGISTRY"  # another registry (a mirror); the integrity is checked all the same

@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digitlite.edge.errors import DigitliteError
+from digitlite.edge.util.digest import sha256_file
+from digitlite.edge.util.errors import DigitliteError
 
 
 class CardError(DigitliteError):
@@ -101,7 +102,6 @@ class ModelCard:
         Without ``required``, a missing card is None (a model of one's own need not have one);
         a card that is there but broken or another model's is an error either way.
         """
-        from digitlite.edge.digest import sha256_file
 
         model = Path(model)
         path = card_path(model)

@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from digitlite.edge.errors import DigitliteError, first_line
+from digitlite.edge.util.errors import DigitliteError, first_line
 
 QUEUE = 1000  # readings kept while the broker is away
 RECONNECT = (1, 30)  # seconds: first retry, longest wait between retries
@@ -64,6 +64,7 @@ class Publisher:
 
     def __init__(self, url: str, queue: int = QUEUE, log=sys.stderr, environ=os.environ):
         try:
+            # optional: paho-mqtt, the [camera] extra
             from paho.mqtt import client as mqtt
         except ImportError:
             raise DigitliteError("--mqtt needs paho-mqtt: pip install 'digitlite[camera]' (or paho-mqtt)") from None

@@ -17,10 +17,22 @@ import os
 import shutil
 from pathlib import Path
 
-from digitlite.edge.card import ModelCard, card_path
-from digitlite.edge.digest import sha256_file
-from digitlite.edge.errors import DigitliteError
-from digitlite.edge.npm import Package, fetch, read_members
+import numpy as np
+
+from digitlite.edge.deploy import npm
+from digitlite.edge.deploy.bundle import (
+    check_out,
+    export_folder,
+    package_version,
+    write_manifest,
+)
+from digitlite.edge.deploy.npm import Package, fetch, read_members
+from digitlite.edge.runtime.card import ModelCard, card_path
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.shipped import default_web_model, web_root
+from digitlite.edge.util.digest import sha256_file
+from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.vision.lines import samples
 
 LITERT = Package("@litertjs/core", "2.5.3",
                  "sha512-PlGmbMOq9WitX7FO0jhbdJw9GthatsyuCQXjTt/wJZo0FLaw48q4tz8IwqgqCIkviYGr9OFDL1kCnN4nzWoyJQ==")
@@ -64,22 +76,13 @@ Files: {files}; bundle.json and SHA256SUMS list them with their SHA-256.
 def save_runtime(folder: str | os.PathLike) -> list[Path]:
     """Put the verified LiteRT.js tarballs in ``folder`` under ``npm pack``'s names (what
     ``--runtime-dir`` takes): for carrying to an offline machine, or for the tests."""
-    from digitlite.edge import npm
 
     return npm.save(list(RUNTIME_FILES), folder)
-
-
-def default_web_model() -> Path:
-    """The shipped int8 model's batch-1 twin."""
-    from digitlite.edge.classify import default_model
-
-    return default_model().with_name("digits_int8_b1.tflite")
 
 
 def web_model(model: Path | None):
     """The model the page runs and its loaded interpreter: ``model`` (default: the shipped twin) if
     its batch is fixed at 1, else its ``_b1`` twin beside it."""
-    from digitlite.edge.runtime import Model
 
     model = model or default_web_model()
     lite = Model(model)  # a digit classifier, or one line saying why not
@@ -95,9 +98,7 @@ def web_model(model: Path | None):
 def pad_sample() -> bytes:
     """Which pixels of the pad preprocess.py takes its ink statistics from (``lines.samples``: a fixed
     pseudo-random quarter), one bit each, row by row: preprocess.js reads it to threshold as Python does."""
-    import numpy as np
 
-    from digitlite.edge.lines import samples
 
     chosen = np.zeros(PAD_SIDE * PAD_SIDE, bool)
     chosen[samples(PAD_SIDE, PAD_SIDE)] = True
@@ -107,7 +108,6 @@ def pad_sample() -> bytes:
 def _page_html(config: dict) -> str:
     """serve's index.html, made relative and self-contained: the import map, the model's
     settings and the page's own script instead of the server's."""
-    from digitlite.edge.serve import web_root
 
     html = (web_root() / "index.html").read_text()
     served = '<script type="module" src="/static/app.js"></script>'
@@ -137,8 +137,6 @@ def export_web(out: str | os.PathLike, model: str | os.PathLike | None = None, f
     else the npm registry, checked against its pinned integrity either way.  Built in a temp
     folder beside ``out`` and renamed into place, like the other targets.
     """
-    from digitlite.edge.export import check_out, export_folder, package_version, write_manifest
-    from digitlite.edge.serve import web_root
 
     out = Path(out)
     check_out(out, force)

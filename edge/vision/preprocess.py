@@ -9,7 +9,7 @@ through the same steps:
    size where the format allows it (JPEG), and shrink to the working size;
 2. flatten uneven lighting (divide by the paper under the ink), find the ink's polarity,
    threshold (Otsu on the ink's contrast);
-3. drop the page's lines at any angle (edge/lines.py), then keep only what can be a digit:
+3. drop the page's lines at any angle (edge/vision/lines.py), then keep only what can be a digit:
    no specks, frames, slivers, blobs or pieces cut by the edge of a camera frame;
 4. crop, thicken strokes that would end up thinner than MNIST's, scale to fit 20x20,
    centre by centre of mass in 28x28.
@@ -26,9 +26,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from digitlite.edge import imageops
-from digitlite.edge.errors import DigitliteError
-from digitlite.edge.lines import Lines, LineTracker, find_lines, remnants, samples
+from digitlite.edge.settings import INK_CHOICES
+from digitlite.edge.util import atomic
+from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.vision import imageops
+from digitlite.edge.vision.lines import (
+    Lines,
+    LineTracker,
+    find_lines,
+    remnants,
+    samples,
+)
 
 MAX_PIXELS = 40_000_000  # refuse larger images (decompression bombs) before decoding them
 WORK_SIDE = 320  # images are shrunk so their longer side is at most this before analysis
@@ -37,7 +45,6 @@ MIN_LEVELS = 24  # an image whose gray levels span less than this is blank
 BOX = 20  # MNIST: the digit fits a 20x20 box ...
 SIZE = 28  # ... centred in 28x28
 TARGET_STROKE = 2.2  # MNIST's typical stroke width in pixels at 20x20
-INK_CHOICES = ("auto", "dark", "light")  # the ink's polarity: found, or given
 MIN_LINES_SIDE = 48  # smaller images are crops of a digit: no page lines are looked for
 BORDER_DIGIT = 0.25  # a digit cut by a picture's edge spans at least this fraction of its smaller side
 MIN_DIGIT = 0.08  # a digit's box is at least this fraction of the picture's smaller side (else: specks)
@@ -316,7 +323,7 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     """Ink map, ink mask and the kept components' (area, box), largest first.
 
     ``ink`` is the polarity ("dark" ink on light paper, "light" on dark, or "auto" to find
-    it).  The page's lines (edge/lines.py), specks, frames that enclose other marks and thin
+    it).  The page's lines (edge/vision/lines.py), specks, frames that enclose other marks and thin
     slivers are dropped.  In a still image, pieces touching the image's border stay when they
     are the size of the free-standing ones (a number cut tight, a digit cut by the edge), and
     ink counts from a floor set by the paper's own noise (``ink_floor``); in a camera
@@ -847,6 +854,5 @@ def preprocess_file(source, name: str | None = None) -> np.ndarray:
 
 def save_preprocessed(pixels: np.ndarray, path: str | os.PathLike) -> None:
     """Write a 28x28 input as a PNG (white digit on black, as the model sees it)."""
-    from digitlite.edge import atomic
 
     atomic.write_with(Path(path), lambda tmp: Image.fromarray(pixels, mode="L").save(tmp, format="PNG"))

@@ -15,9 +15,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from digitlite.edge.errors import DigitliteError
-
-LOG_CHOICES = ("frames", "changes")
+from digitlite.edge.util.errors import DigitliteError
 
 
 def _now_iso(seconds: float) -> str:

@@ -8,29 +8,30 @@ pixels go in (the model rescales them itself) and probabilities come out.
 
 from __future__ import annotations
 
+import importlib
 import os
+import struct
 import time
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from digitlite.edge.errors import DigitliteError, first_line
-from digitlite.edge.quiet import quiet
+from digitlite.edge.settings import RUNTIMES
+from digitlite.edge.util.errors import DigitliteError, first_line
+from digitlite.edge.util.quiet import import_tensorflow, quiet
 
-RUNTIMES = ("litert", "tflite", "tensorflow")
-RUNTIME_CHOICES = ("auto", *RUNTIMES)  # what --runtime accepts
 _MODULES = {
     "litert": "ai_edge_litert.interpreter",
     "tflite": "tflite_runtime.interpreter",
 }
 _PACKAGES = {"litert": "ai-edge-litert", "tflite": "tflite-runtime", "tensorflow": "tensorflow"}
 MAX_BATCH = 256
-CLASSES = (10, 11)  # the digits, and optionally "not a digit" (edge/reading.py)
+CLASSES = (10, 11)  # the digits, and optionally "not a digit" (edge/runtime/reading.py)
 
 
 def interpreter_class(runtime: str = "auto"):
     """Return (name, Interpreter class) for ``runtime``: auto, litert, tflite or tensorflow."""
-    import importlib
 
     names = RUNTIMES if runtime == "auto" else (runtime,)
     if runtime != "auto" and runtime not in RUNTIMES:
@@ -38,8 +39,6 @@ def interpreter_class(runtime: str = "auto"):
     for name in names:
         try:
             if name == "tensorflow":
-                from digitlite.edge.quiet import import_tensorflow
-
                 return name, import_tensorflow().lite.Interpreter
             module = importlib.import_module(_MODULES[name])
         except ImportError:
@@ -53,7 +52,6 @@ def interpreter_class(runtime: str = "auto"):
 
 def interpreter_version(name: str) -> str | None:
     """The installed version of the package behind runtime ``name`` (None if unknown)."""
-    from importlib import metadata
 
     try:
         return metadata.version(_PACKAGES[name])
@@ -64,7 +62,6 @@ def interpreter_version(name: str) -> str | None:
 def _check_tflite_runtime_numpy() -> None:
     # tflite-runtime's last release (2.14) was built against NumPy 1 but does not say so in
     # its metadata; under NumPy 2 it fails with an opaque SystemError on the first model.
-    from importlib import metadata
 
     try:
         version = metadata.version("tflite-runtime")
@@ -84,7 +81,6 @@ def check_tflite_bytes(data: bytes) -> str | None:
     identifier, the root table and its vtable, the operator-code, subgraph and buffer
     vectors, and every buffer's data, all inside the file.
     """
-    import struct
 
     size = len(data)
 

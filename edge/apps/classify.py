@@ -9,13 +9,13 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from digitlite.edge.errors import DigitliteError
-from digitlite.edge.preprocess import (
+from digitlite.edge.runtime.reading import NumberReading, Reading, best_spans
+from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.vision.preprocess import (
     WORK_SIDE,
     Finer,
     SeveralDigits,
@@ -24,18 +24,9 @@ from digitlite.edge.preprocess import (
     preprocess_gray,
     save_preprocessed,
 )
-from digitlite.edge.reading import NumberReading, Reading, best_spans
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 CHUNK = 64  # files preprocessed and classified together: bounds memory on big folders
-
-
-def default_model() -> Path:
-    """The int8 model shipped inside the package."""
-    path = Path(str(resources.files("digitlite.edge") / "models" / "digits_int8.tflite"))
-    if not path.is_file():
-        raise DigitliteError(f"{path}: the shipped model is missing from this install; pass --model FILE.tflite")
-    return path
 
 
 def expand_paths(args: list[str]) -> list[str]:

@@ -4,7 +4,7 @@ Sources: anything OpenCV opens (a device index such as ``0``, a video file, a st
 or ``picamera`` (``picamera:N``) for the Raspberry Pi camera module through Picamera2.
 
 Each frame: grayscale, the region of interest, shrunk to ``work_side`` pixels, the same
-digit finding and preprocessing as ``classify`` (edge/preprocess.py), one batched model
+digit finding and preprocessing as ``classify`` (edge/vision/preprocess.py), one batched model
 call.  With a window: boxes, digits, confidences and the FPS averaged over the last 10
 frames; ``q`` quits.  Headless: one JSON line per frame.  OpenCV is imported here only.
 """
@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitlite.edge.errors import DigitliteError, first_line
-from digitlite.edge.lines import LineTracker
-from digitlite.edge.preprocess import INK_CHOICES, Digit, ImageError, find_digits
-from digitlite.edge.quiet import quiet
-from digitlite.edge.reading import NumberReading, Reading, readings
-from digitlite.edge.readings_log import ChangeLog, LineFile, StreamLines
+from digitlite.edge.apps.mqtt import Publisher, parse_url
+from digitlite.edge.apps.readings_log import ChangeLog, LineFile, StreamLines
+from digitlite.edge.runtime.reading import NumberReading, Reading, readings
+from digitlite.edge.settings import INK_CHOICES
+from digitlite.edge.util.errors import DigitliteError, first_line
+from digitlite.edge.util.quiet import quiet
+from digitlite.edge.vision.lines import LineTracker
+from digitlite.edge.vision.preprocess import Digit, ImageError, find_digits
 
 READ_TIMEOUT_MS = 5000  # a stalled stream is an error after this, not a hang
 FAILED_READS_ALLOWED = 5  # consecutive failed reads from a device before it counts as disconnected
@@ -36,6 +38,7 @@ def import_cv2():
     # count"); damaged frames are decoded as far as they go and read like any other, so quiet it.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
+        # optional: OpenCV, the [camera] extra
         import cv2
     except ImportError:
         raise DigitliteError("the camera needs OpenCV: pip install 'digitlite[camera]' (or opencv-python-headless)") from None
@@ -76,6 +79,7 @@ def is_stream(source: str) -> bool:
 def import_picamera2():
     """Picamera2's class, or one line saying why it cannot load and what to do."""
     try:
+        # optional: Picamera2, on a Raspberry Pi only
         from picamera2 import Picamera2
     except ImportError as e:
         if e.name == "picamera2":
@@ -229,7 +233,7 @@ class Stabilizer:
 class FrameReader:
     """Digits in frames: find, preprocess and classify, for one frame at a time.
 
-    Frames are read as camera frames (edge/preprocess.py): ``ink`` is dark on light paper
+    Frames are read as camera frames (edge/vision/preprocess.py): ``ink`` is dark on light paper
     unless told otherwise, what the frame's edge cuts is not read, and the page's lines are
     tracked from frame to frame.
     """
@@ -367,8 +371,6 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
     publisher = cap = None
     try:
         if mqtt:
-            from digitlite.edge.mqtt import Publisher, parse_url
-
             parse_url(mqtt)  # a bad URL is an error before the camera opens
         cap = open_capture(source)
         if mqtt:  # after opening: that silences stderr for a moment, and the broker's notes come from a thread

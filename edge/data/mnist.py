@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlite.edge import atomic
-from digitlite.edge.errors import DataError
+from digitlite.edge.util import atomic
+from digitlite.edge.util.cache import user_cache
+from digitlite.edge.util.errors import DataError
 
 # SHA-256 of each decompressed file, as published for the original MNIST files.
 SHA256 = {
@@ -57,7 +58,6 @@ class Mnist:
 
 def cache_dir() -> Path:
     """The user cache folder where downloaded MNIST files are kept."""
-    from digitlite.edge.cache import user_cache
 
     return user_cache("mnist")
 

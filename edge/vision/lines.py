@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from digitlite.edge import imageops
+from digitlite.edge.vision import imageops
 
 SEGMENTS = 16  # stretches a line's chord is cut into
 COVERED = 12  # stretches a line must cover when it crosses the frame ...

@@ -6,14 +6,17 @@ the device); a ``.keras`` model needs Keras, imported only for that case.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
-from digitlite.edge.errors import DigitliteError, first_line
-from digitlite.edge.metrics import classification_report
-from digitlite.edge.mnist import load_mnist
+from digitlite.edge.data.metrics import classification_report
+from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.util.errors import DigitliteError, first_line
+from digitlite.edge.util.quiet import import_tensorflow
 
 
 def load_keras_model(path: str | os.PathLike):
@@ -23,7 +26,6 @@ def load_keras_model(path: str | os.PathLike):
     Needs TensorFlow, imported here and only here.  Every failure is a DigitliteError
     naming the file.
     """
-    from digitlite.edge.quiet import import_tensorflow
 
     path = Path(path)
     if not path.is_file():
@@ -31,6 +33,7 @@ def load_keras_model(path: str | os.PathLike):
 
     try:
         import_tensorflow()
+        # optional: TensorFlow, the [train] extra, for .keras files only
         import keras
     except ImportError:
         raise DigitliteError(f"{path}: loading a .keras model needs TensorFlow: pip install 'digitlite[train]'") from None
@@ -67,8 +70,6 @@ def model_predictor(model_path: str | os.PathLike, runtime: str = "auto", thread
     if path.suffix == ".keras":
         return keras_predictor(path)
     if path.suffix == ".tflite":
-        from digitlite.edge.runtime import Model
-
         return Model(path, runtime=runtime, threads=threads).predict_proba
     raise DigitliteError(f"{path}: unknown model type {path.suffix or '(no extension)'}; expected .keras or .tflite")
 
@@ -92,8 +93,6 @@ def evaluate_model(model_path: str | os.PathLike, data_dir=None, samples: int = 
     report = classification_report(labels, probs)
     report["model"] = str(model_path)
     if predictions:
-        import hashlib
-
         report["predictions"] = [int(d) for d in np.argmax(probs, axis=1)]
         report["probabilities"] = np.round(probs.astype(np.float64), 6).tolist()
         report["probabilities_sha256"] = hashlib.sha256(np.ascontiguousarray(probs, np.float32).tobytes()).hexdigest()

@@ -90,7 +90,6 @@ def calibration(correct: np.ndarray, confidence: np.ndarray, bins: int = 15) -> 
     if not len(correct):
         return {"ece": 0.0, "samples": 0, "bins": []}
     which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-    count = np.bincount(which, minlength=bins)
     right = np.bincount(which, weights=correct, minlength=bins)
     sure = np.bincount(which, weights=confidence, minlength=bins)
     ece = float(np.sum(np.abs(right - sure)) / len(correct))

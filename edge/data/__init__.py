@@ -1,0 +1,1 @@
+"""digitlite.edge.data: the MNIST reader (numpy only) and the classification metrics."""
