@@ -38,7 +38,7 @@ from digitlite.edge.runtime.interpreter import Model, interpreter_class
 from digitlite.edge.settings import RUNTIMES
 from digitlite.edge.util import atomic
 from digitlite.edge.util.errors import DigitliteError
-from digitlite.edge.vision.preprocess import preprocess_file
+from digitlite.edge.vision.inputs import digit_input
 
 WARMUP = 50
 STATUS = {"passed": "✅", "failed": "❌"}
@@ -94,21 +94,21 @@ def available_runtimes(wanted: list[str]) -> list[str]:
 
 def sample_png(image: np.ndarray, size: int = 280) -> bytes:
     """A digit as a user would hand it over: a 280x280 PNG, dark ink on white."""
-
     buf = io.BytesIO()
     Image.fromarray(255 - image).resize((size, size), Image.BILINEAR).save(buf, format="PNG")
     return buf.getvalue()
 
 
 def time_end_to_end(clf: Model, png: bytes, runs: int) -> list[float]:
-    """Seconds per image from PNG bytes to probabilities (decode, preprocess, call)."""
+    """Seconds per image from PNG bytes to probabilities (decode, preprocess, call), as ``Classifier.classify``
+    reads an image."""
 
     for _ in range(10):
-        clf.predict_proba(preprocess_file(png))
+        clf.predict_proba(digit_input(png)[None])
     timings = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        clf.predict_proba(preprocess_file(png))
+        clf.predict_proba(digit_input(png)[None])
         timings.append(time.perf_counter() - t0)
     return timings
 
@@ -178,7 +178,6 @@ def versions() -> dict:
 
 def run(config: BenchConfig, stream=sys.stderr) -> dict:
     """Benchmark every combination; return the results with the machine they ran on."""
-
     models = [Path(m) for m in config.models]
     for m in models:
         if not m.is_file():

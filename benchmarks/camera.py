@@ -207,7 +207,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Write both videos, read them, print the figures."""
-
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.camera", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")
     p.add_argument("--clips", type=int, default=24, help="clips in the desk set")

@@ -33,7 +33,6 @@ MARKERS = ("<!-- mcu-results:begin -->", "<!-- mcu-results:end -->")
 
 def measure(model: Path, images: np.ndarray, labels: np.ndarray, data_dir: str | None = None) -> dict:
     """Export ``model`` for a microcontroller and check and time what was exported."""
-
     with tempfile.TemporaryDirectory() as tmp:
         bundle = export_mcu(Path(tmp) / "src", model, data_dir=data_dir)
         micro = load_sources(Path(tmp) / "src")
@@ -95,7 +94,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Measure the shipped models (or those given) and print (and publish) the table."""
-
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.mcu", description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="*", help=".tflite models with their cards (default: the shipped int8 models)")
     p.add_argument("--samples", type=int, default=0, help="only the first N test images (0: all 10,000)")

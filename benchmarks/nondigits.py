@@ -228,7 +228,6 @@ def build_set(folder: Path, per_kind: int = 60, seed: int = 23, fonts=None, mnis
 
 def answers(classifier, paths: list[str]) -> list[tuple[int | None, float, str | None]]:
     """(digit or None, confidence, why none) for each file, as `digitlite classify` reads it."""
-
     out = []
     for r in classify_files(classifier, paths):
         if r.error is not None:
@@ -297,7 +296,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Build the set (unless --set holds one) and measure each model at each floor."""
-
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.nondigits", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", action="append", help="a .tflite model (again for several; default: the shipped one)")
     p.add_argument("--floor", action="append", type=float, help="a confidence floor (again for several; default 0)")

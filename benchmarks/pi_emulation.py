@@ -133,7 +133,6 @@ def debian_numpy(rootfs: Path) -> str:
 
 def pi_constraints(system_numpy: str) -> list[str]:
     """What install.sh constrains on Bookworm with python3-picamera2 (hence python3-numpy) installed."""
-
     return [f"numpy=={system_numpy}", *BOOKWORM_CONSTRAINTS]
 
 
@@ -211,7 +210,6 @@ def install_sizes(site: Path, runtime: str) -> dict:
 
 def make_inputs(work: Path, images: int, mnist_dir: str | None) -> tuple[Path, Path]:
     """Photos and drawings of digits (seed 7) and a 640x480 video of some of them."""
-
     folder = work / f"images-{images}"
     if not (folder / "labels.csv").exists():
         mnist = load_mnist(mnist_dir, test_only=True)
@@ -237,7 +235,6 @@ def make_inputs(work: Path, images: int, mnist_dir: str | None) -> tuple[Path, P
 
 def output_differences(x86: list, pi: list) -> dict:
     """How many images' probabilities differ between two runs, and by how much at most."""
-
     a, b = np.asarray(x86, np.float64), np.asarray(pi, np.float64)
     if a.shape != b.shape:
         return {"images": len(b), "max_abs": float("inf")}
@@ -348,7 +345,6 @@ def main(argv=None) -> int:
 
 def measure(args) -> dict:
     """Build everything, run both sides for each interpreter, compare."""
-
     if args.samples < 1 or args.images < 10:
         raise DigitliteError("--samples must be at least 1 and --images at least 10")
     _need("qemu-aarch64-static", "qemu-user-static")

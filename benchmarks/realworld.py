@@ -46,6 +46,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from digitlite.benchmarks.common import RESULTS, ROOT, UpdateReadme
 from digitlite.benchmarks.publish import publish
+from digitlite.edge.api import Classifier
 from digitlite.edge.apps.classify import classify_files
 from digitlite.edge.data.metrics import calibration
 from digitlite.edge.data.mnist import load_mnist
@@ -230,7 +231,6 @@ def build_set(folder: Path, per_digit: int = 100, seed: int = 2026, mnist_images
 
 def evaluate(folder: Path, classifier) -> dict:
     """Classify every file of a built set; accuracy overall and by source, kind and condition."""
-
     with open(folder / "labels.csv") as f:
         rows = list(csv.DictReader(f))
     paths = [str(folder / r["file"]) for r in rows]
@@ -302,7 +302,6 @@ def evaluate_real(real: Path, classifier) -> dict:
 
 def mnist_calibration(model: Path, images: np.ndarray, labels: np.ndarray) -> dict:
     """How confident the model is on the MNIST test digits, and how often it is right at that confidence."""
-
     answers = readings(Model(model).predict_proba(images))
     return calibration(np.array([r.digit == int(y) for r, y in zip(answers, labels)]),
                        np.array([r.confidence for r in answers]))
@@ -310,7 +309,6 @@ def mnist_calibration(model: Path, images: np.ndarray, labels: np.ndarray) -> di
 
 def classify_memory(folder: Path, model: Path) -> dict:
     """Peak resident memory of `digitlite classify FOLDER` in a fresh process (benchmarks.memprobe)."""
-
     run = subprocess.run([sys.executable, "-m", "digitlite.benchmarks.memprobe", "--classify", str(folder), str(model)],
                          capture_output=True, text=True, timeout=600)
     try:
@@ -381,7 +379,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Build the set (unless --set names one already built) and measure a model on it."""
-
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.realworld", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")
     p.add_argument("--set", default="build/realworld", help="folder of the set (built there if it has no labels.csv)")
@@ -400,12 +397,12 @@ def main(argv=None) -> int:
         print(f"building {args.per_digit * 10} images in {folder}", file=sys.stderr, flush=True)
         build_set(folder, args.per_digit, args.seed, mnist.test_images, mnist.test_labels)
     model = Path(args.model) if args.model else default_model()
-    result = {"model": model.name, "seed": args.seed, **evaluate(folder, Model(model))}
+    result = {"model": model.name, "seed": args.seed, **evaluate(folder, Classifier(model))}
     result["classify_memory"] = classify_memory(folder, model)
     result["mnist_calibration"] = mnist_calibration(model, mnist.test_images, mnist.test_labels)
     real = Path(args.real) if args.real else None
     if real is not None and (real / "labels.csv").is_file():
-        result["real"] = evaluate_real(real, Model(model))
+        result["real"] = evaluate_real(real, Classifier(model))
         result["real"]["classify_memory"] = classify_memory(real / "single", model)
     elif real is not None:
         print(f"{real}: no labels.csv there; the real set is not measured", file=sys.stderr)

@@ -48,7 +48,6 @@ NOT_A_DIGIT = 10
 @contextmanager
 def without_line_rules():
     """Run the pipeline with the page's lines left in (for the 'model alone' way)."""
-
     kept = preprocess.find_lines
     preprocess.find_lines = lambda ink, mask, tracker=None, from_edge=True: Lines(mask.shape)
     try:
@@ -179,7 +178,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Harvest, train, score the three ways, print (and publish) the table."""
-
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.reject", description=__doc__.split("\n\n")[0])
     p.add_argument("--train-clips", type=int, default=40, help="desk clips the candidates are taken from")
     p.add_argument("--epochs", type=int, default=6)

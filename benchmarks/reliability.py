@@ -27,7 +27,8 @@ from digitlite.benchmarks.publish import publish
 from digitlite.benchmarks.realworld import stroke_digit
 from digitlite.edge.runtime.interpreter import Model
 from digitlite.edge.runtime.shipped import default_model
-from digitlite.edge.vision.preprocess import ImageError, preprocess_file
+from digitlite.edge.vision.inputs import preprocess_file
+from digitlite.edge.vision.preprocess import ImageError
 
 MARKERS = ("<!-- reliability-results:begin -->", "<!-- reliability-results:end -->")
 SIGNATURES = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*", b"RIFF"]
@@ -101,7 +102,6 @@ def random_files(count: int, seed: int = 1) -> list[tuple[str, bytes]]:
 
 def run(corpus, classifier=None) -> dict:
     """Push each input through decode -> preprocess (-> infer); count the outcomes."""
-
     counts = {"tried": 0, "digit": 0, "clear_error": 0, "other_exception": 0}
     failures, slowest = [], 0.0
     for name, data in corpus:
@@ -112,7 +112,7 @@ def run(corpus, classifier=None) -> dict:
             if pixels.shape != (28, 28) or pixels.dtype != np.uint8:
                 raise AssertionError(f"bad output {pixels.shape} {pixels.dtype}")
             if classifier is not None:
-                classifier.predict_proba(pixels)
+                classifier.predict_proba(pixels[None])
             counts["digit"] += 1
         except ImageError:
             counts["clear_error"] += 1
@@ -137,7 +137,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Generate the corpus, run it, print the figures."""
-
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.reliability", description=__doc__.split("\n\n")[0])
     p.add_argument("--random", type=int, default=2000, help="random files behind format signatures")
     p.add_argument("--update-readme", action=UpdateReadme)

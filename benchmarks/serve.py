@@ -44,7 +44,6 @@ SOAK_MARKERS = ("<!-- serve-soak:begin -->", "<!-- serve-soak:end -->")
 
 def drawing(image: np.ndarray) -> bytes:
     """A digit as the page sends it: dark strokes on a white 280x280 canvas, as PNG."""
-
     buf = io.BytesIO()
     Image.fromarray(255 - image).resize((280, 280), Image.BILINEAR).save(buf, format="PNG")
     return buf.getvalue()
@@ -116,7 +115,6 @@ def _burn(stop) -> None:
 @contextmanager
 def busy_cores(count: int):
     """``count`` processes that keep a core each busy while the block runs."""
-
     stop = multiprocessing.Event()
     burners = [multiprocessing.Process(target=_burn, args=(stop,), daemon=True) for _ in range(count)]
     for b in burners:
@@ -132,7 +130,6 @@ def busy_cores(count: int):
 @contextmanager
 def server_process(*extra: str):
     """`digitlite serve` in its own process on a free loopback port: yields (process, port)."""
-
     proc = subprocess.Popen([sys.executable, "-m", "digitlite", "serve", "--port", "0", *extra], stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -248,7 +245,6 @@ def soak_markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Start the server, load it, print the figures."""
-
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.serve", description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=3000, help="requests a row")
     p.add_argument("--data-dir", default="")

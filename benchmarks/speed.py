@@ -106,7 +106,6 @@ def measure(classifier, inputs: dict[str, list[bytes]]) -> dict:
 
 def classify_memory(inputs: dict[str, list[bytes]], model: Path) -> dict:
     """Peak resident memory of `digitlite classify` on the photos and phone photos, in a fresh process."""
-
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("photo", "phone"):
             for i, data in enumerate(inputs[kind]):
@@ -138,7 +137,6 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Make the inputs, time each path, print (and publish) the table."""
-
     p = argparse.ArgumentParser(prog="python -m digitlite.benchmarks.speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="the .tflite model (default: the shipped int8 model)")
     p.add_argument("--images", type=int, default=60, help="photos and drawings of each kind (phone photos: a tenth)")

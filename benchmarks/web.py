@@ -170,7 +170,6 @@ def page_call_ms(page) -> float:
 
 def python_call_ms(model: Path) -> float:
     """p50 of the Python interpreter's call on one test-like input, in ms (what serve's model call costs)."""
-
     lite = Model(model)
     one = lite.to_input(np.zeros((1, 28, 28), np.uint8))
     return float(np.median(lite.time_calls(one, 2000, 0.5))) * 1e3

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 import digitlite
 from digitlite.edge.apps.camera import FrameReader, frames, open_capture
@@ -29,61 +28,13 @@ from digitlite.edge.runtime.card import CardError, ModelCard
 from digitlite.edge.runtime.interpreter import Model, interpreter_version
 from digitlite.edge.runtime.reading import NumberReading, Reading, best_number, readings
 from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.settings import CameraSettings, ReadSettings
 from digitlite.edge.util.digest import sha256_file
 from digitlite.edge.util.errors import DigitliteError
-from digitlite.edge.vision.preprocess import (
-    LUMA,
-    WORK_SIDE,
-    Finer,
-    ImageError,
-    load_gray,
-    number_candidates,
-    preprocess_gray,
-    to_gray,
-)
+from digitlite.edge.vision.inputs import as_gray, digit_input, number_inputs
+from digitlite.edge.vision.preprocess import ImageError
 
-__all__ = ["Classifier", "DigitliteError", "ImageError", "NumberReading", "Reading"]
-
-
-def as_gray(image, name: str | None = None) -> tuple[np.ndarray, float, str]:
-    """Any accepted image -> (float32 grayscale, original pixels per returned pixel, its name).
-
-    Accepted: a path (str or os.PathLike), the bytes of an image file, a PIL image, or a
-    numpy array (H, W) or (H, W, 3|4), integer 0-255 or float 0-1 / 0-255.
-    """
-
-    if isinstance(image, (str, os.PathLike, bytes, bytearray)):
-        label = name or (str(image) if isinstance(image, (str, os.PathLike)) else "<bytes>")
-        gray, reduction = load_gray(image, label, side=WORK_SIDE)
-        return gray, reduction, label
-    label = name or "<image>"
-    if isinstance(image, Image.Image):
-        return to_gray(image), 1.0, label
-    if isinstance(image, np.ndarray):
-        return _array_gray(image, label), 1.0, label
-    raise ImageError(f"{label}: cannot read a {type(image).__name__}: give a path, bytes, a PIL image or a numpy array")
-
-
-def _source(image):
-    """What a small digit's part can be decoded again from, finer: a path or the bytes of a file."""
-    return image if isinstance(image, (str, os.PathLike, bytes, bytearray)) else None
-
-
-def _array_gray(a: np.ndarray, label: str) -> np.ndarray:
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))) or a.size == 0:
-        raise ImageError(f"{label}: expected an (H, W) or (H, W, 3|4) image array, got shape {a.shape}")
-    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
-        raise ImageError(f"{label}: expected numbers, got an array of {a.dtype}")
-    x = a.astype(np.float32)
-    if not np.all(np.isfinite(x)):
-        raise ImageError(f"{label}: the array holds NaN or infinite values")
-    if np.issubdtype(a.dtype, np.floating) and x.max() <= 1.0:
-        x = x * 255.0  # 0-1 floats
-    if x.ndim == 3:
-        x = x[..., :3] @ LUMA
-    return np.clip(x, 0, 255)
+__all__ = ["Classifier", "DigitliteError", "ImageError", "NumberReading", "Reading", "as_gray"]
 
 
 class Classifier:
@@ -92,19 +43,28 @@ class Classifier:
     ``model``: a ``.tflite`` file (default: the int8 model shipped with digitlite).
     ``runtime``: ``auto`` (ai-edge-litert, else tflite-runtime, else TensorFlow), or one by name.
     ``threads``: interpreter threads (default: the runtime's choice).
-    ``min_confidence``: under this probability a digit is None ("no digit").
-    A Classifier is not safe to call from two threads at once: give each thread its own.
+    ``min_confidence``: under this probability a digit is None ("no digit"); by default 0 for
+    images and 0.6 for camera frames, as the ``digitlite`` commands do.
+    ``settings``: all of these at once, as a ``ReadSettings`` (what the command line builds).
+    A Classifier is not safe to call from two threads at once: give each thread its own (``copy``).
     """
 
     def __init__(self, model: str | os.PathLike | None = None, runtime: str = "auto", threads: int | None = None,
-                 min_confidence: float = 0.0):
+                 min_confidence: float | None = None, *, settings: ReadSettings | None = None):
+        if settings is None:
+            settings = ReadSettings(model=None if model is None else str(model), runtime=runtime, threads=threads,
+                                    min_confidence=min_confidence)
+        self.settings = settings
+        self.model = Model(settings.model or default_model(), runtime=settings.runtime, threads=settings.threads)
 
-        if threads is not None and threads < 1:
-            raise DigitliteError(f"threads must be at least 1 (got {threads})")
-        if not 0.0 <= min_confidence <= 1.0:
-            raise DigitliteError(f"min_confidence must be between 0 and 1 (got {min_confidence})")
-        self.model = Model(model if model is not None else default_model(), runtime=runtime, threads=threads)
-        self.min_confidence = min_confidence
+    def copy(self) -> Classifier:
+        """A classifier with the same settings and an interpreter of its own (for another thread or process)."""
+        return Classifier(settings=self.settings)
+
+    @property
+    def min_confidence(self) -> float:
+        """The confidence floor for images."""
+        return self.settings.floor()
 
     @property
     def path(self) -> Path:
@@ -116,18 +76,26 @@ class Classifier:
         """The interpreter in use: litert, tflite or tensorflow."""
         return self.model.runtime
 
+    @property
+    def classes(self) -> int:
+        """The model's outputs: 10 digits, or 11 with "not a digit"."""
+        return self.model.classes
+
     def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for already preprocessed 28x28 inputs (N, 28, 28), 0-255, white on black;
         (N, 11) for a model with a "not a digit" class (its last column)."""
         return self.model.predict_proba(pixels)
+
+    def classify_inputs(self, pixels: np.ndarray, boxes=None, camera: bool = False) -> list[Reading]:
+        """A Reading per preprocessed 28x28 input, under the floor for images (or camera frames)."""
+        return readings(self.predict_proba(pixels), self.settings.floor(camera), boxes)
 
     def preprocess(self, image, name: str | None = None) -> np.ndarray:
         """The 28x28 uint8 input (white digit on black, MNIST-style) that ``classify`` gives the model.
 
         Raises SeveralDigits (an ImageError) for several digits side by side: use ``read_number``.
         """
-        gray, reduction, label = as_gray(image, name)
-        return preprocess_gray(gray, label, one_digit=True, finer=Finer(gray, _source(image), reduction, label))
+        return digit_input(image, name)
 
     def classify(self, image, name: str | None = None) -> Reading:
         """The digit in ``image`` (see ``as_gray`` for what it may be); ImageError if none can be read."""
@@ -139,16 +107,17 @@ class Classifier:
         names = names or [None] * len(images)
         if not images:
             return []
-        pixels = np.stack([self.preprocess(img, n) for img, n in zip(images, names, strict=True)])
-        return readings(self.predict_proba(pixels), self.min_confidence)
+        return self.classify_inputs(np.stack([self.preprocess(img, n) for img, n in zip(images, names, strict=True)]))
 
     def read_number(self, image, name: str | None = None) -> NumberReading:
         """Every digit in ``image``, left to right, each with its box in the image's pixels."""
-        gray, reduction, label = as_gray(image, name)
-        pieces, candidates = number_candidates(gray, label, finer=Finer(gray, _source(image), reduction, label))
-        boxes = [tuple(round(v * reduction) for v in c.box) for c in candidates]
-        return best_number(pieces, [(c.first, c.last) for c in candidates],
-                           self.predict_proba(np.stack([c.pixels for c in candidates])), self.min_confidence, boxes)
+        found = number_inputs(image, name)
+        return self.read_candidates(found, self.predict_proba(np.stack(found.pixels)))
+
+    def read_candidates(self, found, probabilities: np.ndarray) -> NumberReading:
+        """The likeliest number from a number's candidates (``vision.inputs.number_inputs``) and their
+        probabilities: how ``read_number`` and ``digitlite classify --multi`` choose."""
+        return best_number(found.pieces, found.spans, probabilities, self.settings.floor(), found.boxes)
 
     def info(self, calls: int = 0) -> dict:
         """Check that the model runs here: versions, interpreter, interface, sha256, the card's accuracy,
@@ -184,13 +153,18 @@ class Classifier:
 
         Yields a ``FrameResult`` per frame (``.number``, ``.digits`` as Readings with their boxes,
         ``.latency_ms``); stops at ``max_frames``, the end of a file, or when the loop is left.
-        Needs OpenCV (``pip install 'digitlite[camera]'``).
+        Frames are read as ``digitlite camera`` reads them, under the camera's floor (0.6 unless the
+        classifier was given one).  Needs OpenCV (``pip install 'digitlite[camera]'``).
         """
-
-        reader = FrameReader(self, roi=roi, min_confidence=self.min_confidence, ink=ink)
-        cap = open_capture(str(source))
+        settings = CameraSettings(source=str(source), roi=None if roi is None else tuple(roi), ink=ink,
+                                  max_frames=max_frames)
+        cap = open_capture(settings.source)
         try:
-            for _, result in frames(reader, cap, str(source), max_frames):
+            for _, result in frames(self.frame_reader(settings), cap, settings.source, settings.max_frames):
                 yield result
         finally:
             cap.release()
+
+    def frame_reader(self, settings: CameraSettings) -> FrameReader:
+        """What reads this classifier's digits in camera frames, as ``settings`` say."""
+        return FrameReader(self, roi=settings.roi, min_confidence=self.settings.floor(camera=True), ink=settings.ink)

@@ -16,7 +16,16 @@ import traceback
 from importlib import metadata
 
 import digitlite
-from digitlite.edge.settings import LOG_CHOICES, RUNTIME_CHOICES, TARGETS, parse_roi
+from digitlite.edge.settings import (
+    RUNTIME_CHOICES,
+    TARGETS,
+    CameraSettings,
+    ClassifySettings,
+    ReadSettings,
+    ServeSettings,
+    add_flags,
+    from_args,
+)
 from digitlite.edge.util.errors import DigitliteError, first_line
 from digitlite.edge.util.signals import sigterm_as_ctrl_c
 
@@ -61,19 +70,16 @@ def _run_eval(args) -> int:
     return 0
 
 
-def _add_model_options(p) -> None:
-    p.add_argument("--model", help="a .tflite digit classifier (default: the int8 model shipped with digitlite)")
-    p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
-                   help="TFLite interpreter (auto: ai-edge-litert, else tflite-runtime, else TensorFlow)")
-    p.add_argument("--threads", type=int, default=None, help="interpreter threads (default: the runtime's choice)")
+def _add_model_options(p, floor: bool = True) -> None:
+    """The flags of ReadSettings: the model, its interpreter, its threads, the confidence floor."""
+    add_flags(p, ReadSettings, skip=() if floor else ("min_confidence",))
 
 
-def _load_classifier(args):
+def _load_classifier(args, **given):
+    """The Classifier the flags describe (ReadSettings, checked once)."""
     from digitlite.edge.api import Classifier  # lazy: numpy, Pillow and the interpreter
 
-    if args.threads is not None and args.threads < 1:
-        raise DigitliteError(f"--threads must be at least 1 (got {args.threads})")
-    return Classifier(args.model, runtime=args.runtime, threads=args.threads)
+    return Classifier(settings=from_args(ReadSettings, args, **given))
 
 
 def _register_classify(subparsers) -> None:
@@ -87,11 +93,7 @@ def _register_classify(subparsers) -> None:
     _add_model_options(p)
     p.add_argument("--json", action="store_true",
                    help='JSON lines: {"path", "digit", "confidence", "probabilities"} (with --multi: "number", "digits")')
-    p.add_argument("--top", type=int, default=1, metavar="K", help="show the K most likely digits")
-    p.add_argument("--multi", action="store_true", help="read a number: every digit in the image, left to right")
-    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
-                   help="below this probability the answer is 'no digit' (null in JSON, ? in a number)")
-    p.add_argument("--save-preprocessed", metavar="DIR", help="write the 28x28 input the model saw for each image")
+    add_flags(p, ClassifySettings)
     p.set_defaults(handler=_run_classify)
 
 
@@ -101,15 +103,11 @@ def _run_classify(args) -> int:
     from digitlite.edge.util import heap
 
     heap.keep_small()  # a folder of photos: memory stays where the largest one put it
-    if args.top < 1 or args.top > 10:
-        raise DigitliteError(f"--top must be between 1 and 10 (got {args.top})")
-    if not 0.0 <= args.min_confidence <= 1.0:
-        raise DigitliteError(f"--min-confidence must be between 0 and 1 (got {args.min_confidence})")
+    settings = from_args(ClassifySettings, args)
     classifier = _load_classifier(args)
     paths = expand_paths(args.paths)
     failed = 0
-    for r in classify_files(classifier, paths, multi=args.multi, min_confidence=args.min_confidence,
-                            save_dir=args.save_preprocessed):
+    for r in classify_files(classifier, paths, multi=settings.multi, save_dir=settings.save_preprocessed):
         if r.error is not None:
             failed += 1
             print(f"digitlite: error: {r.error}", file=sys.stderr, flush=True)
@@ -118,14 +116,14 @@ def _run_classify(args) -> int:
             continue
         if args.json:
             print(json.dumps(r.as_dict()), flush=True)
-        elif args.multi:
+        elif settings.multi:
             boxes = "  ".join(f"{d.symbol}@{','.join(map(str, d.box))}" for d in r.number.digits)
             print(f"{r.path}  {r.number.number or '-'}  {boxes}", flush=True)
         else:
             shown = "-" if r.reading.digit is None else str(r.reading.digit)
             line = f"{r.path}  {shown}  {r.reading.confidence * 100:.1f}%"
-            if args.top > 1:
-                line += "  " + "  ".join(f"{k}:{p * 100:.1f}%" for k, p in r.reading.top(args.top))
+            if settings.top > 1:
+                line += "  " + "  ".join(f"{k}:{p * 100:.1f}%" for k, p in r.reading.top(settings.top))
             if r.reading.reason:
                 line += f"  ({r.reading.reason})"
             print(line, flush=True)
@@ -141,33 +139,8 @@ def _register_camera(subparsers) -> None:
                     "in a window (q quits), or with --headless prints one JSON line per frame "
                     "(frame, number, digits with confidence and box, latency).",
     )
-    p.add_argument("--source", default="0",
-                   help="a device index, video file or stream URL (OpenCV), or picamera[:N] for the Pi camera module")
     _add_model_options(p)
-    p.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
-    p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: until the end or q)")
-    p.add_argument("--roi", type=parse_roi, help="only look inside x,y,width,height")
-    p.add_argument("--min-confidence", type=float, default=0.6,
-                   help="below this probability a digit is unknown (? beside confident digits; a frame of "
-                        "unknowns reads as no digit)")
-    p.add_argument("--ink", default="dark", choices=("dark", "light", "auto"),
-                   help="dark ink on light paper (default), light on dark (chalk), or auto: decided per frame")
-    p.add_argument("--stable", type=int, default=0, metavar="N",
-                   help="also report (JSON 'stable', and in the window) the reading once it has held N frames "
-                        "in a row; each line keeps the frame's own reading as 'number'")
-    p.add_argument("--log", default="frames", choices=LOG_CHOICES,
-                   help="JSON lines: one per frame (default), or one per change of reading (the 'stable' one "
-                        "with --stable) plus a heartbeat: what a service should keep")
-    p.add_argument("--heartbeat", type=float, default=60.0, metavar="S",
-                   help="with --log changes: a heartbeat line every S seconds (0: none)")
-    p.add_argument("--output", metavar="FILE",
-                   help="append the JSON lines to FILE instead of stdout (also with the window); past "
-                        "--max-mb it becomes FILE.1 and a new FILE starts")
-    p.add_argument("--max-mb", type=float, default=10.0, metavar="MB", help="size cap of --output (default 10)")
-    p.add_argument("--mqtt", metavar="URL",
-                   help="also publish each change of reading to mqtt://host[:port]/topic (mqtts:// for TLS): "
-                        "topic/reading (JSON, retained) and topic/status (online/offline); user and password from "
-                        "DIGITLITE_MQTT_USER and DIGITLITE_MQTT_PASSWORD")
+    add_flags(p, CameraSettings)
     p.set_defaults(handler=_run_camera)
 
 
@@ -175,20 +148,9 @@ def _run_camera(args) -> int:
     # lazy: the command line starts without loading numpy, Pillow or the interpreter
     from digitlite.edge.apps.camera import run as camera_loop
 
-    if args.max_frames < 0:
-        raise DigitliteError(f"--max-frames must not be negative (got {args.max_frames})")
-    if not 0.0 <= args.min_confidence <= 1.0:
-        raise DigitliteError(f"--min-confidence must be between 0 and 1 (got {args.min_confidence})")
-    if args.stable < 0:
-        raise DigitliteError(f"--stable must not be negative (got {args.stable})")
-    if not args.heartbeat >= 0 or not args.max_mb > 0:  # "not" catches NaN
-        raise DigitliteError("--heartbeat must not be negative and --max-mb must be above 0")
-    classifier = _load_classifier(args)
-    frames = camera_loop(classifier, source=args.source, headless=args.headless, max_frames=args.max_frames,
-                         roi=args.roi, min_confidence=args.min_confidence, ink=args.ink, stable=args.stable,
-                         log=args.log, heartbeat=args.heartbeat, output=args.output,
-                         max_bytes=int(args.max_mb * 1_000_000), mqtt=args.mqtt)
-    print(f"{frames} frames read from {args.source}", file=sys.stderr)
+    settings = from_args(CameraSettings, args)
+    frames = camera_loop(_load_classifier(args), settings)
+    print(f"{frames} frames read from {settings.source}", file=sys.stderr)
     return 0
 
 
@@ -200,33 +162,19 @@ def _register_serve(subparsers) -> None:
                     "--host 0.0.0.0 to reach it from a phone on the same network.",
     )
     _add_model_options(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="processes answering requests, each with its own interpreter (default: one per core)")
-    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
-                   help="below this probability the answer is 'no digit' (digit null in JSON, ? on the page)")
+    add_flags(p, ServeSettings)
     p.set_defaults(handler=_run_serve)
 
 
 def _run_serve(args) -> int:
     # lazy: the command line starts without loading numpy, Pillow or the interpreter
     from digitlite.edge.apps.serve import serve
-    from digitlite.edge.runtime.shipped import default_model
     from digitlite.edge.util import heap
 
     heap.keep_small()  # a server's memory stays where its largest request put it
-    if not 0 <= args.port <= 65535:
-        raise DigitliteError(f"--port must be between 0 and 65535 (got {args.port})")
-    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
-    if workers < 1:
-        raise DigitliteError(f"--workers must be at least 1 (got {workers})")
-    if args.threads is None:
-        args.threads = 1  # the workers are the parallelism: one interpreter thread each
-    if not 0.0 <= args.min_confidence <= 1.0:
-        raise DigitliteError(f"--min-confidence must be between 0 and 1 (got {args.min_confidence})")
-    serve(lambda: _load_classifier(args), args.model or default_model(), host=args.host, port=args.port,
-          workers=workers, min_confidence=args.min_confidence)
+    settings = from_args(ServeSettings, args)
+    # the workers are the parallelism: one interpreter thread each, unless told otherwise
+    serve(_load_classifier(args, threads=1 if args.threads is None else args.threads), settings)
     return 0
 
 
@@ -237,7 +185,7 @@ def _register_info(subparsers) -> None:
                     "the interpreter, the model's interface and sha256 and its card's accuracy. Exit 1 if it "
                     "cannot run.",
     )
-    _add_model_options(p)
+    _add_model_options(p, floor=False)
     p.add_argument("--calls", type=int, default=0, metavar="N",
                    help="also time N single-image calls and report the median and p99 (a quick speed check on the device)")
     p.add_argument("--json", action="store_true", help="print the same as JSON")

@@ -44,11 +44,16 @@ def flag_of(f: dataclasses.Field) -> str:
 
 
 class SettingError(DigitliteError):
-    """A setting out of its range or choices; ``field`` names it, ``problem`` says what is wrong."""
+    """A setting out of its range or choices: ``field`` names it, ``problem`` says what is wrong, with
+    ``{name}`` where its name goes (the field's in Python, the flag's on the command line)."""
 
     def __init__(self, field_name: str, problem: str):
-        super().__init__(f"{field_name} {problem}")
+        super().__init__(problem.replace("{name}", field_name))
         self.field, self.problem = field_name, problem
+
+    def named(self, name: str) -> str:
+        """The message with ``name`` (a flag, say) for the field's name."""
+        return self.problem.replace("{name}", name)
 
 
 def _check(obj) -> None:
@@ -59,18 +64,18 @@ def _check(obj) -> None:
             continue
         low, high, above, choices = m["low"], m["high"], m["above"], m["choices"]
         if choices is not None and value not in choices:
-            raise SettingError(f.name, f"must be one of {', '.join(map(str, choices))} (got {value!r})")
+            raise SettingError(f.name, f"unknown {{name}} {value!r}; choose {', '.join(map(str, choices))}")
         if low is None and high is None and above is None:
             continue
         if isinstance(value, float) and not math.isfinite(value):
-            raise SettingError(f.name, f"must be a finite number (got {value})")
+            raise SettingError(f.name, f"{{name}} must be a finite number (got {value})")
         if low is not None and high is not None and not low <= value <= high:
-            raise SettingError(f.name, f"must be between {low} and {high} (got {value})")
+            raise SettingError(f.name, f"{{name}} must be between {low:g} and {high:g} (got {value:g})")
         if above is not None and not value > above:
-            raise SettingError(f.name, f"must be above {above} (got {value})")
+            raise SettingError(f.name, f"{{name}} must be above {above:g} (got {value:g})")
         if low is not None and high is None and value < low:
-            raise SettingError(f.name, f"must not be negative (got {value})" if low == 0
-                               else f"must be at least {low} (got {value})")
+            raise SettingError(f.name, f"{{name}} must not be negative (got {value:g})" if low == 0
+                               else f"{{name}} must be at least {low:g} (got {value:g})")
 
 
 class Settings:
@@ -183,4 +188,4 @@ def from_args(cls, args: argparse.Namespace, **given):
         return cls(**{**values, **given})
     except SettingError as e:
         flag = flag_of(next(f for f in dataclasses.fields(cls) if f.name == e.field))
-        raise DigitliteError(f"{flag} {e.problem}") from None
+        raise DigitliteError(e.named(flag)) from None

@@ -26,13 +26,13 @@ if [ "$(.venv-tflite/bin/python -c 'import digitlite.edge as e; print(e.__file__
     .venv-tflite/bin/pip install -q --no-deps -e . || fail "pip could not install digitlite into .venv-tflite"
 fi
 
-requirements=$(.venv/bin/python -c "from digitlite.edge.deploy.export import REQUIREMENTS; print('\n'.join(REQUIREMENTS['requirements.txt']))")
+requirements=$(.venv/bin/python -c "from digitlite.edge.deploy.pi import REQUIREMENTS; print('\n'.join(REQUIREMENTS['requirements.txt']))")
 if [ "$(cat .wheels/requirements.txt 2>/dev/null)" != "$requirements" ] || [ ! -f .wheels/bookworm-constraints.txt ]; then
     rm -rf .wheels .wheels.part
     mkdir .wheels.part
     printf '%s\n' "$requirements" > .wheels.part/requirements.txt
     # as resolved today, and as install.sh resolves them on Bookworm (NumPy 1, OpenCV below 4.11)
-    .venv/bin/python -c "from digitlite.edge.deploy.export import BOOKWORM_CONSTRAINTS; print('\n'.join(BOOKWORM_CONSTRAINTS))" \
+    .venv/bin/python -c "from digitlite.edge.deploy.pi import BOOKWORM_CONSTRAINTS; print('\n'.join(BOOKWORM_CONSTRAINTS))" \
         > .wheels.part/bookworm-constraints.txt
     for constraints in /dev/null .wheels.part/bookworm-constraints.txt; do
         .venv/bin/pip download -q --only-binary=:all: -d .wheels.part -r .wheels.part/requirements.txt -c "$constraints" \

@@ -13,6 +13,7 @@ from conftest import NPM
 from PIL import Image
 
 from digitlite.benchmarks import camera, nondigits, quantization, realworld
+from digitlite.edge.api import Classifier
 from digitlite.edge.vision.preprocess import load_image
 
 
@@ -40,11 +41,10 @@ def test_real_world_set_is_seeded_and_complete(tmp_path, mnist):
 
 
 def test_real_world_evaluation_counts_every_image(tmp_path, mnist, quantized):
-    from digitlite.edge.runtime.interpreter import Model
 
     folder = realworld.build_set(tmp_path / "set", 2, seed=3, mnist_images=mnist.test_images,
                                  mnist_labels=mnist.test_labels)
-    result = realworld.evaluate(folder, Model(quantized[0] / "digits_int8.tflite"))
+    result = realworld.evaluate(folder, Classifier(quantized[0] / "digits_int8.tflite"))
     acc = result["accuracy"]
     assert acc["all"]["total"] == 20 == result["images"]
     assert acc["source=strokes"]["total"] + acc["source=mnist-shapes"]["total"] == 20
@@ -235,10 +235,9 @@ def fake_real_set(folder, mnist):
 
 
 def test_the_real_set_is_read_as_classify_reads_it_and_each_folder_is_a_row(tmp_path, quantized, mnist):
-    from digitlite.edge.runtime.interpreter import Model
 
     real = fake_real_set(tmp_path / "real", mnist)
-    result = realworld.evaluate_real(real, Model(quantized[0] / "digits_int8.tflite"))
+    result = realworld.evaluate_real(real, Classifier(quantized[0] / "digits_int8.tflite"))
     single, multi = result["single"]["groups"], result["multi"]["groups"]
     assert single["all"]["total"] == 4 and single["photo"]["total"] == 2 and single["drawn"]["total"] == 2
     assert single["all"]["right"] + len(result["single"]["misses"]) == 4

@@ -34,7 +34,7 @@ def _json_lines(stdout: str) -> list[dict]:
 
 def test_folder_json_lines_agree_with_the_runtime_on_the_same_inputs(images, model):
     from digitlite.edge.runtime.interpreter import Model
-    from digitlite.edge.vision.preprocess import preprocess_file
+    from digitlite.edge.vision.inputs import preprocess_file
 
     result = run_cli("classify", str(images), "--model", model, "--json")
     assert result.returncode == 0, result.stderr
@@ -66,7 +66,7 @@ def test_save_preprocessed_writes_what_the_model_saw(images, model, tmp_path):
     result = run_cli("classify", str(images / "photo_0.jpg"), "--model", model, "--save-preprocessed", str(tmp_path))
     assert result.returncode == 0, result.stderr
     saved = np.asarray(Image.open(tmp_path / "photo_0.png"))
-    from digitlite.edge.vision.preprocess import preprocess_file
+    from digitlite.edge.vision.inputs import preprocess_file
 
     np.testing.assert_array_equal(saved, preprocess_file(images / "photo_0.jpg"))
 

@@ -18,10 +18,10 @@ from digitlite.benchmarks.reliability import (
     random_files,
     run,
 )
+from digitlite.edge.vision.inputs import preprocess_file
 from digitlite.edge.vision.preprocess import (
     ImageError,
     load_image,
-    preprocess_file,
     preprocess_gray,
 )
 

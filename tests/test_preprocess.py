@@ -9,12 +9,12 @@ import pytest
 from PIL import Image
 
 from digitlite.edge.vision.imageops import components
+from digitlite.edge.vision.inputs import preprocess_file
 from digitlite.edge.vision.preprocess import (
     ImageError,
     find_digits,
     load_gray,
     load_image,
-    preprocess_file,
     preprocess_gray,
 )
 

@@ -21,8 +21,9 @@ import numpy as np
 
 from digitlite.edge.apps.mqtt import Publisher, parse_url
 from digitlite.edge.apps.readings_log import ChangeLog, LineFile, StreamLines
+from digitlite.edge.runtime.predictor import Predictor
 from digitlite.edge.runtime.reading import NumberReading, Reading, readings
-from digitlite.edge.settings import INK_CHOICES
+from digitlite.edge.settings import CAMERA_FLOOR, INK_CHOICES, CameraSettings
 from digitlite.edge.util.errors import DigitliteError, first_line
 from digitlite.edge.util.quiet import quiet
 from digitlite.edge.vision.lines import LineTracker
@@ -238,7 +239,7 @@ class FrameReader:
     tracked from frame to frame.
     """
 
-    def __init__(self, classifier, roi=None, work_side: int = 160, min_confidence: float = 0.6,
+    def __init__(self, classifier: Predictor, roi=None, work_side: int = 160, min_confidence: float = CAMERA_FLOOR,
                  min_height: float = 0.08, ink: str = "dark"):
         if ink not in INK_CHOICES:
             raise DigitliteError(f"unknown ink {ink!r}; choose {', '.join(INK_CHOICES)}")
@@ -350,19 +351,21 @@ def frames(reader: FrameReader, cap, source: str, max_frames: int = 0):
         yield frame, result
 
 
-def run(classifier, source: str = "0", headless: bool = False, max_frames: int = 0, roi=None,
-        min_confidence: float = 0.6, ink: str = "dark", stable: int = 0, out=sys.stdout, log: str = "frames",
-        heartbeat: float = 60.0, output: str | None = None, max_bytes: int = 10_000_000, mqtt: str | None = None) -> int:
-    """The camera loop; returns the number of frames read.
+def run(classifier, settings: CameraSettings, out=None) -> int:
+    """The camera loop of ``classifier`` (an ``api.Classifier``) as ``settings`` say; returns the frames read.
 
     Ends at ``max_frames``, the end of a video file, ``q`` in the window, or Ctrl-C (or
     SIGTERM).  With ``stable`` (frames), each JSON line also carries the reading that has
     held that many frames in a row, and the window shows it.  JSON lines (headless, or with
-    ``output``) go to ``out`` or to the file ``output``, rotated past ``max_bytes``: one a frame,
+    ``output``) go to ``out`` or to the file ``output``, rotated past ``max_mb``: one a frame,
     or with ``log="changes"`` one a change of reading and a heartbeat every ``heartbeat`` s.
-    With ``mqtt`` (a broker URL, see edge.mqtt), each change of reading is also published there.
-    Frames are read as ``frames`` reads them (errors included).
+    With ``mqtt`` (a broker URL, see apps.mqtt), each change of reading is also published there.
+    Frames are read by ``classifier.frame_reader`` (as ``Classifier.camera`` reads them), errors included.
     """
+    source, headless, output, mqtt, log = settings.source, settings.headless, settings.output, settings.mqtt, settings.log
+    roi, max_frames = settings.roi, settings.max_frames
+    max_bytes, heartbeat, stable = int(settings.max_mb * 1_000_000), settings.heartbeat, settings.stable
+    out = out or sys.stdout  # looked up now, not when the module was imported
     cv2 = import_cv2()
     if not headless and (reason := no_window_reason(cv2)):
         raise DigitliteError(f"cannot show the camera window: {reason}; add --headless for JSON lines")
@@ -380,7 +383,7 @@ def run(classifier, source: str = "0", headless: bool = False, max_frames: int =
         if cap is not None:
             cap.release()
         raise
-    reader = FrameReader(classifier, roi=roi, min_confidence=min_confidence, ink=ink)
+    reader = classifier.frame_reader(settings)
     steady = Stabilizer(stable) if stable else None
     times = deque(maxlen=10)
     count = 0

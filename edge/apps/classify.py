@@ -15,15 +15,8 @@ import numpy as np
 
 from digitlite.edge.runtime.reading import NumberReading, Reading, best_spans
 from digitlite.edge.util.errors import DigitliteError
-from digitlite.edge.vision.preprocess import (
-    WORK_SIDE,
-    Finer,
-    SeveralDigits,
-    load_gray,
-    number_candidates,
-    preprocess_gray,
-    save_preprocessed,
-)
+from digitlite.edge.vision.inputs import digit_input, number_inputs
+from digitlite.edge.vision.preprocess import SeveralDigits, save_preprocessed
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 CHUNK = 64  # files preprocessed and classified together: bounds memory on big folders
@@ -63,30 +56,27 @@ class FileResult:
         return {"path": self.path, **(self.number or self.reading).as_dict()}
 
 
-def classify_files(classifier, paths: list[str], multi: bool = False, min_confidence: float = 0.0,
-                   save_dir: str | None = None):
-    """Yield a FileResult per path, in order; model calls are batched over CHUNK files.
+def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: str | None = None):
+    """Yield a FileResult per path, in order, as ``classifier.classify`` (``read_number`` with
+    ``multi``) reads each file; the model calls are batched over CHUNK files.
 
-    With ``multi``, each file's number is read from its candidates (``number_candidates``: its
-    pieces and neighbouring pairs of them), the likeliest reading chosen (``reading.best_spans``).
+    Each file is read by ``vision.inputs`` (the reader behind every command); with ``multi`` its
+    number is chosen from its candidates by ``classifier.read_candidates``.
     """
     for start in range(0, len(paths), CHUNK):
         chunk = paths[start:start + CHUNK]
         inputs: list[np.ndarray] = []
         singles: dict[int, int] = {}  # index in chunk -> its input
-        numbers: dict[int, tuple] = {}  # index in chunk -> (pieces, spans, boxes, first input)
+        numbers: dict[int, tuple] = {}  # index in chunk -> (its candidates, its first input)
         results = [FileResult(path=p) for p in chunk]
         for i, path in enumerate(chunk):
             try:
-                gray, reduction = load_gray(path, side=WORK_SIDE)  # a big JPEG is decoded at a reduced size
-                finer = Finer(gray, path, reduction, path)  # where a small digit is read again, finer
                 if multi:
-                    pieces, candidates = number_candidates(gray, path, finer=finer)
-                    boxes = [tuple(round(v * reduction) for v in c.box) for c in candidates]  # in the file's pixels
-                    numbers[i] = (pieces, [(c.first, c.last) for c in candidates], boxes, len(inputs))
-                    inputs.extend(c.pixels for c in candidates)
+                    found = number_inputs(path)
+                    numbers[i] = (found, len(inputs))
+                    inputs.extend(found.pixels)
                 else:
-                    inputs.append(preprocess_gray(gray, path, one_digit=True, finer=finer))
+                    inputs.append(digit_input(path))
                     singles[i] = len(inputs) - 1
             except SeveralDigits as e:  # never a confident answer for one digit of a number
                 results[i].error = f"{e}: add --multi to read them as a number"
@@ -97,15 +87,13 @@ def classify_files(classifier, paths: list[str], multi: bool = False, min_confid
         if inputs:
             probs = classifier.predict_proba(np.stack(inputs))
             for i, k in singles.items():
-                results[i].reading = Reading.from_probabilities(probs[k], min_confidence)
+                results[i].reading = Reading.from_probabilities(probs[k], classifier.min_confidence)
                 if save_dir:
                     save_preprocessed(inputs[k], Path(save_dir) / f"{Path(results[i].path).stem}.png")
-            for i, (pieces, spans, boxes, at) in numbers.items():
-                rows = probs[at:at + len(spans)]
-                chosen = best_spans(pieces, spans, rows)
-                results[i].number = NumberReading.of([Reading.from_probabilities(rows[k], min_confidence, boxes[k])
-                                                      for k in chosen])
+            for i, (found, at) in numbers.items():
+                rows = probs[at:at + len(found.pixels)]
+                results[i].number = classifier.read_candidates(found, rows)
                 if save_dir:
-                    for n, k in enumerate(chosen):
+                    for n, k in enumerate(best_spans(found.pieces, found.spans, rows)):
                         save_preprocessed(inputs[at + k], Path(save_dir) / f"{Path(results[i].path).stem}_{n}.png")
         yield from results

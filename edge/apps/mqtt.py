@@ -62,14 +62,14 @@ def parse_url(url: str) -> Broker:
 class Publisher:
     """Publishes readings to a broker from a background thread that keeps the connection."""
 
-    def __init__(self, url: str, queue: int = QUEUE, log=sys.stderr, environ=os.environ):
+    def __init__(self, url: str, queue: int = QUEUE, log=None, environ=os.environ):
         try:
             # optional: paho-mqtt, the [camera] extra
             from paho.mqtt import client as mqtt
         except ImportError:
             raise DigitliteError("--mqtt needs paho-mqtt: pip install 'digitlite[camera]' (or paho-mqtt)") from None
         self.broker = parse_url(url)
-        self.log = log
+        self.log = log or sys.stderr  # looked up now: a caller may have pointed sys.stderr elsewhere
         self.pending: deque[str] = deque(maxlen=queue)
         self.dropped = self.sent = 0
         self.connected = False

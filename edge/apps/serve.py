@@ -27,6 +27,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -35,13 +36,12 @@ import numpy as np
 from digitlite.edge.runtime.card import ModelCard
 from digitlite.edge.runtime.reading import Reading
 from digitlite.edge.runtime.shipped import web_root
+from digitlite.edge.settings import ServeSettings
 from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.vision.inputs import as_gray, gray_input
 from digitlite.edge.vision.preprocess import (
-    WORK_SIDE,
     ImageError,
     SeveralDigits,
-    load_image,
-    preprocess_gray,
 )
 
 MAX_BODY = 2 * 1024 * 1024  # a 280x280 drawing is a few kilobytes
@@ -104,12 +104,12 @@ class DigitServer(ThreadingHTTPServer):
         finally:
             self.slots.release()
 
-    def predict(self, gray: np.ndarray) -> dict:
-        """Preprocess a grayscale drawing and classify it."""
+    def predict(self, drawing: Drawing) -> dict:
+        """Read a decoded drawing as ``Classifier.classify`` reads the same image, and classify it."""
         started = time.perf_counter()
-        pixels = preprocess_gray(gray, "drawing", one_digit=True)
+        pixels = gray_input(drawing.gray, drawing.reduction, "drawing", drawing.source)
         with self.lock:  # a TFLite interpreter is not safe to call from two threads at once
-            probs = self.classifier.predict_proba(pixels)[0]
+            probs = self.classifier.predict_proba(pixels[None])[0]
         with self._served.get_lock():
             self._served.value += 1
         return {**Reading.from_probabilities(probs, self.min_confidence).as_dict(),
@@ -119,14 +119,24 @@ class DigitServer(ThreadingHTTPServer):
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "application/octet-stream")
 
 
-def decode_drawing(content_type: str, body: bytes) -> np.ndarray:
-    """The request body as a grayscale array, or RequestError."""
+@dataclass
+class Drawing:
+    """A request's image, decoded: grayscale, the reduction it was decoded at, and the bytes of an image file."""
+
+    gray: np.ndarray
+    reduction: float = 1.0
+    source: bytes | None = None
+
+
+def decode_drawing(content_type: str, body: bytes) -> Drawing:
+    """The request body decoded (as ``vision.inputs.as_gray`` decodes an image), or RequestError."""
     kind = content_type.split(";")[0].strip().lower()
     if kind in IMAGE_TYPES:
         try:
-            return load_image(body, "drawing", side=WORK_SIDE)
+            gray, reduction, _ = as_gray(body, "drawing")
         except ImageError as e:
             raise RequestError(400, str(e)) from None
+        return Drawing(gray, reduction, body)
     if kind == "application/json":
         try:
             pixels = np.asarray(json.loads(body)["pixels"], dtype=np.float32)
@@ -136,7 +146,7 @@ def decode_drawing(content_type: str, body: bytes) -> np.ndarray:
             raise RequestError(400, f"pixels must be a 2-D array of at most {MAX_SIDE}x{MAX_SIDE}")
         if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
             raise RequestError(400, "pixels must be numbers from 0 to 255")
-        return pixels
+        return Drawing(pixels)
     raise RequestError(415, f"unsupported Content-Type {kind or '(none)'}: send an image "
                             f"({', '.join(IMAGE_TYPES[:3])}) or application/json")
 
@@ -240,16 +250,17 @@ class Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
 
-def serve(make_classifier, model_path: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          min_confidence: float = 0.0, out=sys.stderr) -> None:
-    """Serve until Ctrl-C (or SIGTERM) with ``workers`` processes, each calling ``make_classifier``
-    for its own interpreter; DigitliteError if the address cannot be bound.  Under
-    ``min_confidence`` the answer's digit is null (no digit)."""
+def serve(classifier, settings: ServeSettings | None = None, out=None) -> None:
+    """Serve ``classifier`` (an ``api.Classifier``: its model, interpreter and floor) until Ctrl-C (or
+    SIGTERM), as ``settings`` say; each of several workers reads with its own copy of it.
+    DigitliteError if the address cannot be bound.  Under the floor the answer's digit is null."""
+    settings, out = settings or ServeSettings(), out or sys.stderr
+    host, port, workers = settings.host, settings.port, settings.processes()
     if workers > 1 and not hasattr(os, "fork"):
         raise DigitliteError("--workers above 1 needs fork (Linux, macOS); use --workers 1 here")
-    classifier = make_classifier()  # a bad model is one line before anything starts
+    make_classifier = classifier.copy
     try:
-        server = DigitServer((host, port), classifier, Path(model_path), min_confidence)
+        server = DigitServer((host, port), classifier, classifier.path, classifier.min_confidence)
     except OSError as e:
         raise DigitliteError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
     bound_port = server.server_address[1]

@@ -58,7 +58,6 @@ class Mnist:
 
 def cache_dir() -> Path:
     """The user cache folder where downloaded MNIST files are kept."""
-
     return user_cache("mnist")
 
 

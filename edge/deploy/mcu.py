@@ -40,7 +40,6 @@ ARRAY_NAME = "g_digits_model"
 
 def import_tflm():
     """TensorFlow Lite Micro's Python interpreter module, or one line saying how to get it."""
-
     try:
         # optional: TensorFlow Lite Micro, the [mcu] extra
         from tflite_micro.python.tflite_micro import runtime
@@ -54,7 +53,6 @@ def import_tflm():
 
 def tflm_version() -> str | None:
     """The installed tflite-micro version (None when it is not installed)."""
-
     try:
         return metadata.version("tflite-micro")
     except metadata.PackageNotFoundError:
@@ -81,7 +79,6 @@ class MicroModel:
 
     def invoke(self, pixels: np.ndarray) -> np.ndarray:
         """The raw output tensor for one 28x28 image of 0-255 pixels."""
-
         x = np.asarray(pixels, np.float32).reshape(self._shape)
         if self._dtype != np.float32:
             scale, zero = float(self._in_q["scales"][0]), int(self._in_q["zero_points"][0])
@@ -105,7 +102,6 @@ class MicroModel:
 
     def allocations(self) -> dict:
         """What TFLM's recording allocator reports: total, head (activations) and tail (persistent) bytes."""
-
         report = captured(self._interp.print_allocations)  # TFLM prints it on the C-level stdout/stderr
         found = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", report))
         return {k: int(v) for k, v in found.items()}

@@ -32,7 +32,6 @@ CLASSES = (10, 11)  # the digits, and optionally "not a digit" (edge/runtime/rea
 
 def interpreter_class(runtime: str = "auto"):
     """Return (name, Interpreter class) for ``runtime``: auto, litert, tflite or tensorflow."""
-
     names = RUNTIMES if runtime == "auto" else (runtime,)
     if runtime != "auto" and runtime not in RUNTIMES:
         raise DigitliteError(f"unknown runtime {runtime!r}; choose auto, {', '.join(RUNTIMES)}")
@@ -52,7 +51,6 @@ def interpreter_class(runtime: str = "auto"):
 
 def interpreter_version(name: str) -> str | None:
     """The installed version of the package behind runtime ``name`` (None if unknown)."""
-
     try:
         return metadata.version(_PACKAGES[name])
     except (KeyError, metadata.PackageNotFoundError):

@@ -48,7 +48,6 @@ def quiet(stdout: bool = True):
 
 def captured(call) -> str:
     """Run ``call`` with fds 1 and 2 written to a temp file; return what a native library printed."""
-
     with tempfile.TemporaryFile() as tmp:
         with _pointed_at(tmp.fileno(), (1, 2)):
             call()

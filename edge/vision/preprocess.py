@@ -846,13 +846,6 @@ def _number_groups(mask: np.ndarray, kept, frame: bool, min_height: float) -> li
     return [g for g in _column_groups(kept) if g[3] - g[1] >= min_height and _digit_like(mask, g, frame)]
 
 
-def preprocess_file(source, name: str | None = None) -> np.ndarray:
-    """An image file (path or bytes) -> its 28x28 uint8 MNIST-style input."""
-    label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "<image>")
-    return preprocess_gray(load_image(source, label, WORK_SIDE), label)
-
-
 def save_preprocessed(pixels: np.ndarray, path: str | os.PathLike) -> None:
     """Write a 28x28 input as a PNG (white digit on black, as the model sees it)."""
-
     atomic.write_with(Path(path), lambda tmp: Image.fromarray(pixels, mode="L").save(tmp, format="PNG"))
