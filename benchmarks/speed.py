@@ -50,7 +50,6 @@ TARGETS_MS = {"photo": 3.0, "phone": 80.0, "canvas": 3.0}
 def make_inputs(count: int, seed: int = 11) -> dict[str, list[bytes]]:
     """``count`` 640x480 photos, a few 12-megapixel photos and ``count`` canvas drawings."""
 
-
     rng = np.random.default_rng(seed)
     inputs: dict[str, list[bytes]] = {"photo": [], "phone": [], "canvas": []}
     for k in range(count):

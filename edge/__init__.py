@@ -7,3 +7,7 @@ import os
 # request 9.5 ms with them, 5.0 ms without).  Set before numpy loads; a program that loaded numpy
 # first keeps its own setting.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from digitlite.edge.util import moved  # noqa: E402 - after the thread setting, which must precede numpy
+
+moved.install()  # the modules' names from before the subpackages still import, with a warning

@@ -123,7 +123,6 @@ class Classifier:
         """Check that the model runs here: versions, interpreter, interface, sha256, the card's accuracy,
         one call on a blank image; with ``calls``, the median and p99 of that many timed calls (µs)."""
 
-
         blank = np.zeros((1, 28, 28), np.uint8)
         started = time.perf_counter()
         probs = self.predict_proba(blank)

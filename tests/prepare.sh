@@ -26,7 +26,7 @@ if [ "$(.venv-tflite/bin/python -c 'import digitlite.edge as e; print(e.__file__
     .venv-tflite/bin/pip install -q --no-deps -e . || fail "pip could not install digitlite into .venv-tflite"
 fi
 
-requirements=$(.venv/bin/python -c "from digitlite.edge.deploy.pi import REQUIREMENTS; print('\n'.join(REQUIREMENTS['requirements.txt']))")
+requirements=$(.venv/bin/python -c "from digitlite.edge.deploy.pi import requirements; print('\n'.join(requirements()['requirements.txt']))")
 if [ "$(cat .wheels/requirements.txt 2>/dev/null)" != "$requirements" ] || [ ! -f .wheels/bookworm-constraints.txt ]; then
     rm -rf .wheels .wheels.part
     mkdir .wheels.part

@@ -319,3 +319,22 @@ def test_info_checks_a_model_and_names_a_missing_interpreter():
     assert info["sha256"] == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
     missing = run_cli("info", "--runtime", "tflite")  # tflite-runtime is not in the main test install
     assert_one_line_error(missing, "no TFLite interpreter found; install tflite-runtime")
+
+
+def test_the_bundles_requirements_are_the_distributions_own_pins():
+    """pyproject.toml holds the pins once: the bundle's files follow a changed pin, keep the edge extras'
+    and drop the other stages'."""
+    from digitlite.edge.deploy.pi import requirements
+
+    made = requirements(["numpy>=1.26", "pillow>=11", 'ai-edge-litert>=9.9; platform_system != "Windows"',
+                         'tensorflow>=2.16; extra == "train"', 'opencv-python>=4.9; extra == "camera"',
+                         'paho-mqtt>=2.0; extra == "camera"'])
+    assert made == {
+        "requirements.txt": ["ai-edge-litert>=9.9", "numpy>=1.26", "pillow>=11", "opencv-python-headless>=4.9",
+                             "paho-mqtt>=2.0"],
+        "requirements-tflite-runtime.txt": ["tflite-runtime==2.14.0", "numpy>=1.26,<2", "pillow>=11",
+                                            "opencv-python-headless>=4.9,<4.11", "paho-mqtt>=2.0"],
+    }
+    pins = (REPO / "pyproject.toml").read_text()
+    for spec in requirements()["requirements.txt"]:
+        assert spec.replace("-headless", "") in pins, spec

@@ -137,3 +137,28 @@ def test_an_import_inside_a_function_says_why():
             if not _explained(lines, node.lineno - 1):
                 unexplained.append(f"{path.relative_to(path.parents[1])}:{node.lineno}: {lines[node.lineno - 1].strip()}")
     assert not unexplained, "\n".join(sorted(set(unexplained)))
+
+
+@pytest.mark.parametrize("old, name, new", [
+    ("digitlite.edge.preprocess", "preprocess_gray", "digitlite.edge.vision.preprocess"),
+    ("digitlite.edge.preprocess", "preprocess_file", "digitlite.edge.vision.inputs"),
+    ("digitlite.edge.classify", "default_model", "digitlite.edge.runtime.shipped"),
+    ("digitlite.edge.export", "export_bundle", "digitlite.edge.deploy.export"),
+    ("digitlite.edge.browser", "export_web", "digitlite.edge.deploy.web"),
+    ("digitlite.edge.runtime", "Model", "digitlite.edge.runtime.interpreter"),
+])
+def test_a_module_name_from_before_the_subpackages_still_imports_with_one_warning(old, name, new):
+    import importlib
+    import sys
+
+    sys.modules.pop(old, None) if old != "digitlite.edge.runtime" else None
+    with pytest.warns(DeprecationWarning, match=f"{old}.* has moved to digitlite.edge.[a-z]+.[a-z_]+"):
+        value = getattr(importlib.import_module(old), name)
+    assert value is getattr(importlib.import_module(new), name)
+
+
+def test_an_unknown_old_name_is_still_an_import_error():
+    with pytest.raises(ImportError):
+        __import__("digitlite.edge.nothing_here")
+    with pytest.raises(AttributeError):
+        __import__("digitlite.edge.runtime", fromlist=["_"]).no_such_name  # noqa: B018

@@ -394,3 +394,18 @@ def test_an_occupied_folder_is_kept_unless_forced(site, tmp_path):
     assert (out / "mine.txt").read_text() == "keep me"
     assert export(out, "--runtime-dir", str(RUNTIME), "--force").returncode == 0
     assert not (out / "mine.txt").exists() and (out / "index.html").is_file()
+
+
+def test_the_served_page_and_the_static_page_are_one_template(site):
+    """Both pages are the package's index.html with its placeholders filled: the same markup but for the
+    stylesheet's address, the hint and the scripts; the template itself is never served raw."""
+    from digitlite.edge.apps.page import served_page
+
+    def markup(html: str) -> list[str]:
+        return [line for line in html.splitlines() if "<script" not in line and "stylesheet" not in line
+                and 'class="hint"' not in line and "json" not in line]
+
+    served, static = served_page(), (site / "index.html").read_text()
+    assert "$" not in served and "$" not in static
+    assert markup(served) == markup(static) and len(markup(served)) > 15
+    assert 'rel="icon"' in served and 'rel="icon"' in static  # no request for /favicon.ico from either

@@ -46,9 +46,8 @@ def run(args) -> int:
     except ValueError as e:
         raise DigitliteError(str(e)) from None
     try:
-        from digitlite.train.train import (
-            train,  # lazy: TensorFlow, loaded only when the command runs
-        )
+        # lazy: TensorFlow, loaded only when the command runs
+        from digitlite.train.train import train
     except ImportError as e:
         raise DigitliteError(f"training needs TensorFlow ({e}); install it with: pip install 'digitlite[train]'") from None
     metrics = train(config)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlite.edge.apps.page import TEMPLATE, served_page
 from digitlite.edge.runtime.card import ModelCard
 from digitlite.edge.runtime.reading import Reading
 from digitlite.edge.runtime.shipped import web_root
@@ -81,6 +82,7 @@ class DigitServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.classifier, self.card, self.min_confidence = classifier, _card(model_path), min_confidence
         self.lock = threading.Lock()
+        self.page = served_page().encode()
         self.slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
         self._served = multiprocessing.Value("q", 0)  # in shared memory: forked workers count together
 
@@ -183,10 +185,13 @@ class Handler(BaseHTTPRequestHandler):
                              "served": self.server.served})
         elif path == "/api/predict":
             self._json(405, {"error": "use POST for /api/predict"}, {"Allow": "POST"})
-        elif path in ("/", "/index.html") or path.startswith("/static/"):
-            name = "index.html" if path in ("/", "/index.html") else path[len("/static/"):]
+        elif path in ("/", "/index.html"):
+            self._send(200, self.server.page, STATIC_TYPES[".html"])
+        elif path.startswith("/static/"):
+            name = path[len("/static/"):]
             file = web_root() / name
-            if "/" in name or name.startswith(".") or not file.is_file() or file.suffix not in STATIC_TYPES:
+            if "/" in name or name.startswith(".") or name == TEMPLATE or not file.is_file() \
+                    or file.suffix not in STATIC_TYPES:
                 self._json(404, {"error": f"no such file: {path}"})
             else:
                 self._send(200, file.read_bytes(), STATIC_TYPES[file.suffix])

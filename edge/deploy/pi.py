@@ -47,14 +47,37 @@ from digitlite.edge.util.errors import DigitliteError
 EDGE_EXTRAS = ("camera",)  # the extras that serve the edge part (train needs the dropped stages)
 
 
-# One requirements file per interpreter.  tflite-runtime's last release (2.14) was built against
-# NumPy 1, and OpenCV wheels from 4.11 on need NumPy 2, hence the upper bounds there.
-REQUIREMENTS = {
-    "requirements.txt": ["ai-edge-litert>=1.2", "numpy>=1.23", "pillow>=9.1", "opencv-python-headless>=4.8",
-                         "paho-mqtt>=2.0"],
-    "requirements-tflite-runtime.txt": ["tflite-runtime==2.14.0", "numpy>=1.23,<2", "pillow>=9.1",
-                                        "opencv-python-headless>=4.8,<4.11", "paho-mqtt>=2.0"],
-}
+INTERPRETER = "ai-edge-litert"  # the default interpreter, first in requirements.txt
+HEADLESS = {"opencv-python": "opencv-python-headless"}  # a Pi service has no screen: OpenCV without its GUI
+# The other requirements file's interpreter.  tflite-runtime's last release (2.14) was built against
+# NumPy 1, and OpenCV wheels from 4.11 on need NumPy 2, hence the upper bounds it adds.
+TFLITE_RUNTIME = "tflite-runtime==2.14.0"
+TFLITE_RUNTIME_BOUNDS = {"numpy": "<2", "opencv-python-headless": "<4.11"}
+
+
+def requirements(requires: list[str] | None = None) -> dict[str, list[str]]:
+    """The bundle's requirements files, one per interpreter, made from the distribution's own
+    Requires-Dist (``requires``, default: the installed digitlite's): pyproject.toml's pins, written
+    once.  The base dependencies and the edge extras' are kept, OpenCV headless."""
+    if requires is None:
+        try:
+            requires = metadata.requires("digitlite") or []
+        except metadata.PackageNotFoundError:
+            raise DigitliteError("digitlite's metadata is missing (not installed?): pip install -e . first") from None
+    kept = []
+    for line in requires:
+        spec, _, marker = (part.strip() for part in line.partition(";"))
+        extra = re.search(r"""extra\s*==\s*['"]([\w-]+)['"]""", marker)
+        if extra and extra.group(1) not in EDGE_EXTRAS:
+            continue
+        name = re.match(r"[A-Za-z0-9_.-]+", spec).group(0)
+        kept.append((HEADLESS.get(name, name), HEADLESS.get(name, name) + spec[len(name):]))
+    others = [(name, spec) for name, spec in kept if name != INTERPRETER]
+    return {
+        "requirements.txt": [spec for name, spec in kept if name == INTERPRETER] + [spec for _, spec in others],
+        "requirements-tflite-runtime.txt": [TFLITE_RUNTIME] + [
+            spec + ("," + TFLITE_RUNTIME_BOUNDS[name] if name in TFLITE_RUNTIME_BOUNDS else "") for name, spec in others],
+    }
 
 
 # What install.sh adds on Raspberry Pi OS Bookworm (NumPy 1.24 from apt): NumPy stays below 2 so that
@@ -304,7 +327,8 @@ def export_pi(out: str | os.PathLike, model: str | os.PathLike | None = None, fo
         (tmp / "model").mkdir()
         shutil.copyfile(model, tmp / "model" / model.name)
         shutil.copyfile(card_path, tmp / "model" / card_path.name)
-        for name, lines in REQUIREMENTS.items():
+        needs = requirements()
+        for name, lines in needs.items():
             (tmp / name).write_text("\n".join(lines) + "\n")
         scripts = {"install.sh": _fill(INSTALL_SH, wheel=wheel.name, model=model.name,
                                        bookworm_constraints="".join(f"{c}\\n" for c in BOOKWORM_CONSTRAINTS)),
@@ -318,7 +342,7 @@ def export_pi(out: str | os.PathLike, model: str | os.PathLike | None = None, fo
             version=version, model=model.name, files=", ".join(files),
             accuracy=f" ({card.tflite_accuracy * 100:.2f} % on the MNIST test set)"))
         manifest = {"target": target, "digitlite": version, "wheel": wheel.name, "model": f"model/{model.name}",
-                    "default_interpreter": "ai-edge-litert", "requirements": sorted(REQUIREMENTS),
+                    "default_interpreter": "ai-edge-litert", "requirements": sorted(needs),
                     "files": {f: sha256_file(tmp / f) for f in files}}
         write_manifest(tmp, manifest)
     return manifest

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlite.edge.apps.page import page
 from digitlite.edge.deploy import npm
 from digitlite.edge.deploy.bundle import (
     check_out,
@@ -99,25 +100,14 @@ def pad_sample() -> bytes:
     """Which pixels of the pad preprocess.py takes its ink statistics from (``lines.samples``: a fixed
     pseudo-random quarter), one bit each, row by row: preprocess.js reads it to threshold as Python does."""
 
-
     chosen = np.zeros(PAD_SIDE * PAD_SIDE, bool)
     chosen[samples(PAD_SIDE, PAD_SIDE)] = True
     return np.packbits(chosen).tobytes()
 
 
 def _page_html(config: dict) -> str:
-    """serve's index.html, made relative and self-contained: the import map, the model's
-    settings and the page's own script instead of the server's."""
-
-    html = (web_root() / "index.html").read_text()
-    served = '<script type="module" src="/static/app.js"></script>'
-    pad = f'<canvas id="pad" width="{PAD_SIDE}" height="{PAD_SIDE}"'
-    if served not in html or "/static/style.css" not in html or pad not in html:
-        raise DigitliteError("edge/web/index.html no longer has the pad, script and style tags the web export expects")
-    hint = ('<p class="hint">Mouse, pen or finger. The prediction appears when you lift.</p>',
-            '<p class="hint">Mouse, pen or finger. Read in this browser: nothing is sent anywhere.</p>')
-    html = html.replace(*hint).replace("/static/style.css", "./style.css")
-    html = html.replace("</title>", '</title>\n<link rel="icon" href="data:,">', 1)  # no request for /favicon.ico
+    """The page (``apps.page``) as static files: relative, self-contained, the digit read in the browser
+    (the import map, the model's settings and the page's own script)."""
     scripts = "\n".join([
         f'<script type="application/json" id="config">{json.dumps(config)}</script>',
         f'<script type="importmap">{json.dumps(IMPORT_MAP)}</script>',
@@ -126,7 +116,7 @@ def _page_html(config: dict) -> str:
         '"open this page through a web server (python3 -m http.server in its folder), not as a file";</script>',
         '<script type="module" src="./local.js"></script>',
     ])
-    return html.replace(served, scripts)
+    return page("./style.css", "Read in this browser: nothing is sent anywhere.", scripts)
 
 
 def export_web(out: str | os.PathLike, model: str | os.PathLike | None = None, force: bool = False,
