@@ -178,7 +178,7 @@ class Clip:
     seed: int
 
 
-def make_clip(seed: int, frames: int = 150, mnist_images=None, mnist_labels=None) -> Clip:
+def make_clip(seed: int, frames: int = 150, mnist_images=None, mnist_labels=None, noise: float | None = None) -> Clip:
     """A clip of ``frames`` frames: the sheet, its writing and the camera's path (see the module doc)."""
     # optional: OpenCV, the [camera] extra
     import cv2
@@ -279,7 +279,7 @@ def make_clip(seed: int, frames: int = 150, mnist_images=None, mnist_labels=None
             cx, cy = [(a * fw, b * fh), ((1 - a) * fw, b * fh), (b * fw, a * fh), (b * fw, (1 - a) * fh)][side]
             shadows[k] = (cx, cy, rx, ry, depth)
     return Clip(canvas, lighting, path, numbers, paper, ink, conditions, blur, shadows,
-                noise=float(rng.uniform(1.5, 6)), seed=seed)
+                noise=float(rng.uniform(1.5, 6)) if noise is None else noise, seed=seed)
 
 
 def digit_boxes(clip: Clip, index: int, margin: int = 10) -> list[tuple[int, tuple[int, int, int, int], bool]]:
@@ -341,10 +341,10 @@ def render_frame(clip: Clip, index: int, rng: np.random.Generator) -> np.ndarray
     return np.clip(view, 0, 255).astype(np.uint8)
 
 
-def make_set(seed: int, clips: int, frames: int, mnist_images=None, mnist_labels=None):
+def make_set(seed: int, clips: int, frames: int, mnist_images=None, mnist_labels=None, noise: float | None = None):
     """Yield (clip number, frame index, BGR frame, Truth) for ``clips`` clips of ``frames`` frames."""
     for c in range(clips):
-        clip = make_clip(seed * 1000 + c, frames, mnist_images, mnist_labels)
+        clip = make_clip(seed * 1000 + c, frames, mnist_images, mnist_labels, noise)
         rng = np.random.default_rng(seed * 1000 + c + 1)
         for i in range(frames):
             yield c, i, render_frame(clip, i, rng), truth_of(clip, i)

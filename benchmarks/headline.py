@@ -66,10 +66,18 @@ def rows(results: Path) -> list[tuple[str, str, str]]:
     else:
         figure = None
     out.append(("webcam over a desk (ruled and squared paper, shadows, blur), 640×480, 1 thread", figure, "camera"))
+    noisy = (camera or {}).get("desk", {}).get("noisy")
+    out.append(("`digitlite camera --headless`, 640×480 desk video with sensor noise, 1 thread, JSON lines included",
+                f"**{noisy['fps']:.0f} frames/s** end to end (sensor noise σ {noisy['noise']:g})" if noisy else None,
+                "camera"))
     speed = _load(results, "speed")
     photo = (speed or {}).get("paths", {}).get("photo")
     out.append(("a 640×480 JPEG file to its digit, decode included, p50",
                 f"**{photo['p50_ms']:.2f} ms**" if photo else None, "speed"))
+    folder = (speed or {}).get("folder")
+    out.append(("`digitlite classify` of a folder of 640×480 JPEGs (sensor noise), 1 thread, against Pillow's own grey "
+                "decode of the same files", f"**{folder['classify_ms']:.2f} ms** a file, **{folder['ratio']:.2f}×** "
+                f"Pillow's {folder['pillow_gray_ms']:.2f} ms" if folder else None, "speed"))
     for r in (_load(results, "mcu") or {}).get("models", []):
         out.append((f"on a microcontroller (TFLite Micro), `{r['model']}`",
                     f"**{r['model_bytes'] / 1024:.1f} KB** flash, **{r['ram_bytes'] / 1024:.1f} KB** RAM, "

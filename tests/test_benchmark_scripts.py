@@ -320,3 +320,23 @@ def test_the_results_describe_the_shipped_model():
     assert next(c for c in cards if c["file"] == "digits_int8.tflite")["sha256"] == shipped
     mcu = json.loads((common.RESULTS / "mcu.json").read_text())
     assert next(m for m in mcu["models"] if m["model"] == "digits_int8.tflite")["sha256"] == shipped
+
+
+def test_the_speed_benchmark_times_the_classify_command_beside_pillows_decode():
+    from digitlite.benchmarks import speed
+
+    inputs = speed.make_inputs(4)
+    folder = speed.time_folder(inputs["photo"], rounds=1)
+    assert folder["n"] == 4 and folder["classify_ms"] > 0 and folder["pillow_gray_ms"] > 0
+    assert folder["ratio"] == pytest.approx(folder["classify_ms"] / folder["pillow_gray_ms"])
+    assert sum(a == k % 10 for k, a in enumerate(folder["answers"])) >= 3  # what the command printed, read back
+
+
+def test_the_camera_benchmark_times_the_camera_command_itself(tmp_path, mnist):
+    from digitlite.benchmarks import camera
+    from digitlite.edge.runtime.shipped import default_model
+
+    video, _ = camera.write_desk_set(tmp_path, seed=5, clips=1, frames=20, mnist_images=mnist.test_images,
+                                     mnist_labels=mnist.test_labels, noise=camera.SENSOR_NOISE)
+    run = camera.command_fps(video, default_model(), passes=1)
+    assert run["frames"] == 20 and run["fps"] > 0  # a JSON line per frame, counted from the command's output
