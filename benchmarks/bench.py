@@ -32,9 +32,10 @@ import numpy as np
 from PIL import Image
 
 from digitlite.benchmarks.common import machine
-from digitlite.edge.data.mnist import load_mnist
+from digitlite.edge.data.mnist import Mnist, load_mnist
 from digitlite.edge.runtime.card import CardError, ModelCard
 from digitlite.edge.runtime.interpreter import Model, interpreter_class
+from digitlite.edge.runtime.shipped import sample_digit
 from digitlite.edge.settings import RUNTIMES
 from digitlite.edge.util import atomic
 from digitlite.edge.util.errors import DigitliteError
@@ -90,6 +91,13 @@ def available_runtimes(wanted: list[str]) -> list[str]:
             continue
         found.append(name)
     return found
+
+
+def _sample_set(count: int = 256) -> Mnist:
+    """Without the accuracy run no MNIST file is needed: the timed inputs are the shipped sample digit."""
+    pixels, label = sample_digit()
+    empty = np.zeros((0, 28, 28), np.uint8)
+    return Mnist(empty, np.zeros(0, np.uint8), np.repeat(pixels[None], count, 0), np.full(count, label, np.uint8))
 
 
 def sample_png(image: np.ndarray, size: int = 280) -> bytes:
@@ -188,7 +196,7 @@ def run(config: BenchConfig, stream=sys.stderr) -> dict:
     threads = sorted(set(config.threads))
     if any(t < 1 for t in threads) or any(b < 1 for b in config.batches) or config.runs < 1:
         raise DigitliteError("--threads, --batches and --runs take whole numbers of at least 1")
-    test = load_mnist(config.data_dir, test_only=True)
+    test = load_mnist(config.data_dir, test_only=True) if config.accuracy else _sample_set()
     png = sample_png(test.test_images[0])
     combos = [(m, r, t) for m in models for r in runtimes for t in threads]
     total, done = len(combos) * 3, [0]

@@ -39,14 +39,18 @@ def register(subparsers) -> None:
                     "throughput, peak memory of a fresh process, size and MNIST test accuracy.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("models", nargs="*", metavar="MODEL", help="the .tflite models (default: the shipped int8 model)")
+    p.add_argument("models", nargs="*", metavar="MODEL", help="the .tflite models, or shipped models by name "
+                                                                "(default: the shipped int8 model)")
+    p.add_argument("--model", dest="model_options", action="append", metavar="MODEL", default=[],
+                   help="a model, as in the other commands (repeatable; added to those named above)")
     p.add_argument("--runtime", action="append", choices=("all", *RUNTIMES),
                    help="interpreters to measure (repeatable; default: all installed)")
     p.add_argument("--threads", type=_ints, default=DEFAULTS.threads, help="thread counts, e.g. 1,4")
     p.add_argument("--batches", type=_ints, default=DEFAULTS.batches, help="batch sizes for throughput")
     p.add_argument("--runs", type=int, default=DEFAULTS.runs, help="timed interpreter calls (at least this many, for at least --min-seconds)")
     p.add_argument("--min-seconds", type=float, default=DEFAULTS.min_seconds, help="least time spent timing each latency")
-    p.add_argument("--no-accuracy", action="store_true", help="skip the 10,000-image accuracy run")
+    p.add_argument("--no-accuracy", action="store_true", help="skip the 10,000-image accuracy run (then no MNIST "
+                                                                 "file is needed: the timed digit ships with digitlite)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess")
     p.add_argument("--data-dir", default=None, help="folder holding the MNIST .gz files")
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE")
@@ -61,12 +65,12 @@ def run(args) -> int:
     # lazy: `digitlite` lists this command without loading the benchmark
     from digitlite.benchmarks.bench import BenchConfig, plot, table
     from digitlite.benchmarks.bench import run as bench
-    from digitlite.edge.runtime.shipped import default_model
+    from digitlite.edge.runtime.shipped import default_model, model_path
     from digitlite.edge.util import atomic
 
     if args.runs < 1 or args.min_seconds < 0:
         raise DigitliteError("--runs must be at least 1 and --min-seconds not negative")
-    models = args.models or [str(default_model())]
+    models = [str(model_path(m)) for m in [*args.models, *args.model_options]] or [str(default_model())]
     results = bench(BenchConfig(models=models, runtimes=args.runtime or ["all"], threads=args.threads,
                                 batches=args.batches, runs=args.runs, min_seconds=args.min_seconds,
                                 accuracy=not args.no_accuracy, memory=not args.no_memory, data_dir=args.data_dir))

@@ -27,7 +27,7 @@ from digitlite.edge.apps.camera import FrameReader, frames, open_capture
 from digitlite.edge.runtime.card import CardError, ModelCard
 from digitlite.edge.runtime.interpreter import Model, interpreter_version
 from digitlite.edge.runtime.reading import NumberReading, Reading, best_number, readings
-from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.runtime.shipped import model_path
 from digitlite.edge.settings import CameraSettings, ReadSettings
 from digitlite.edge.util.digest import sha256_file
 from digitlite.edge.util.errors import DigitliteError
@@ -40,7 +40,7 @@ __all__ = ["Classifier", "DigitliteError", "ImageError", "NumberReading", "Readi
 class Classifier:
     """A digit classifier: a ``.tflite`` model run by a TFLite interpreter, with digitlite's preprocessing.
 
-    ``model``: a ``.tflite`` file (default: the int8 model shipped with digitlite).
+    ``model``: a ``.tflite`` file, or a shipped model by name (``digits``, the default; ``micronet``).
     ``runtime``: ``auto`` (ai-edge-litert, else tflite-runtime, else TensorFlow), or one by name.
     ``threads``: interpreter threads (default: the runtime's choice).
     ``min_confidence``: under this probability a digit is None ("no digit"); by default 0 for
@@ -55,7 +55,7 @@ class Classifier:
             settings = ReadSettings(model=None if model is None else str(model), runtime=runtime, threads=threads,
                                     min_confidence=min_confidence)
         self.settings = settings
-        self.model = Model(settings.model or default_model(), runtime=settings.runtime, threads=settings.threads)
+        self.model = Model(model_path(settings.model), runtime=settings.runtime, threads=settings.threads)
 
     def copy(self) -> Classifier:
         """A classifier with the same settings and an interpreter of its own (for another thread or process)."""
@@ -101,22 +101,41 @@ class Classifier:
         """The digit in ``image`` (see ``as_gray`` for what it may be); ImageError if none can be read."""
         return self.classify_batch([image], [name] if name else None)[0]
 
-    def classify_batch(self, images: Iterable, names: list[str] | None = None) -> list[Reading]:
-        """A Reading per image, with one batched model call; the first bad image raises, naming it."""
+    def classify_batch(self, images: Iterable, names: list[str] | None = None,
+                       errors: str = "raise") -> list[Reading | DigitliteError]:
+        """A Reading per image, with one batched model call.
+
+        ``errors="raise"``: the first bad image raises, naming it.  ``errors="return"``: a bad image's
+        place in the list holds its error (a ``DigitliteError``) and the others are read.
+        """
+        if errors not in ("raise", "return"):
+            raise DigitliteError(f"errors must be 'raise' or 'return' (got {errors!r})")
         images = list(images)
         names = names or [None] * len(images)
-        if not images:
-            return []
-        return self.classify_inputs(np.stack([self.preprocess(img, n) for img, n in zip(images, names, strict=True)]))
+        if len(names) != len(images):
+            raise DigitliteError(f"{len(images)} images and {len(names)} names")
+        inputs: list = []
+        for img, n in zip(images, names):
+            try:
+                inputs.append(self.preprocess(img, n))
+            except DigitliteError as e:
+                if errors == "raise":
+                    raise
+                inputs.append(e)
+        good = [x for x in inputs if not isinstance(x, DigitliteError)]
+        read = iter(self.classify_inputs(np.stack(good)) if good else [])
+        return [x if isinstance(x, DigitliteError) else next(read) for x in inputs]
 
     def read_number(self, image, name: str | None = None) -> NumberReading:
         """Every digit in ``image``, left to right, each with its box in the image's pixels."""
         found = number_inputs(image, name)
-        return self.read_candidates(found, self.predict_proba(np.stack(found.pixels)))
+        return self.read_candidates(found, self.predict_proba(np.stack(found.pixels)) if found.pixels else None)
 
     def read_candidates(self, found, probabilities: np.ndarray) -> NumberReading:
         """The likeliest number from a number's candidates (``vision.inputs.number_inputs``) and their
         probabilities: how ``read_number`` and ``digitlite classify --multi`` choose."""
+        if not found.spans:  # a page with no digit on it: the number "" (no digits)
+            return NumberReading.of([])
         return best_number(found.pieces, found.spans, probabilities, self.settings.floor(), found.boxes)
 
     def info(self, calls: int = 0) -> dict:

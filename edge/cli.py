@@ -14,6 +14,7 @@ import os
 import sys
 import traceback
 from importlib import metadata
+from pathlib import Path
 
 import digitlite
 from digitlite.edge.settings import (
@@ -41,7 +42,9 @@ def _register_eval(subparsers) -> None:
         "eval", help="evaluate a model (.keras or .tflite) on the 10,000 MNIST test images",
         description="Accuracy, loss, confusion matrix and per-class precision/recall/F1 on the MNIST test set.",
     )
-    p.add_argument("model", nargs="?", help="a .keras or .tflite model file (default: the shipped int8 model)")
+    p.add_argument("model", nargs="?", help="a .keras or .tflite model file, or a shipped model's name (default: the "
+                                            "shipped int8 model); --model MODEL says the same")
+    p.add_argument("--model", dest="model_option", metavar="MODEL", help="the model, as in the other commands")
     p.add_argument("--data-dir", help="folder holding the MNIST .gz files (the two test files are enough; "
                                       "default: $DIGITLITE_DATA, then the cache)")
     p.add_argument("--samples", type=int, default=0, help="evaluate only the first N test images (0: all)")
@@ -59,7 +62,7 @@ def _run_eval(args) -> int:
     from digitlite.edge.data.metrics import format_report
     from digitlite.edge.runtime.shipped import default_model
 
-    model = args.model or default_model()
+    model = _one_model(args.model, args.model_option) or default_model()
     report = evaluate_model(model, data_dir=args.data_dir, samples=args.samples, runtime=args.runtime,
                             predictions=args.predictions)
     if args.json:
@@ -67,6 +70,38 @@ def _run_eval(args) -> int:
     else:
         print(f"{model}: {report['samples']} MNIST test images")
         print(format_report(report))
+    return 0
+
+
+def _one_model(positional: str | None, option: str | None) -> str | None:
+    """The model named positionally or with --model (both: the same one, else an error)."""
+    if positional and option and positional != option:
+        raise DigitliteError(f"two models named ({positional} and --model {option}): name one")
+    return positional or option
+
+
+def _register_models(subparsers) -> None:
+    p = subparsers.add_parser(
+        "models", help="list the models shipped with digitlite (--model takes their names)",
+        description="Each shipped model: the name --model takes, its file, size, MNIST test accuracy (from its "
+                    "card), outputs (11: with 'not a digit') and what it is for.",
+    )
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(handler=_run_models)
+
+
+def _run_models(args) -> int:
+    # lazy: as the other commands
+    from digitlite.edge.runtime.shipped import shipped_models
+
+    rows = shipped_models()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        accuracy = f"{r['accuracy'] * 100:.2f}%" if r["accuracy"] is not None else "-"
+        print(f"{r['name']:10} {r['size_bytes'] / 1024:6.1f} KB  {accuracy:>7}  {r['outputs'] or '?'} outputs  "
+              f"{r['for']}\n{'':10} {r['file']}")
     return 0
 
 
@@ -99,14 +134,23 @@ def _register_classify(subparsers) -> None:
 
 def _run_classify(args) -> int:
     # lazy: the command line starts without loading numpy, Pillow or the interpreter
-    from digitlite.edge.apps.classify import classify_files, expand_paths
+    from digitlite.edge.apps.classify import (
+        IMAGE_SUFFIXES,
+        classify_files,
+        expand_paths,
+    )
     from digitlite.edge.util import heap
 
     heap.keep_small()  # a folder of photos: memory stays where the largest one put it
     settings = from_args(ClassifySettings, args)
     classifier = _load_classifier(args)
-    paths = expand_paths(args.paths)
-    failed = 0
+    named = expand_paths(args.paths, recursive=settings.recursive)
+    paths, failed = named.paths, 0
+    for folder in named.empty:
+        failed += 1
+        print(f"digitlite: error: {folder}: no image files here ({', '.join(sorted(IMAGE_SUFFIXES))})"
+              + ("; add --recursive to read its subfolders" if not settings.recursive and
+                 any(p.is_dir() for p in Path(folder).iterdir()) else ""), file=sys.stderr, flush=True)
     for r in classify_files(classifier, paths, multi=settings.multi, save_dir=settings.save_preprocessed):
         if r.error is not None:
             failed += 1
@@ -127,8 +171,12 @@ def _run_classify(args) -> int:
             if r.reading.reason:
                 line += f"  ({r.reading.reason})"
             print(line, flush=True)
-    if len(paths) > 1 or failed:
-        print(f"{len(paths) - failed} of {len(paths)} images classified, {failed} failed", file=sys.stderr)
+    bad = failed - len(named.empty)
+    if len(paths) > 1 or bad:
+        print(f"{len(paths) - bad} of {len(paths)} images classified, {bad} failed", file=sys.stderr)
+    if named.skipped_folders:
+        print(f"{named.skipped_folders} subfolder{'s' * (named.skipped_folders > 1)} not read: add --recursive to "
+              "read them", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -222,8 +270,7 @@ def _register_export(subparsers) -> None:
     p.add_argument("--model", help="the .tflite model to ship, with its .json card beside it (default: the shipped "
                                    "int8 model; web: its batch-1 twin, X_b1.tflite beside X.tflite)")
     p.add_argument("--force", action="store_true", help="replace OUT if it is not empty")
-    p.add_argument("--data-dir", help="mcu: folder holding the MNIST test files (the example's digit is test image 0; "
-                                      "default: $DIGITLITE_DATA, then the cache)")
+    p.add_argument("--data-dir", help=argparse.SUPPRESS)  # no longer needed: the example digit ships with digitlite
     p.add_argument("--runtime-dir", help="web: a folder holding the LiteRT.js tarballs (what `npm pack "
                                          "@litertjs/core@2.5.3 @litertjs/wasm-utils@2.5.3` writes) for a machine "
                                          "without network; default: the cache, else the npm registry")
@@ -236,7 +283,10 @@ def _run_export(args) -> int:
     # lazy: the command line starts without loading numpy, Pillow or the interpreter
     from digitlite.edge.deploy.export import export_bundle
 
-    manifest = export_bundle(args.out, target=args.target, model=args.model, force=args.force, data_dir=args.data_dir,
+    if args.data_dir is not None:
+        print("digitlite: note: export no longer needs --data-dir (the example digit ships with digitlite)",
+              file=sys.stderr)
+    manifest = export_bundle(args.out, target=args.target, model=args.model, force=args.force,
                              runtime_dir=args.runtime_dir, min_confidence=args.min_confidence)
     if args.target == "mcu":
         print(f"{args.out}: TensorFlow Lite Micro sources for {manifest['model']}: {manifest['model_bytes']:,} bytes "
@@ -253,7 +303,7 @@ def _run_export(args) -> int:
 
 
 EDGE_COMMANDS = (_register_classify, _register_camera, _register_serve, _register_eval, _register_info,
-                 _register_export)
+                 _register_export, _register_models)
 
 
 def _stage_entry_points() -> dict:

@@ -93,7 +93,8 @@ class Settings:
 class ReadSettings(Settings):
     """How a Classifier reads digits: the model, its interpreter, and the confidence floor."""
 
-    model: str | None = option(None, "a .tflite digit classifier (default: the int8 model shipped with digitlite)")
+    model: str | None = option(None, "a .tflite digit classifier, or a shipped model's name (digitlite models lists "
+                                     "them; default: digits, the int8 model shipped with digitlite)")
     runtime: str = option("auto", "TFLite interpreter (auto: ai-edge-litert, else tflite-runtime, else TensorFlow)",
                           choices=RUNTIME_CHOICES)
     threads: int | None = option(None, "interpreter threads (default: the runtime's choice)", low=1)
@@ -113,6 +114,7 @@ class ClassifySettings(Settings):
     """``digitlite classify``: what is read from each file and what is kept."""
 
     multi: bool = option(False, "read a number: every digit in the image, left to right")
+    recursive: bool = option(False, "read the images in the folders' subfolders too")
     top: int = option(1, "show the K most likely digits", low=1, high=10, metavar="K")
     save_preprocessed: str | None = option(None, "write the 28x28 input the model saw for each image", metavar="DIR")
 

@@ -318,7 +318,7 @@ def test_info_checks_a_model_and_names_a_missing_interpreter():
         SHIPPED.with_suffix(".json").read_text())["tflite_accuracy"]
     assert info["sha256"] == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
     missing = run_cli("info", "--runtime", "tflite")  # tflite-runtime is not in the main test install
-    assert_one_line_error(missing, "no TFLite interpreter found; install tflite-runtime")
+    assert_one_line_error(missing, "the tflite interpreter is not installed here: pip install tflite-runtime")
 
 
 def test_the_bundles_requirements_are_the_distributions_own_pins():

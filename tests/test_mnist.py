@@ -220,7 +220,8 @@ def test_eval_with_only_the_two_test_files(tmp_path, mnist_dir):
                                                                       "model": str(model)}
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     assert_one_line_error(run_cli("eval", model, "--data-dir", str(tmp_path)),
-                          "t10k-labels-idx1-ubyte.gz", "missing; copy the two MNIST test .gz files there")
+                          "t10k-labels-idx1-ubyte.gz", "missing; copy the two MNIST test files "
+                          "(t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz) there")
 
 
 def test_unwritable_cache_is_a_clear_error(tmp_path, mirror):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,22 +22,49 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 CHUNK = 64  # files preprocessed and classified together: bounds memory on big folders
 
 
-def expand_paths(args: list[str]) -> list[str]:
-    """Files, folders (their images, sorted, not recursive) and glob patterns -> a list of paths.
+@dataclass
+class Expanded:
+    """The files a command line names, what the folders held besides, and folders with no image."""
+
+    paths: list[str]
+    skipped_folders: int = 0  # subfolders not read (without recursive)
+    empty: list[str] = field(default_factory=list)  # folders (or subfolder trees) holding no image
+
+
+def expand_paths(args: list[str], recursive: bool = False) -> Expanded:
+    """Files, folders (their images, sorted; with ``recursive`` their subfolders' too) and glob
+    patterns -> the paths to read.
 
     A name that matches nothing is kept as it is, so that it is reported as missing.
     """
-    out: list[str] = []
+    out = Expanded([])
     for arg in args:
         if os.path.isdir(arg):
-            out.extend(sorted(str(p) for p in Path(arg).iterdir()
-                              if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+            found, skipped = _images_in(Path(arg), recursive)
+            out.paths.extend(found)
+            if found:
+                out.skipped_folders += skipped
+            else:  # its own error line says how to read the subfolders
+                out.empty.append(arg)
         elif not os.path.exists(arg) and glob.has_magic(arg):
             matches = sorted(glob.glob(arg))
-            out.extend(matches if matches else [arg])
+            out.paths.extend(matches if matches else [arg])
         else:
-            out.append(arg)
+            out.paths.append(arg)
     return out
+
+
+def _images_in(folder: Path, recursive: bool) -> tuple[list[str], int]:
+    """The image files in ``folder`` (sorted, and its subfolders' after them with ``recursive``) and
+    how many subfolders were left unread."""
+    entries = sorted(folder.iterdir())
+    found = [str(p) for p in entries if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    subfolders = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
+    if not recursive:
+        return found, len(subfolders)
+    for sub in subfolders:
+        found.extend(_images_in(sub, True)[0])
+    return found, 0
 
 
 @dataclass
@@ -56,6 +83,25 @@ class FileResult:
         return {"path": self.path, **(self.number or self.reading).as_dict()}
 
 
+class InputSaver:
+    """Writes each 28x28 input the model saw into a folder, named after its file (``a.jpg`` -> ``a.png``);
+    a name already used in this run gets the file's extension too (``a.png`` -> ``a.png.png``), then a
+    number, so that no input overwrites another's."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder, self.used = Path(folder), set()
+
+    def save(self, pixels: np.ndarray, source: str, suffix: str = "") -> Path:
+        """Write ``pixels`` for the file ``source`` (``suffix``: which digit of a number); its path."""
+        stem, name = Path(source).stem + suffix, Path(source).name + suffix
+        candidates = [stem, name, *(f"{name}_{k}" for k in range(2, 10_000))]
+        chosen = next(c for c in candidates if c not in self.used)
+        self.used.add(chosen)
+        path = self.folder / f"{chosen}.png"
+        save_preprocessed(pixels, path)
+        return path
+
+
 def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: str | None = None):
     """Yield a FileResult per path, in order, as ``classifier.classify`` (``read_number`` with
     ``multi``) reads each file; the model calls are batched over CHUNK files.
@@ -63,6 +109,7 @@ def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: 
     Each file is read by ``vision.inputs`` (the reader behind every command); with ``multi`` its
     number is chosen from its candidates by ``classifier.read_candidates``.
     """
+    saver = InputSaver(save_dir) if save_dir else None
     for start in range(0, len(paths), CHUNK):
         chunk = paths[start:start + CHUNK]
         inputs: list[np.ndarray] = []
@@ -84,16 +131,15 @@ def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: 
                 results[i].error = str(e)
             except MemoryError:
                 results[i].error = f"{path}: out of memory while decoding"
-        if inputs:
-            probs = classifier.predict_proba(np.stack(inputs))
-            for i, k in singles.items():
-                results[i].reading = Reading.from_probabilities(probs[k], classifier.min_confidence)
-                if save_dir:
-                    save_preprocessed(inputs[k], Path(save_dir) / f"{Path(results[i].path).stem}.png")
-            for i, (found, at) in numbers.items():
-                rows = probs[at:at + len(found.pixels)]
-                results[i].number = classifier.read_candidates(found, rows)
-                if save_dir:
-                    for n, k in enumerate(best_spans(found.pieces, found.spans, rows)):
-                        save_preprocessed(inputs[at + k], Path(save_dir) / f"{Path(results[i].path).stem}_{n}.png")
+        probs = classifier.predict_proba(np.stack(inputs)) if inputs else None
+        for i, k in singles.items():
+            results[i].reading = Reading.from_probabilities(probs[k], classifier.min_confidence)
+            if saver:
+                saver.save(inputs[k], results[i].path)
+        for i, (found, at) in numbers.items():
+            rows = probs[at:at + len(found.pixels)] if found.pixels else None
+            results[i].number = classifier.read_candidates(found, rows)  # "" for a page with no digit
+            if saver and found.pixels:
+                for n, k in enumerate(best_spans(found.pieces, found.spans, rows)):
+                    saver.save(inputs[at + k], results[i].path, f"_{n}")
         yield from results

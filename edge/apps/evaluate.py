@@ -15,6 +15,7 @@ import numpy as np
 from digitlite.edge.data.metrics import classification_report
 from digitlite.edge.data.mnist import load_mnist
 from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.shipped import model_path as shipped_model
 from digitlite.edge.util.errors import DigitliteError, first_line
 from digitlite.edge.util.quiet import import_tensorflow
 
@@ -63,8 +64,9 @@ def keras_predictor(path: Path):
 
 
 def model_predictor(model_path: str | os.PathLike, runtime: str = "auto", threads: int | None = None):
-    """A function uint8 images (N, 28, 28) -> probabilities (N, 10) for a .keras or .tflite file."""
-    path = Path(model_path)
+    """A function uint8 images (N, 28, 28) -> probabilities (N, 10) for a .keras or .tflite file (or a
+    shipped model by name)."""
+    path = shipped_model(model_path)
     if not path.is_file():
         raise DigitliteError(f"{path}: no such model file")
     if path.suffix == ".keras":

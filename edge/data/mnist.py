@@ -162,9 +162,15 @@ def download(name: str, folder: Path, mirrors=MIRRORS, timeout: float = 30.0) ->
                             "to a folder holding the MNIST files") from None
         return target
     raise DataError(
-        f"could not download {name}.gz ({'; '.join(errors)}); copy the four MNIST .gz files into a "
+        f"could not download {name}.gz ({'; '.join(errors)}); offline, copy {_wanted(name)} into a "
         f"folder and point {ENV_VAR} or --data-dir at it"
     )
+
+
+def _wanted(name: str) -> str:
+    """Which MNIST files to copy, for a message: the two test files, or (for a training file) all four."""
+    tests = "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz"
+    return f"the two MNIST test files ({tests})" if name.startswith("t10k") else "the four MNIST .gz files"
 
 
 def load_mnist(data_dir: str | os.PathLike | None = None, allow_download: bool = True,
@@ -185,7 +191,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None, allow_download: bool =
         path = _find(folder, name)
         if path is None:
             if origin != "cache" or not allow_download:
-                what = "the two MNIST test .gz files" if test_only else "the four MNIST .gz files"
+                what = _wanted(name)
                 raise DataError(
                     f"{folder / (name + '.gz')} (from {origin}): missing; copy {what} there"
                     + (f" or unset {ENV_VAR} to download them into {cache_dir()}" if origin == ENV_VAR else "")

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlite.edge.data.mnist import load_mnist
 from digitlite.edge.deploy.bundle import check_out, export_folder, write_manifest
 from digitlite.edge.runtime.card import ModelCard
 from digitlite.edge.runtime.interpreter import Model
-from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.runtime.shipped import default_model, sample_digit
 from digitlite.edge.util.digest import sha256_file
 from digitlite.edge.util.errors import DigitliteError
 from digitlite.edge.util.quiet import captured, quiet
@@ -378,8 +377,7 @@ def _fill_line(dtype: str, in_zero: int, in_scale: float) -> str:
                          "microcontroller export takes a full-integer model fed raw pixels (digitlite quantize's)")
 
 
-def export_mcu(out: str | os.PathLike, model: str | os.PathLike | None = None, force: bool = False,
-               data_dir: str | None = None) -> dict:
+def export_mcu(out: str | os.PathLike, model: str | os.PathLike | None = None, force: bool = False) -> dict:
     """Write the TensorFlow Lite Micro sources for ``model`` into the folder ``out``; return the manifest.
 
     Built in a temp folder beside ``out`` and renamed into place, like the Pi bundle.
@@ -403,9 +401,8 @@ def export_mcu(out: str | os.PathLike, model: str | os.PathLike | None = None, f
     margin = cmsis_nn_scratch(layers)
     arena = measured + margin
     ops = sorted({layer["op"] for layer in layers})
-    sample_index = 0  # the example's digit: MNIST test image 0 (the test files, from the usual places)
-    test = load_mnist(data_dir, test_only=True)
-    sample, label = test.test_images[sample_index], int(test.test_labels[sample_index])
+    sample_index = 0  # the example's digit: MNIST test image 0, shipped with the package (no MNIST files needed)
+    sample, label = sample_digit()
     micro = MicroModel(data, arena)
     if int(micro.predict_proba(sample[None]).argmax()) != int(lite.predict_proba(sample[None]).argmax()):
         raise DigitliteError(f"{model}: TensorFlow Lite Micro and LiteRT disagree on the sample digit")

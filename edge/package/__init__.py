@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     )
 
 
+def __dir__() -> list[str]:
+    # the API's names are loaded lazily (below): list them as if they were here
+    return sorted({*globals(), *__all__})
+
+
 def __getattr__(name: str):
     # The API loads numpy, Pillow and the preprocessing: only when asked for, so that the
     # command line (which imports this package first) starts fast.

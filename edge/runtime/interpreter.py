@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlite.edge.runtime.shipped import shipped_names
 from digitlite.edge.settings import RUNTIMES
 from digitlite.edge.util.errors import DigitliteError, first_line
 from digitlite.edge.util.quiet import import_tensorflow, quiet
@@ -45,6 +46,9 @@ def interpreter_class(runtime: str = "auto"):
         if name == "tflite":
             _check_tflite_runtime_numpy()
         return name, module.Interpreter
+    if runtime != "auto":
+        raise DigitliteError(f"the {runtime} interpreter is not installed here: pip install {_PACKAGES[runtime]}"
+                             + (" (or pip install 'digitlite[train]')" if runtime == "tensorflow" else ""))
     wanted = " or ".join(_PACKAGES[n] for n in names)
     raise DigitliteError(f"no TFLite interpreter found; install {wanted} (pip install ai-edge-litert)")
 
@@ -140,7 +144,8 @@ class Model:
             raise ValueError("give exactly one of model_path and model_content")
         self.path = Path(model_path) if model_path is not None else Path("<in memory>")
         if model_path is not None and not self.path.is_file():
-            raise DigitliteError(f"{self.path}: no such model file")
+            raise DigitliteError(f"{self.path}: no such model file (shipped models, by name: {shipped_names()}; "
+                                 "digitlite models lists them)")
         self.runtime, interpreter = interpreter_class(runtime)
         try:
             raw = model_content if model_content is not None else self.path.read_bytes()

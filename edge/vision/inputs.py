@@ -19,6 +19,8 @@ from digitlite.edge.vision.preprocess import (
     WORK_SIDE,
     Finer,
     ImageError,
+    NoDigit,
+    flatten_alpha,
     load_gray,
     number_candidates,
     preprocess_gray,
@@ -60,11 +62,16 @@ def _array_gray(a: np.ndarray, label: str) -> np.ndarray:
     x = a.astype(np.float32)
     if not np.all(np.isfinite(x)):
         raise ImageError(f"{label}: the array holds NaN or infinite values")
-    if np.issubdtype(a.dtype, np.floating) and x.max() <= 1.0:
+    if np.issubdtype(a.dtype, np.floating) and x.min() >= 0.0 and x.max() <= 1.0:
         x = x * 255.0  # 0-1 floats
+    if x.min() < 0.0 or x.max() > 255.0:
+        kind = "floats" if np.issubdtype(a.dtype, np.floating) else "integers"
+        raise ImageError(f"{label}: {kind} from {float(x.min()):g} to {float(x.max()):g}; expected 0-255 (or floats 0-1)")
+    if x.ndim == 3 and x.shape[2] == 4:  # ink on a transparent sheet, as a PNG file of it is read
+        return flatten_alpha(x[..., :3] @ LUMA, x[..., 3] / 255.0)
     if x.ndim == 3:
         x = x[..., :3] @ LUMA
-    return np.clip(x, 0, 255)
+    return x
 
 
 @dataclass
@@ -95,7 +102,10 @@ def gray_input(gray: np.ndarray, reduction: float = 1.0, name: str = "<image>", 
 def number_inputs(image, name: str | None = None) -> NumberInputs:
     """The candidates for every digit of the number in ``image`` (see ``preprocess.number_candidates``)."""
     gray, reduction, label = as_gray(image, name)
-    pieces, candidates = number_candidates(gray, label, finer=Finer(gray, _source(image), reduction, label))
+    try:
+        pieces, candidates = number_candidates(gray, label, finer=Finer(gray, _source(image), reduction, label))
+    except NoDigit:  # read, and no digit in it: a number of no digits (its reading is "")
+        return NumberInputs(0, [], [], [])
     return NumberInputs(pieces, [(c.first, c.last) for c in candidates], [c.pixels for c in candidates],
                         [tuple(round(v * reduction) for v in c.box) for c in candidates])
 

@@ -70,6 +70,14 @@ class ImageError(DigitliteError):
     """An image that cannot be read or holds no digit."""
 
 
+class NoDigit(ImageError):
+    """An image that was read but holds no digit (blank paper, specks, something too small)."""
+
+
+class TooSmall(ImageError):
+    """An image whose marks may be a digit, too small to read: the answer is to crop closer."""
+
+
 class SeveralDigits(ImageError):
     """An image asked for one digit that holds several side by side (a number)."""
 
@@ -167,15 +175,19 @@ def to_gray(img: Image.Image) -> np.ndarray:
         img = img.convert("RGBA")
     if img.mode in ("LA", "RGBA", "La", "RGBa"):
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
-        alpha = rgba[..., 3:4] / 255.0
-        gray = rgba[..., :3] @ LUMA
-        if alpha.min() < 1.0:
-            opaque = alpha[..., 0] > 0.5
-            ink_is_dark = opaque.any() and gray[opaque].mean() < 128
-            background = 255.0 if ink_is_dark or not opaque.any() else 0.0
-            return gray * alpha[..., 0] + background * (1 - alpha[..., 0])
-        return gray
+        return flatten_alpha(rgba[..., :3] @ LUMA, rgba[..., 3] / 255.0)
     return np.asarray(img.convert("L"), dtype=np.float32)
+
+
+def flatten_alpha(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Grey 0..255 with its opacity 0..1 -> grey on a background that contrasts with the opaque
+    pixels (white behind dark ink, black behind light ink): ink on a transparent sheet stays ink."""
+    if alpha.min() >= 1.0:
+        return gray
+    opaque = alpha > 0.5
+    ink_is_dark = opaque.any() and gray[opaque].mean() < 128
+    background = 255.0 if ink_is_dark or not opaque.any() else 0.0
+    return gray * alpha + background * (1 - alpha)
 
 
 def shrink(gray: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
@@ -334,7 +346,7 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     ``tracker`` carries the lines' angle from one frame of a video to the next.
     """
     if float(gray.max() - gray.min()) < MIN_LEVELS:
-        raise ImageError(f"{name}: no digit found (blank or uniform image)")
+        raise NoDigit(f"{name}: no digit found (blank or uniform image)")
     dark = _polarity(gray, ink)
     strength = ink_map(gray, dark, FRAME_WINDOW if frame else 0.2)
     idx = samples(*strength.shape)
@@ -342,7 +354,7 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     floor = ink_floor(sample, frame)
     strongest = float(strength.max())
     if strongest < floor:
-        raise ImageError(f"{name}: no digit found (blank or uniform image)")
+        raise NoDigit(f"{name}: no digit found (blank or uniform image)")
     if not frame:  # nothing stands out from the paper's noise: blank; else ink from the usual floor on
         floor = min(floor, MIN_INK_CONTRAST)
     mask = strength > max(otsu_threshold(sample), floor)
@@ -380,7 +392,7 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
         mask &= ~_touching_border(mask, reach=int(0.02 * min(gray.shape)) + 1)
     mask, kept = _candidates(mask, frame)
     if not kept:
-        raise ImageError(f"{name}: no digit found")
+        raise NoDigit(f"{name}: no digit found")
     return strength, mask, kept
 
 
@@ -648,9 +660,9 @@ def preprocess_gray(gray: np.ndarray, name: str = "<image>", ink: str = "auto", 
     box = _digit_group(kept, frame=False)
     scale = gray.shape[0] / small.shape[0]  # gray pixels per working pixel
     if _too_small(max(box[2] - box[0], box[3] - box[1]) * scale, gray.shape, finer.reduction):
-        raise ImageError(f"{name}: no digit found (what is there is too small to read: crop closer)")
+        raise TooSmall(f"{name}: no digit found (what is there is too small to read: crop closer)")
     if not _digit_like(mask, box, frame=False):
-        raise ImageError(f"{name}: no digit found (only dashes or scattered marks)")
+        raise NoDigit(f"{name}: no digit found (only dashes or scattered marks)")
     if max(box[2] - box[0], box[3] - box[1]) < FINE_SIDE:  # a better input from more pixels
         read = _read_finer(finer, box, scale, name, ink)
         if read is not None and _digit_like(read[1], read[2], frame=False):
@@ -830,10 +842,10 @@ def _number_ink(gray: np.ndarray, name: str, ink: str, frame: bool, min_height: 
     if not frame:
         readable = [g for g in groups if not _too_small((g[3] - g[1]) * sy, gray.shape, finer.reduction)]
         if groups and not readable:
-            raise ImageError(f"{name}: no digit found (what is there is too small to read: crop closer)")
+            raise TooSmall(f"{name}: no digit found (what is there is too small to read: crop closer)")
         groups = readable
     if not groups:
-        raise ImageError(f"{name}: no digit found")
+        raise NoDigit(f"{name}: no digit found")
 
     def place(b):
         return (int(ox + b[0] * sx), int(oy + b[1] * sy), int(np.ceil(ox + b[2] * sx)), int(np.ceil(oy + b[3] * sy)))
