@@ -338,3 +338,21 @@ def test_the_bundles_requirements_are_the_distributions_own_pins():
     pins = (REPO / "pyproject.toml").read_text()
     for spec in requirements()["requirements.txt"]:
         assert spec.replace("-headless", "") in pins, spec
+
+
+def test_the_pi_wheel_needs_no_build_backend_and_holds_what_the_backend_builds(tmp_path, monkeypatch):
+    """A fresh venv's setuptools (65 on Python 3.11) cannot build a wheel: the export must not need it.
+    What it makes from pyproject.toml's package map is what the backend builds, file for file."""
+    from digitlite.edge.deploy import pi
+
+    root = pi._checkout()
+    backend = pi._edge_part(pi._built_wheel(root, tmp_path))
+
+    def no_backend(*args, **kwargs):
+        raise AssertionError("the build backend was run")
+
+    monkeypatch.setattr(pi, "_built_wheel", no_backend)
+    wheel = pi.build_edge_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as zf:
+        made = {n: zf.read(n) for n in zf.namelist() if not n.endswith(("/RECORD", "/WHEEL"))}
+    assert made == {n: d for n, d in backend.items() if not n.endswith("/WHEEL")}

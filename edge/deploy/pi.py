@@ -13,10 +13,11 @@ The bundle holds
   model), ``digitlite-camera.service.in`` (the systemd unit ``install.sh`` fills in),
   ``README.txt``, ``bundle.json`` (what was exported) and ``SHA256SUMS``.
 
-The wheel comes from the build backend (``pyproject.toml`` holds the pins, the entry point
-and the version, once): built from the checkout when digitlite runs from one, else taken
-from the installed distribution's own files; then the other stages are dropped from it.
-Nothing is downloaded, and the same sources give the same bytes.
+The wheel holds what the normal build's would (``pyproject.toml`` holds the pins, the entry point
+and the package map, once): from a checkout, its files by pyproject.toml's package map with the
+installed metadata (no build backend needed; on Python 3.10 the backend builds it); from an installed
+wheel, that distribution's own files; then the other stages are dropped from it.  Nothing is
+downloaded, and the same sources give the same bytes.
 """
 
 from __future__ import annotations
@@ -98,6 +99,47 @@ def _checkout() -> Path | None:
     return root if (root / "pyproject.toml").is_file() and (root / "edge" / "package").is_dir() else None
 
 
+def _checkout_wheel(root: Path) -> dict[str, bytes] | None:
+    """The checkout's wheel files, made straight from pyproject.toml's package map (``packages``,
+    ``package-dir``, ``package-data``) and the installed distribution's metadata: no build backend is
+    run, so a fresh venv's setuptools (65 on Python 3.11, which cannot build a wheel without the
+    ``wheel`` package) is no obstacle.  None where Python has no tomllib (3.10): then the backend builds."""
+    try:
+        import tomllib  # optional: Python 3.11 and later
+    except ImportError:
+        return None
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    dirs, data = config["package-dir"], config.get("package-data", {})
+
+    def folder_of(package: str) -> Path:
+        if package in dirs:
+            return root / dirs[package]
+        parent, _, leaf = package.rpartition(".")
+        return folder_of(parent) / leaf
+
+    files = {}
+    for package in config["packages"]:
+        folder, arc = folder_of(package), package.replace(".", "/")
+        chosen = [*folder.glob("*.py"), *(f for pattern in data.get(package, []) for f in folder.glob(pattern))]
+        for f in sorted(set(chosen)):
+            if f.is_file():
+                files[f"{arc}/{f.relative_to(folder).as_posix()}"] = f.read_bytes()
+    # the installed dist-info (pip's), not a stale egg-info a build may have left in the checkout
+    dist = next((d for d in metadata.distributions(name="digitlite") if d.read_text("METADATA")), None)
+    if dist is None:
+        return None
+    if dist.version != package_version():
+        raise DigitliteError(f"{root}: the installed metadata is of digitlite {dist.version}, the checkout is "
+                             f"{package_version()}: pip install -e . again")
+    info = f"digitlite-{dist.version}.dist-info"
+    headers = dist.read_text("METADATA").split("\n\n", 1)[0]  # the body is the README, read fresh from the checkout
+    files[f"{info}/METADATA"] = (headers + "\n\n" + (root / "README.md").read_text()).encode()
+    files[f"{info}/top_level.txt"] = b"digitlite\n"
+    files[f"{info}/entry_points.txt"] = (dist.read_text("entry_points.txt") or "").encode()
+    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: digitlite\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    return files
+
+
 def _built_wheel(root: Path, work: Path) -> dict[str, bytes]:
     """Build the checkout's wheel with its build backend (in a copy, so the checkout stays clean)."""
     src = work / "src"
@@ -171,7 +213,8 @@ def build_edge_wheel(out_dir: str | os.PathLike) -> Path:
     work = Path(tempfile.mkdtemp(prefix="digitlite-wheel-"))
     try:
         root = _checkout()
-        files = _edge_part(_built_wheel(root, work) if root else _installed_wheel())
+        made = (_checkout_wheel(root) or _built_wheel(root, work)) if root else _installed_wheel()
+        files = _edge_part(made)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     dist_info = next(n.split("/")[0] for n in files if n.endswith(".dist-info/METADATA"))
