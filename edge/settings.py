@@ -163,6 +163,8 @@ class ServeSettings(Settings):
     port: int = option(8000, "port to listen on (0: any free port)", low=0, high=65535)
     workers: int | None = option(None, "processes answering requests, each with its own interpreter (default: one "
                                        "per core)", low=1, metavar="N")
+    max_body_mb: float = option(2.0, "the largest request body in MB (a drawing is a few KB; a phone's photo needs "
+                                     "about 8)", above=0.0, metavar="MB")
 
     def processes(self) -> int:
         """The worker processes: the number given, else one per core."""

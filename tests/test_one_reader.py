@@ -146,7 +146,7 @@ def _serve(*flags):
 
 
 def _post(port: int, body: bytes) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/predict", data=body,
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/predict?input=1", data=body,
                                      headers={"Content-Type": "image/png"}, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=60) as r:

@@ -5,12 +5,21 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import DRAWN, REPO, chromium_page, draw_digit
+from conftest import (
+    DRAWN,
+    REPO,
+    assert_one_line_error,
+    chromium_page,
+    draw_digit,
+    run_cli,
+)
 from PIL import Image
 
 SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
@@ -73,7 +82,8 @@ def test_predict_png_and_pixels(server, mnist):
     reference = Model(SHIPPED)
     for i in range(5):
         image = mnist.test_images[i]
-        status, _, body = request(server, "POST", "/api/predict", drawing_png(image), {"Content-Type": "image/png"})
+        status, _, body = request(server, "POST", "/api/predict?input=1", drawing_png(image),
+                                  {"Content-Type": "image/png"})
         answer = json.loads(body)
         assert status == 200 and answer["digit"] == int(mnist.test_labels[i])
         assert len(answer["probabilities"]) == 10 and answer["latency_ms"] > 0
@@ -82,6 +92,7 @@ def test_predict_png_and_pixels(server, mnist):
         status, _, body = request(server, "POST", "/api/predict", pixels, {"Content-Type": "application/json"})
         expected = int(reference.predict_proba(preprocess_gray(image.astype(np.float32))).argmax())
         assert status == 200 and json.loads(body)["digit"] == expected
+        assert "input" not in json.loads(body)  # 784 numbers only when asked for (?input=1, as the page asks)
 
 
 def test_min_confidence_makes_an_unsure_answer_no_digit(mnist):
@@ -325,3 +336,45 @@ def test_soak_of_a_server_process_keeps_answers_right_and_memory_flat(mnist):
     assert r["malformed_4xx"] == r["malformed"] == 140 and r["resets"] == 0  # a 2 MB body too reads its 413
     assert len(malformed_requests()) == 7 and len(r["rss_mb"]) == 5
     assert r["rss_growth_mb"] < 20, r["rss_mb"]
+
+
+def test_the_body_limit_is_an_option_and_the_413_names_it(mnist):
+    from digitlite.edge.apps.serve import DigitServer
+    from digitlite.edge.runtime.interpreter import Model
+
+    photo = io.BytesIO()
+    big = np.random.default_rng(0).integers(0, 255, (1500, 2000), np.uint8)  # a phone photo's few megabytes
+    Image.fromarray(big).save(photo, format="PNG")
+    assert photo.tell() > 2 * 1024 * 1024
+    for limit, expected in [(2 * 1024 * 1024, 413), (8 * 1024 * 1024, 200)]:  # 200: read, and noise is no digit
+        srv = DigitServer(("127.0.0.1", 0), Model(SHIPPED), SHIPPED, max_body=limit)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            status, _, body = request(srv.server_address, "POST", "/api/predict", photo.getvalue(),
+                                      {"Content-Type": "image/png"})
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        assert status == expected, body
+        if status == 413:
+            assert "--max-body-mb" in json.loads(body)["error"]
+        else:
+            assert json.loads(body)["digit"] is None
+    assert_one_line_error(run_cli("serve", "--max-body-mb", "0"), "--max-body-mb must be above 0")
+
+
+def test_listening_on_every_interface_says_where_a_phone_opens_it():
+    from digitlite.edge.apps.serve import lan_addresses
+
+    found = lan_addresses()
+    assert all(not a.startswith("127.") and a.count(".") == 3 for a in found)
+    proc = subprocess.Popen([sys.executable, "-m", "digitlite", "serve", "--host", "0.0.0.0", "--port", "0",
+                             "--workers", "1"], stderr=subprocess.PIPE, text=True)
+    try:
+        first, second = proc.stderr.readline(), proc.stderr.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert "draw a digit at http://0.0.0.0:" in first
+    assert second.startswith("on this network: ")
+    assert all(f"http://{a}:" in second for a in found) or "no network address found" in second

@@ -4,8 +4,9 @@
     GET  /api/health    {"status": "ok", "model": <the model card's essentials>, ...}
     POST /api/predict   body: the drawing as a PNG (Content-Type: image/png), or JSON
                         {"pixels": [[0-255, ...], ...]} (any size, any polarity)
-                        -> {"digit", "confidence", "probabilities", "latency_ms", "input"}
-                        (digit null when the confidence is under --min-confidence)
+                        -> {"digit", "confidence", "probabilities", "latency_ms"}
+                        (digit null when the confidence is under --min-confidence); with
+                        ?input=1 also "input", the 28x28 the model saw (the page asks for it)
 
 Inference goes through the same runtime and preprocessing as `digitlite classify`.  Bad
 requests get a 4xx with {"error": ...} and the server keeps serving.
@@ -30,6 +31,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
@@ -78,10 +80,11 @@ class DigitServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = QUEUE
 
-    def __init__(self, address, classifier, model_path: Path, min_confidence: float = 0.0):
+    def __init__(self, address, classifier, model_path: Path, min_confidence: float = 0.0, max_body: int = MAX_BODY):
         super().__init__(address, Handler)
         self.classifier, self.card, self.min_confidence = classifier, _card(model_path), min_confidence
         self.lock = threading.Lock()
+        self.max_body = max_body
         self.page = served_page().encode()
         self.slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
         self._served = multiprocessing.Value("q", 0)  # in shared memory: forked workers count together
@@ -106,7 +109,7 @@ class DigitServer(ThreadingHTTPServer):
         finally:
             self.slots.release()
 
-    def predict(self, drawing: Drawing) -> dict:
+    def predict(self, drawing: Drawing, with_input: bool = True) -> dict:
         """Read a decoded drawing as ``Classifier.classify`` reads the same image, and classify it."""
         started = time.perf_counter()
         pixels = gray_input(drawing.gray, drawing.reduction, "drawing", drawing.source)
@@ -115,7 +118,8 @@ class DigitServer(ThreadingHTTPServer):
         with self._served.get_lock():
             self._served.value += 1
         return {**Reading.from_probabilities(probs, self.min_confidence).as_dict(),
-                "latency_ms": round((time.perf_counter() - started) * 1000, 3), "input": pixels.tolist()}
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                **({"input": pixels.tolist()} if with_input else {})}
 
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "application/octet-stream")
@@ -151,6 +155,28 @@ def decode_drawing(content_type: str, body: bytes) -> Drawing:
         return Drawing(pixels)
     raise RequestError(415, f"unsupported Content-Type {kind or '(none)'}: send an image "
                             f"({', '.join(IMAGE_TYPES[:3])}) or application/json")
+
+
+def _asks_for_input(path: str) -> bool:
+    """Whether the request's query asks for the 28x28 input in the answer (``?input=1``)."""
+    query = parse_qs(urlsplit(path).query)
+    return query.get("input", ["0"])[-1] in ("1", "true", "yes")
+
+
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback: where a phone on the same network finds it."""
+    found = set()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.254.254.254", 1))  # UDP: nothing is sent; it picks the interface a route would use
+            found.add(probe.getsockname()[0])
+    except OSError:
+        pass
+    try:
+        found.update(socket.gethostbyname_ex(socket.gethostname())[2])
+    except OSError:
+        pass
+    return sorted(a for a in found if not a.startswith(("127.", "0.")))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -213,8 +239,9 @@ class Handler(BaseHTTPRequestHandler):
                 length = int(length)
             except ValueError:
                 raise RequestError(400, "Content-Length is not a number") from None
-            if length > MAX_BODY:
-                raise RequestError(413, f"body of {length} bytes is over the {MAX_BODY} byte limit")
+            if length > self.server.max_body:
+                raise RequestError(413, f"body of {length:,} bytes is over the {self.server.max_body:,}-byte limit "
+                                        "(digitlite serve --max-body-mb raises it)")
             if length <= 0:
                 raise RequestError(400, "empty body")
             body = self.rfile.read(length)
@@ -222,7 +249,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise RequestError(400, "body shorter than its Content-Length")
             gray = decode_drawing(self.headers.get("Content-Type", ""), body)
             try:
-                answer = self.server.predict(gray)
+                answer = self.server.predict(gray, with_input=_asks_for_input(self.path))
             except SeveralDigits as e:  # never a confident answer for one digit of a number
                 raise RequestError(422, f"{e.count} digits side by side: draw one digit at a time") from None
             except ImageError:
@@ -265,13 +292,18 @@ def serve(classifier, settings: ServeSettings | None = None, out=None) -> None:
         raise DigitliteError("--workers above 1 needs fork (Linux, macOS); use --workers 1 here")
     make_classifier = classifier.copy
     try:
-        server = DigitServer((host, port), classifier, classifier.path, classifier.min_confidence)
+        server = DigitServer((host, port), classifier, classifier.path, classifier.min_confidence,
+                             max_body=int(settings.max_body_mb * 1024 * 1024))
     except OSError as e:
         raise DigitliteError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
     bound_port = server.server_address[1]
     shown = "localhost" if host in ("127.0.0.1", "localhost") else host
     print(f"draw a digit at http://{shown}:{bound_port}/  ({workers} worker{'s' * (workers > 1)}; Ctrl-C to stop)",
           file=out, flush=True)
+    if host in ("0.0.0.0", "", "::"):  # every interface: say where a phone on the same network opens it
+        where = lan_addresses()
+        print("on this network: " + ("  ".join(f"http://{a}:{bound_port}/" for a in where) if where else
+                                     "no network address found (is this machine on a network?)"), file=out, flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"note: listening on {host}: anyone who can reach this machine on port {bound_port} can use it",
               file=out, flush=True)

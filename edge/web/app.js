@@ -6,7 +6,7 @@ async function predict(canvas) {
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   let res, body;
   try {
-    res = await fetch("/api/predict", { method: "POST", headers: { "Content-Type": "image/png" }, body: blob });
+    res = await fetch("/api/predict?input=1", { method: "POST", headers: { "Content-Type": "image/png" }, body: blob });
     body = await res.json();
   } catch (err) {
     throw new Error("the server did not answer: " + err);
