@@ -153,6 +153,9 @@ class CameraSettings(Settings):
     mqtt: str | None = option(None, "also publish each change of reading to mqtt://host[:port]/topic (mqtts:// for "
                                     "TLS): topic/reading (JSON, retained) and topic/status (online/offline); user and "
                                     "password from DIGITLITE_MQTT_USER and DIGITLITE_MQTT_PASSWORD", metavar="URL")
+    mqtt_discovery: str = option("homeassistant", "with --mqtt: Home Assistant's discovery prefix, under which a "
+                                                  "retained config announces the camera as a sensor ('' for none)",
+                                 metavar="PREFIX")
 
 
 @dataclass(frozen=True)

@@ -257,3 +257,53 @@ def test_urls_parse_to_host_port_topic_and_tls():
     assert parse_url("mqtts://broker/m").port == 8883
     with pytest.raises(DigitliteError):
         parse_url("mqtt:///t")
+
+
+def test_home_assistant_finds_the_camera_by_discovery_with_no_yaml(broker, clip):
+    """A retained discovery config under homeassistant/: a sensor whose state is the reading, whose
+    availability is the status topic; a Home Assistant started later still finds it."""
+    url = f"mqtt://127.0.0.1:{broker.port}/desk/digits"
+    result = run_cli("camera", "--source", str(clip), "--headless", "--log", "changes", "--mqtt", url)
+    assert result.returncode == 0, result.stderr
+    late = Subscriber(broker.port, "homeassistant")  # Home Assistant, (re)started after the camera
+    try:
+        _wait(lambda: late.messages, "the retained discovery config")
+        (topic, payload, retained), = late.messages
+        assert topic == "homeassistant/sensor/digitlite_desk_digits/reading/config" and retained
+        config = json.loads(payload)
+        assert config["state_topic"] == "desk/digits/reading" and config["value_template"] == "{{ value_json.reading }}"
+        assert config["availability_topic"] == "desk/digits/status"
+        assert (config["payload_available"], config["payload_not_available"]) == ("online", "offline")
+        assert config["unique_id"] == "digitlite_desk_digits_reading" and config["device"]["manufacturer"] == "digitlite"
+    finally:
+        late.close()
+    readings = Subscriber(broker.port, "desk/digits")
+    try:  # the state the template reads is there: the last reading's JSON has "reading"
+        _wait(lambda: any(t == "desk/digits/reading" for t, _, _ in readings.messages), "the last reading")
+        assert json.loads(next(p for t, p, _ in readings.messages if t == "desk/digits/reading"))["reading"] == "3"
+    finally:
+        readings.close()
+
+
+def test_discovery_can_be_turned_off_or_moved(tmp_path, clip):
+    for flag, prefix in [("", None), ("ha", "ha")]:
+        (tmp_path / (flag or "off")).mkdir(exist_ok=True)
+        b = Broker(tmp_path / (flag or "off"))
+        b.start()
+        try:
+            result = run_cli("camera", "--source", str(clip), "--headless", "--max-frames", "8",
+                             "--mqtt", f"mqtt://127.0.0.1:{b.port}/t", "--mqtt-discovery", flag)
+            assert result.returncode == 0, result.stderr
+            watcher = Subscriber(b.port, "marker")  # everything retained under every prefix, then a marker
+            try:
+                watcher.client.subscribe("homeassistant/#", qos=1)
+                watcher.client.subscribe("ha/#", qos=1)
+                # one connection, in order: the broker sends what it retains under each prefix, then the marker
+                watcher.client.publish("marker/end", "x", qos=1)
+                _wait(lambda: any(t == "marker/end" for t, _, _ in watcher.messages), "the marker")
+                found = [t for t, _, _ in watcher.messages if not t.startswith("marker/")]
+                assert found == ([] if prefix is None else ["ha/sensor/digitlite_t/reading/config"])
+            finally:
+                watcher.close()
+        finally:
+            b.stop()

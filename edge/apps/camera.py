@@ -377,7 +377,7 @@ def run(classifier, settings: CameraSettings, out=None) -> int:
             parse_url(mqtt)  # a bad URL is an error before the camera opens
         cap = open_capture(source)
         if mqtt:  # after opening: that silences stderr for a moment, and the broker's notes come from a thread
-            publisher = Publisher(mqtt)
+            publisher = Publisher(mqtt, discovery=settings.mqtt_discovery or None)
     except BaseException:
         sink.close()
         if cap is not None:

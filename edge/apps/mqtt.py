@@ -7,6 +7,11 @@ once), and ``online``/``offline`` to ``topic/status``, retained, with ``offline`
 ``DIGITLITE_MQTT_USER`` and ``DIGITLITE_MQTT_PASSWORD``; ``DIGITLITE_MQTT_CA`` names a CA file for
 a broker with its own certificate authority.
 
+Home Assistant finds the camera by itself (MQTT discovery): on each connection a retained config
+message goes to ``homeassistant/sensor/digitlite_<topic>/reading/config`` (``discovery`` names
+another prefix, or None for none), describing a sensor whose state is the last reading, whose
+attributes are the reading's JSON, and whose availability is ``topic/status``: no YAML to write.
+
 A broker that is not there, or goes away, is retried in the background with back-off (1 s up to
 30 s), never a crash; readings made meanwhile wait in a queue of ``queue`` (the oldest are dropped
 past it, and counted) and are sent, in order, once the broker is back.
@@ -16,15 +21,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import digitlite
 from digitlite.edge.util.errors import DigitliteError, first_line
 
 QUEUE = 1000  # readings kept while the broker is away
+DISCOVERY_PREFIX = "homeassistant"  # Home Assistant's MQTT discovery prefix (its default)
 RECONNECT = (1, 30)  # seconds: first retry, longest wait between retries
 CLOSE_WAIT = 5.0  # seconds to deliver what is left when the camera stops
 
@@ -37,6 +45,19 @@ class Broker:
     port: int
     topic: str
     tls: bool
+
+
+def discovery_config(broker: Broker, prefix: str = DISCOVERY_PREFIX) -> tuple[str, dict]:
+    """Home Assistant's MQTT discovery message for this camera: (its config topic, its payload)."""
+    node = re.sub(r"[^A-Za-z0-9_-]", "_", broker.topic)
+    device = {"identifiers": [f"digitlite_{node}"], "name": f"digitlite {broker.topic}", "manufacturer": "digitlite",
+              "model": "digit reader (digitlite camera)", "sw_version": digitlite.__version__}
+    config = {"name": "Reading", "unique_id": f"digitlite_{node}_reading", "object_id": f"digitlite_{node}",
+              "state_topic": f"{broker.topic}/reading", "value_template": "{{ value_json.reading }}",
+              "json_attributes_topic": f"{broker.topic}/reading", "availability_topic": f"{broker.topic}/status",
+              "payload_available": "online", "payload_not_available": "offline", "icon": "mdi:numeric",
+              "device": device}
+    return f"{prefix}/sensor/digitlite_{node}/reading/config", config
 
 
 def parse_url(url: str) -> Broker:
@@ -62,13 +83,15 @@ def parse_url(url: str) -> Broker:
 class Publisher:
     """Publishes readings to a broker from a background thread that keeps the connection."""
 
-    def __init__(self, url: str, queue: int = QUEUE, log=None, environ=os.environ):
+    def __init__(self, url: str, queue: int = QUEUE, log=None, environ=os.environ,
+                 discovery: str | None = DISCOVERY_PREFIX):
         try:
             # optional: paho-mqtt, the [camera] extra
             from paho.mqtt import client as mqtt
         except ImportError:
             raise DigitliteError("--mqtt needs paho-mqtt: pip install 'digitlite[camera]' (or paho-mqtt)") from None
         self.broker = parse_url(url)
+        self.discovery = discovery
         self.log = log or sys.stderr  # looked up now: a caller may have pointed sys.stderr elsewhere
         self.pending: deque[str] = deque(maxlen=queue)
         self.dropped = self.sent = 0
@@ -117,6 +140,9 @@ class Publisher:
             self._say(f"refused {reason_code}", f"{where} refused the connection ({reason_code}); "
                                                 "check DIGITLITE_MQTT_USER and DIGITLITE_MQTT_PASSWORD; retrying")
             return
+        if self.discovery:  # before "online": Home Assistant knows the sensor when it hears of it
+            topic, config = discovery_config(self.broker, self.discovery)
+            client.publish(topic, json.dumps(config), qos=1, retain=True)
         client.publish(self.status_topic, "online", qos=1, retain=True)
         with self._lock:
             self.connected = True
