@@ -177,3 +177,18 @@ def test_a_copy_of_the_folder_still_loads(exported, tmp_path):
 
     with pytest.raises(DigitliteError, match="no kTensorArenaSize"):
         load_sources(tmp_path / "copy")
+
+
+def test_the_default_is_the_batch_1_twin_where_its_parity_holds(tmp_path):
+    """Without --model the export ships digits_int8_b1: its card says it answered the 10,000 test images
+    as digits_int8 does, and it needs no SHAPE, STRIDED_SLICE or PACK kernel."""
+    twin = REPO / "edge" / "models" / "digits_int8_b1.tflite"
+    same = json.loads(twin.with_suffix(".json").read_text())["same_as"]
+    assert same["file"] == "digits_int8.tflite" and same["predictions"] == same["of"] == 10000
+    result = run_cli("export", str(tmp_path / "src"), "--target", "mcu")
+    assert result.returncode == 0, result.stderr
+    bundle = json.loads((tmp_path / "src" / "bundle.json").read_text())
+    assert bundle["model"] == "digits_int8_b1.tflite"
+    assert not {"SHAPE", "STRIDED_SLICE", "PACK"} & set(bundle["operators"])
+    resolver = (tmp_path / "src" / "op_resolver.h").read_text()
+    assert "AddShape" not in resolver and "AddPack" not in resolver

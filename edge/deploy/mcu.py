@@ -28,7 +28,7 @@ import numpy as np
 from digitlite.edge.deploy.bundle import check_out, export_folder, write_manifest
 from digitlite.edge.runtime.card import ModelCard
 from digitlite.edge.runtime.interpreter import Model
-from digitlite.edge.runtime.shipped import default_model, sample_digit
+from digitlite.edge.runtime.shipped import default_mcu_model, sample_digit
 from digitlite.edge.util.digest import sha256_file
 from digitlite.edge.util.errors import DigitliteError
 from digitlite.edge.util.quiet import captured, quiet
@@ -385,7 +385,7 @@ def export_mcu(out: str | os.PathLike, model: str | os.PathLike | None = None, f
 
     out = Path(out)
     check_out(out, force)
-    model = Path(model) if model else default_model()
+    model = Path(model) if model else default_mcu_model()
     lite = Model(model, runtime="auto")  # a valid digit classifier, or one line saying why not
     card = ModelCard.of(model)
     import_tflm()  # before any work: the one line for a machine without it

@@ -37,6 +37,18 @@ def default_web_model() -> Path:
     return default_model().with_name("digits_int8_b1.tflite")
 
 
+def default_mcu_model() -> Path:
+    """What ``export --target mcu`` ships by default: the batch-1 twin where its card records that it
+    answered all the test images as the default model does (it needs no SHAPE, STRIDED_SLICE or PACK
+    kernel: a smaller op resolver), else the default model itself."""
+    twin = default_web_model()
+    card = ModelCard.of(twin, required=False) if twin.is_file() else None
+    same = (card.same_as or {}) if card else {}
+    if same.get("file") == default_model().name and same.get("of") and same.get("predictions") == same.get("of"):
+        return twin
+    return default_model()
+
+
 def web_root() -> Path:
     """The folder of the draw-a-digit page's files (HTML, scripts, style)."""
     return _packaged("web")
