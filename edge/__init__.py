@@ -2,6 +2,8 @@
 
 import os
 
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml and the package's face read it here
+
 # Every matrix here is small (a 28x28 input, an image of 320 pixels): OpenBLAS's threads cost
 # more than they save and spin on the other cores between calls (measured: the server's CPU per
 # request 9.5 ms with them, 5.0 ms without).  Set before numpy loads; a program that loaded numpy

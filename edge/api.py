@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-import digitlite
+from digitlite.edge import __version__
 from digitlite.edge.apps.camera import FrameReader, frames, open_capture
 from digitlite.edge.runtime.card import CardError, ModelCard
 from digitlite.edge.runtime.interpreter import Model, interpreter_version
@@ -154,7 +154,7 @@ class Classifier:
         except CardError:
             card = None  # info checks that the model runs; a broken card is export's and serve's business
         info = {
-            "digitlite": digitlite.__version__, "python": platform.python_version(), "machine": platform.machine(),
+            "digitlite": __version__, "python": platform.python_version(), "machine": platform.machine(),
             "numpy": np.__version__, "interpreter": self.runtime, "interpreter_version": interpreter_version(self.runtime),
             "model": str(self.path), "sha256": sha256_file(self.path),
             "input": interface["input"], "output": interface["output"], "first_call_ms": round(call_ms, 3),

@@ -16,7 +16,7 @@ import traceback
 from importlib import metadata
 from pathlib import Path
 
-import digitlite
+from digitlite.edge import __version__
 from digitlite.edge.settings import (
     RUNTIME_CHOICES,
     TARGETS,
@@ -34,7 +34,7 @@ ENTRY_POINT_GROUP = "digitlite.commands"
 
 
 def _version() -> str:
-    return digitlite.__version__
+    return __version__
 
 
 def _register_eval(subparsers) -> None:

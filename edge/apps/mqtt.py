@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import digitlite
+from digitlite.edge import __version__
 from digitlite.edge.util.errors import DigitliteError, first_line
 
 QUEUE = 1000  # readings kept while the broker is away
@@ -51,7 +51,7 @@ def discovery_config(broker: Broker, prefix: str = DISCOVERY_PREFIX) -> tuple[st
     """Home Assistant's MQTT discovery message for this camera: (its config topic, its payload)."""
     node = re.sub(r"[^A-Za-z0-9_-]", "_", broker.topic)
     device = {"identifiers": [f"digitlite_{node}"], "name": f"digitlite {broker.topic}", "manufacturer": "digitlite",
-              "model": "digit reader (digitlite camera)", "sw_version": digitlite.__version__}
+              "model": "digit reader (digitlite camera)", "sw_version": __version__}
     config = {"name": "Reading", "unique_id": f"digitlite_{node}_reading", "object_id": f"digitlite_{node}",
               "state_topic": f"{broker.topic}/reading", "value_template": "{{ value_json.reading }}",
               "json_attributes_topic": f"{broker.topic}/reading", "availability_topic": f"{broker.topic}/status",

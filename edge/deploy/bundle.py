@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import digitlite
+from digitlite.edge import __version__
 from digitlite.edge.runtime.card import ModelCard, card_path
 from digitlite.edge.runtime.interpreter import check_tflite_bytes
 from digitlite.edge.util.digest import sha256_file
@@ -18,8 +18,8 @@ from digitlite.edge.util.errors import DigitliteError
 
 
 def package_version() -> str:
-    """digitlite's version (``digitlite.__version__``, the one place it is written)."""
-    return digitlite.__version__
+    """digitlite's version (``digitlite.edge.__version__``, the one place it is written)."""
+    return __version__
 
 
 def model_with_card(model: Path) -> tuple[Path, ModelCard]:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
+from digitlite.edge import (
+    __version__,  # written once, in edge/__init__.py (pyproject.toml reads it there)
+)
 
 __all__ = ["Classifier", "DigitliteError", "ImageError", "NumberReading", "Reading", "__version__"]
 
