@@ -340,6 +340,11 @@ def build_parser(load: str | None = "all") -> argparse.ArgumentParser:
             except Exception as e:  # noqa: BLE001 - reported when the command is asked for, with its cause
                 parser.broken[name] = e
         subparsers.add_parser(name, help=f"(see digitlite {name} --help)")
+    for name in sorted(set(STAGE_COMMANDS) - set(parser.broken) - set(subparsers.choices)):
+        # a slim install (the Pi bundle) without that stage: the command is named, and says how to get it
+        module = f"digitlite.{_STAGE_MODULES.get(name, name)}"
+        parser.broken[name] = ModuleNotFoundError(f"No module named {module!r}", name=module)
+        subparsers.add_parser(name, help="(not in this install)")
     return parser
 
 
@@ -348,6 +353,7 @@ def _command_in(argv: list[str]) -> str | None:
 
 
 _STAGE_MODULES = {"bench": "benchmarks"}  # command -> the stage's package, where the names differ
+STAGE_COMMANDS = ("train", "quantize", "bench")  # what the other stages add (pyproject.toml's digitlite.commands)
 
 
 def _stage_error(name: str, e: Exception) -> DigitliteError:

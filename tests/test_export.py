@@ -65,7 +65,7 @@ def test_the_wheel_is_the_builds_edge_part_with_valid_metadata(bundle):
         names = zf.namelist()
         dist = wheel.name.rsplit("-", 3)[0] + ".dist-info"
         assert {n.rsplit("/", 1)[0] for n in names} == {
-            "digitlite", "digitlite/edge", "digitlite/edge/models", "digitlite/edge/web", dist,
+            "digitlite", "digitlite/edge", "digitlite/edge/models", "digitlite/edge/web", "digitlite/benchmarks", dist,
             *(f"digitlite/edge/{part}" for part in ("runtime", "vision", "apps", "deploy", "data", "util"))}
         assert {"digitlite/__init__.py", "digitlite/__main__.py", "digitlite/edge/cli.py",
                 "digitlite/edge/models/digits_int8.tflite", "digitlite/edge/web/index.html"} <= set(names)
@@ -77,7 +77,11 @@ def test_the_wheel_is_the_builds_edge_part_with_valid_metadata(bundle):
         import digitlite
         assert f"Version: {digitlite.__version__}\n" in meta
         entry_points = zf.read(f"{dist}/entry_points.txt").decode()
-        assert "digitlite = digitlite.edge.cli:run" in entry_points and "digitlite.commands" not in entry_points
+        assert "digitlite = digitlite.edge.cli:run" in entry_points
+        assert "bench = digitlite.benchmarks.cli:register" in entry_points  # the device benchmark goes to the Pi
+        assert "train" not in entry_points and "quantize" not in entry_points
+        assert sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("digitlite/benchmarks/")) == [
+            "__init__.py", "bench.py", "cli.py", "common.py", "headline.py", "memprobe.py", "publish.py"]
         for line in zf.read(f"{dist}/RECORD").decode().splitlines():  # every hash and size right
             name, digest, size = line.rsplit(",", 2)
             if name.endswith("RECORD"):
@@ -258,6 +262,12 @@ def test_install_then_run_from_the_bundle(copy, tmp_path, mnist_dir):
     out = _sh(copy, "run.sh", "classify", str(tmp_path / "seven.png"), "--json", env=env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["digit"] == 7
+    # the device benchmark runs on the Pi, with no MNIST there; training is not in the bundle, and says so
+    bench = _sh(copy, "run.sh", "bench", "--no-accuracy", "--no-memory", "--runs", "10", "--min-seconds", "0",
+                "--threads", "1", "--batches", "1", env={**env, "DIGITLITE_DATA": str(tmp_path / "no-mnist")})
+    assert bench.returncode == 0 and "digits_int8.tflite" in bench.stdout and "✅" in bench.stdout, bench.stderr
+    train = subprocess.run([str(venv / "bin" / "digitlite"), "train"], capture_output=True, text=True)
+    assert train.returncode == 1 and "'train' is not available in this install" in train.stderr
     # The unit's own command line on a clip (no camera here): empty paper, the 7, empty paper again.
     import shlex
 

@@ -4,7 +4,7 @@ The bundle holds
 
 * ``digitlite-<version>-py3-none-any.whl``: the wheel the normal build makes, keeping only
   ``digitlite`` and ``digitlite.edge`` (runtime, preprocessing, camera, web page, the shipped
-  model): no TensorFlow and no other stage;
+  model) and the device benchmark (``digitlite bench``): no TensorFlow, no train or quantize;
 * ``model/<name>.tflite`` and its model card ``model/<name>.json``;
 * ``requirements.txt`` (ai-edge-litert, the default interpreter) and
   ``requirements-tflite-runtime.txt`` (tflite-runtime 2.14 with the NumPy 1 it needs);
@@ -46,6 +46,10 @@ from digitlite.edge.util.digest import sha256_file
 from digitlite.edge.util.errors import DigitliteError
 
 EDGE_EXTRAS = ("camera",)  # the extras that serve the edge part (train needs the dropped stages)
+# `digitlite bench` measures the device it runs on, so the Pi gets it; the rest of benchmarks/ (the other
+# benchmarks, the Pi's emulation, the rendered sets) is for a development machine and stays out.
+DEVICE_BENCH = frozenset(f"digitlite/benchmarks/{m}.py" for m in ("__init__", "cli", "bench", "memprobe", "common",
+                                                                      "publish", "headline"))
 
 
 INTERPRETER = "ai-edge-litert"  # the default interpreter, first in requirements.txt
@@ -170,9 +174,10 @@ def _installed_wheel() -> dict[str, bytes]:
 
 def _edge_part(files: dict[str, bytes]) -> dict[str, bytes]:
     """The build's files that the edge part keeps: its packages, and its metadata without the others."""
-    # the package's own files (__init__, __main__) and digitlite.edge with its model and web page
+    # the package's own files (__init__, __main__), digitlite.edge with its model and web page, and the
+    # device benchmark (`digitlite bench`: numpy and the interpreter only) with the modules it uses
     kept = {n: d for n, d in files.items() if n.startswith("digitlite/edge/") or n.count("/") == 1
-            and n.startswith("digitlite/")}
+            and n.startswith("digitlite/") or n in DEVICE_BENCH}
     for name, data in files.items():
         folder, base = name.split("/", 1) if "/" in name else ("", name)
         if not folder.endswith(".dist-info") or base in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json"):
@@ -181,7 +186,7 @@ def _edge_part(files: dict[str, bytes]) -> dict[str, bytes]:
         if base == "METADATA":
             text = "\n".join(line for line in text.split("\n") if not _other_extra(line))
         elif base == "entry_points.txt":
-            text = _drop_section(text, "digitlite.commands")  # the other stages' subcommands
+            text = _keep_commands(text, ("bench",))  # not the other stages' subcommands (train, quantize)
         kept[name] = text.encode()
     return kept
 
@@ -193,13 +198,15 @@ def _other_extra(line: str) -> bool:
     return bool(extra) and extra.group(1) not in EDGE_EXTRAS
 
 
-def _drop_section(ini: str, section: str) -> str:
-    out, skipping = [], False
+def _keep_commands(ini: str, keep: tuple[str, ...]) -> str:
+    """entry_points.txt with only the ``keep`` subcommands left in its digitlite.commands section."""
+    out, section = [], ""
     for line in ini.splitlines():
         if line.startswith("["):
-            skipping = line.strip() == f"[{section}]"
-        if not skipping:
-            out.append(line)
+            section = line.strip()
+        elif section == "[digitlite.commands]" and "=" in line and line.split("=", 1)[0].strip() not in keep:
+            continue
+        out.append(line)
     return "\n".join(out).strip() + "\n"
 
 
@@ -296,6 +303,7 @@ RUN_SH = r"""#!/bin/sh
 #   ./run.sh --source clip.mp4        # a video file or a stream URL
 # Or any other digitlite command with the bundled model:
 #   ./run.sh classify photo.jpg   ./run.sh serve --host 0.0.0.0   ./run.sh eval --samples 1000   ./run.sh info
+#   ./run.sh bench --no-accuracy  # how fast the bundled model runs on this Pi
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 venv="${DIGITLITE_VENV:-$here/venv}"
@@ -304,7 +312,7 @@ fail() { echo "run.sh: error: $*" >&2; exit 1; }
 [ -x "$venv/bin/digitlite" ] || fail "digitlite is not installed in $venv: run $here/install.sh first"
 [ -f "$model" ] || fail "the bundle lacks model/{model}: copy the whole folder made by 'digitlite export' again"
 case "${1:-}" in
-    eval) shift; exec "$venv/bin/digitlite" eval "$model" "$@" ;;
+    eval|bench) cmd=$1; shift; exec "$venv/bin/digitlite" "$cmd" "$model" "$@" ;;
     classify|serve|info|camera) cmd=$1; shift; exec "$venv/bin/digitlite" "$cmd" --model "$model" "$@" ;;
     *) exec "$venv/bin/digitlite" camera --headless --model "$model" "$@" ;;
 esac
@@ -351,6 +359,7 @@ On the Pi (64-bit Raspberry Pi OS Bookworm, Python 3.11), in this folder:
   ./run.sh --source picamera   # the camera module (sudo apt install python3-picamera2 first)
   ./run.sh classify photo.jpg  # a file
   ./run.sh serve --host 0.0.0.0   # the draw-a-digit page on port 8000
+  ./run.sh bench --no-accuracy    # latency, throughput and memory of the model on this Pi (--data-dir for accuracy)
 
 At boot: install.sh wrote digitlite-camera.service; see the comments at its top.
 Files: {files}
