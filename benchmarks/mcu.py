@@ -31,10 +31,10 @@ from digitlite.edge.util.digest import sha256_file
 MARKERS = ("<!-- mcu-results:begin -->", "<!-- mcu-results:end -->")
 
 
-def measure(model: Path, images: np.ndarray, labels: np.ndarray, data_dir: str | None = None) -> dict:
+def measure(model: Path, images: np.ndarray, labels: np.ndarray) -> dict:
     """Export ``model`` for a microcontroller and check and time what was exported."""
     with tempfile.TemporaryDirectory() as tmp:
-        bundle = export_mcu(Path(tmp) / "src", model, data_dir=data_dir)
+        bundle = export_mcu(Path(tmp) / "src", model)
         micro = load_sources(Path(tmp) / "src")
     litert_probs = Model(model, threads=1).predict_proba(images)
     litert = litert_probs.argmax(axis=1)
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     images, labels = test.test_images, test.test_labels
     if args.samples:
         images, labels = images[:args.samples], labels[:args.samples]
-    result = {"models": [measure(m, images, labels, args.data_dir) for m in models], "machine": machine()}
+    result = {"models": [measure(m, images, labels) for m in models], "machine": machine()}
     publish("mcu", result, markdown(result), MARKERS, args.update_readme)
     return 0
 

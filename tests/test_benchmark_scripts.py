@@ -181,11 +181,11 @@ def test_a_dry_run_leaves_the_published_results_alone(tmp_path, monkeypatch, cap
     assert json.loads((elsewhere / "training.json").read_text()) == {"x": 3}  # asked for: written
 
 
-def test_mcu_benchmark_checks_the_exported_sources_against_litert(mnist, mnist_dir):
+def test_mcu_benchmark_checks_the_exported_sources_against_litert(mnist):
     from digitlite.benchmarks import mcu
     from digitlite.edge.runtime.shipped import default_model
 
-    row = mcu.measure(default_model(), mnist.test_images[:60], mnist.test_labels[:60], str(mnist_dir))
+    row = mcu.measure(default_model(), mnist.test_images[:60], mnist.test_labels[:60])
     assert row["same_as_litert"] == 60 and row["images"] == 60 and row["accuracy"] >= 0.95
     assert row["ram_bytes"] == row["arena_bytes"] + 784 and row["invoke_p50_ms"] > 0
     table = mcu.markdown({"models": [row], "machine": {"cpu": "test CPU", "cores": 2, "python": "3"}})
