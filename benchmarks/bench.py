@@ -257,7 +257,6 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")  # no display: set before pyplot loads
     import matplotlib.pyplot as plt
 
-
     rows = [r for r in results["rows"] if r["status"] == "passed" and "accuracy" in r and r["threads"] == 1]
     seen, points = set(), []
     for r in rows:

@@ -72,7 +72,6 @@ def write_desk_set(folder: Path, seed: int, clips: int, frames: int, mnist_image
     # optional: OpenCV, the [camera] extra
     import cv2
 
-
     folder.mkdir(parents=True, exist_ok=True)
     video, truth_file = folder / "desk.avi", folder / "truth.json"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (FRAME[1], FRAME[0]))
@@ -95,7 +94,6 @@ def read_video(video: Path, classifier, stable: int, frames: int | None = None, 
     """
     # optional: OpenCV, the [camera] extra
     import cv2
-
 
     runs = []
     for _ in range(passes):

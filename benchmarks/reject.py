@@ -128,7 +128,6 @@ def score_way(folder: Path, classifier, reject=None, lines: bool = True) -> dict
     # optional: OpenCV, the [camera] extra
     import cv2
 
-
     truth = json.loads((folder / "truth.json").read_text())["truth"]
     reader = FrameReader(classifier)
     cap = cv2.VideoCapture(str(folder / "desk.avi"))

@@ -180,7 +180,6 @@ def run(loads: int, drawings: int, runtime_dir: str | None) -> dict:
     # optional: Playwright, the [dev] extra
     from playwright.sync_api import sync_playwright
 
-
     if not Path(CHROMIUM).exists():
         raise DigitliteError(f"{CHROMIUM}: no Chromium (Debian: apt-get install chromium)")
     with tempfile.TemporaryDirectory() as tmp:

@@ -79,14 +79,10 @@ def _check(obj) -> None:
 
 
 class Settings:
-    """What every settings class shares: checked when made, ``replace``d with checks too."""
+    """What every settings class shares: checked when made (``dataclasses.replace`` checks its copy too)."""
 
     def __post_init__(self):
         _check(self)
-
-    def replace(self, **changes):
-        """A copy with ``changes`` (checked)."""
-        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)

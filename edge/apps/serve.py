@@ -37,6 +37,7 @@ import numpy as np
 
 from digitlite.edge.apps.page import TEMPLATE, served_page
 from digitlite.edge.runtime.card import ModelCard
+from digitlite.edge.runtime.predictor import Predictor
 from digitlite.edge.runtime.reading import Reading
 from digitlite.edge.runtime.shipped import web_root
 from digitlite.edge.settings import ServeSettings
@@ -80,7 +81,8 @@ class DigitServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = QUEUE
 
-    def __init__(self, address, classifier, model_path: Path, min_confidence: float = 0.0, max_body: int = MAX_BODY):
+    def __init__(self, address, classifier: Predictor, model_path: Path, min_confidence: float = 0.0,
+                 max_body: int = MAX_BODY):
         super().__init__(address, Handler)
         self.classifier, self.card, self.min_confidence = classifier, _card(model_path), min_confidence
         self.lock = threading.Lock()

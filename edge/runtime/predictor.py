@@ -7,12 +7,11 @@ benchmarks take any of them.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import numpy as np
 
 
-@runtime_checkable
 class Predictor(Protocol):
     """Reads a batch of 28x28 inputs."""
 
