@@ -139,6 +139,7 @@ def _run_classify(args) -> int:
         classify_files,
         expand_paths,
     )
+    from digitlite.edge.apps.collect import Collector
     from digitlite.edge.util import heap
 
     heap.keep_small()  # a folder of photos: memory stays where the largest one put it
@@ -151,7 +152,9 @@ def _run_classify(args) -> int:
         print(f"digitlite: error: {folder}: no image files here ({', '.join(sorted(IMAGE_SUFFIXES))})"
               + ("; add --recursive to read its subfolders" if not settings.recursive and
                  any(p.is_dir() for p in Path(folder).iterdir()) else ""), file=sys.stderr, flush=True)
-    for r in classify_files(classifier, paths, multi=settings.multi, save_dir=settings.save_preprocessed):
+    collector = Collector(settings.collect) if settings.collect else None
+    for r in classify_files(classifier, paths, multi=settings.multi, save_dir=settings.save_preprocessed,
+                            collector=collector):
         if r.error is not None:
             failed += 1
             print(f"digitlite: error: {r.error}", file=sys.stderr, flush=True)
@@ -174,6 +177,8 @@ def _run_classify(args) -> int:
     bad = failed - len(named.empty)
     if len(paths) > 1 or bad:
         print(f"{len(paths) - bad} of {len(paths)} images classified, {bad} failed", file=sys.stderr)
+    if collector:
+        print(collector.summary(), file=sys.stderr)
     if named.skipped_folders:
         print(f"{named.skipped_folders} subfolder{'s' * (named.skipped_folders > 1)} not read: add --recursive to "
               "read them", file=sys.stderr)
@@ -352,15 +357,15 @@ def _command_in(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
-_STAGE_MODULES = {"bench": "benchmarks"}  # command -> the stage's package, where the names differ
-STAGE_COMMANDS = ("train", "quantize", "bench")  # what the other stages add (pyproject.toml's digitlite.commands)
+_STAGE_MODULES = {"bench": "benchmarks", "tune": "train"}  # command -> the stage's package, where the names differ
+STAGE_COMMANDS = ("train", "tune", "quantize", "bench")  # what the other stages add (pyproject.toml's digitlite.commands)
 
 
 def _stage_error(name: str, e: Exception) -> DigitliteError:
     absent = isinstance(e, ModuleNotFoundError) and (e.name or "").startswith(f"digitlite.{_STAGE_MODULES.get(name, name)}")
     if absent:  # a slim install (the Pi bundle) without that stage
         return DigitliteError(f"'{name}' is not available in this install (pip install 'digitlite[train]' for "
-                              "train and quantize, the full digitlite for bench)")
+                              "train, tune and quantize, the full digitlite for bench)")
     return DigitliteError(f"'{name}' could not be loaded: {type(e).__name__}: {first_line(e)}")
 
 

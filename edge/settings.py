@@ -28,6 +28,8 @@ TARGETS = ("pi", "mcu", "web")  # what `digitlite export` builds
 
 IMAGE_FLOOR = 0.0  # the confidence floor for an image (a file, a photo, a drawing) when none is given
 CAMERA_FLOOR = 0.6  # ... for camera frames: a live view shows "?" rather than flicker between guesses
+COLLECT_HELP = ("save each digit read, its crop and its 28x28 input, into DIR/<digit>/ (unsure and 'not a digit' "
+                "answers into DIR/unsorted/, to sort by hand), with DIR/index.jsonl; never overwrites; for digitlite tune")
 
 
 def option(default, help: str, *, low=None, high=None, above=None, choices=None, metavar=None,  # noqa: A002
@@ -113,6 +115,7 @@ class ClassifySettings(Settings):
     recursive: bool = option(False, "read the images in the folders' subfolders too")
     top: int = option(1, "show the K most likely digits", low=1, high=10, metavar="K")
     save_preprocessed: str | None = option(None, "write the 28x28 input the model saw for each image", metavar="DIR")
+    collect: str | None = option(None, COLLECT_HELP, metavar="DIR")
 
 
 def parse_roi(text: str):
@@ -149,6 +152,8 @@ class CameraSettings(Settings):
     mqtt: str | None = option(None, "also publish each change of reading to mqtt://host[:port]/topic (mqtts:// for "
                                     "TLS): topic/reading (JSON, retained) and topic/status (online/offline); user and "
                                     "password from DIGITLITE_MQTT_USER and DIGITLITE_MQTT_PASSWORD", metavar="URL")
+    collect: str | None = option(None, COLLECT_HELP + "; a digit is saved once its reading has held --stable frames "
+                                 "(10 if not given), not every frame", metavar="DIR")
     mqtt_discovery: str = option("homeassistant", "with --mqtt: Home Assistant's discovery prefix, under which a "
                                                   "retained config announces the camera as a sensor ('' for none)",
                                  metavar="PREFIX")
@@ -164,6 +169,8 @@ class ServeSettings(Settings):
                                        "per core)", low=1, metavar="N")
     max_body_mb: float = option(2.0, "the largest request body in MB (a drawing is a few KB; a phone's photo needs "
                                      "about 8)", above=0.0, metavar="MB")
+    collect: str | None = option(None, COLLECT_HELP + "; the page's 'wrong? it was ...' saves the drawing under the "
+                                 "digit chosen", metavar="DIR")
 
     def processes(self) -> int:
         """The worker processes: the number given, else one per core."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digitlite.edge.apps.collect import Collector
 from digitlite.edge.apps.mqtt import Publisher, parse_url
 from digitlite.edge.apps.readings_log import ChangeLog, LineFile, StreamLines
 from digitlite.edge.runtime.predictor import Predictor
@@ -29,6 +30,7 @@ from digitlite.edge.util.quiet import quiet
 from digitlite.edge.vision.lines import LineTracker
 from digitlite.edge.vision.preprocess import Digit, ImageError, find_digits
 
+COLLECT_STABLE = 10  # with --collect and no --stable: frames a reading must hold before its digits are saved
 READ_TIMEOUT_MS = 5000  # a stalled stream is an error after this, not a hang
 FAILED_READS_ALLOWED = 5  # consecutive failed reads from a device before it counts as disconnected
 
@@ -188,6 +190,12 @@ class FrameResult:
     index: int
     reading: NumberReading
     latency_ms: float
+    seen: tuple = ()  # (Reading, its 28x28 input) for every mark read, "not a digit" ones too
+
+    def samples(self):
+        """(Reading, 28x28 input) of each digit in ``reading`` (what ``--collect`` saves)."""
+        kept = {id(d) for d in self.reading.digits}
+        return [(r, pixels) for r, pixels in self.seen if id(r) in kept]
 
     @property
     def digits(self) -> tuple[Reading, ...]:
@@ -284,7 +292,8 @@ class FrameReader:
         found = self.candidates(frame)
         digits = readings(self.classifier.predict_proba(np.stack([d.pixels for d in found])), self.min_confidence,
                           [d.box for d in found]) if found else []
-        return FrameResult(index, NumberReading.of(digits), (time.perf_counter() - started) * 1000)
+        return FrameResult(index, NumberReading.of(digits), (time.perf_counter() - started) * 1000,
+                           tuple(zip(digits, (d.pixels for d in found))))
 
 
 def draw(frame: np.ndarray, result: FrameResult, fps: float, roi=None, stable: str | None = None) -> np.ndarray:
@@ -369,6 +378,7 @@ def run(classifier, settings: CameraSettings, out=None) -> int:
     cv2 = import_cv2()
     if not headless and (reason := no_window_reason(cv2)):
         raise DigitliteError(f"cannot show the camera window: {reason}; add --headless for JSON lines")
+    collector = Collector(settings.collect) if settings.collect else None  # an unwritable folder fails first
     sink = LineFile(output, max_bytes) if output else StreamLines(out)  # an unwritable log fails first
     changes = ChangeLog(heartbeat) if log == "changes" or mqtt else None  # one tracker for the log and the broker
     publisher = cap = None
@@ -385,6 +395,8 @@ def run(classifier, settings: CameraSettings, out=None) -> int:
         raise
     reader = classifier.frame_reader(settings)
     steady = Stabilizer(stable) if stable else None
+    held = (steady or Stabilizer(COLLECT_STABLE)) if collector else None
+    collected = None  # the stable reading last saved: a digit is saved once, when it has held
     times = deque(maxlen=10)
     count = 0
     try:
@@ -395,6 +407,11 @@ def run(classifier, settings: CameraSettings, out=None) -> int:
             line = result.as_dict()
             if steady:
                 line["stable"] = steady.update(result.number)
+            if held:
+                now = line["stable"] if steady else held.update(result.number)
+                if now and now != collected:
+                    _collect_frame(collector, frame, result, source)
+                collected = now
             events = changes.update(line) if changes else []
             if headless or output:
                 for record in events if log == "changes" else (line,):
@@ -416,6 +433,19 @@ def run(classifier, settings: CameraSettings, out=None) -> int:
             publisher.close()
         if not headless:
             cv2.destroyAllWindows()
+    if collector:
+        print(collector.summary(), file=sys.stderr)
     if count == 0:
         raise DigitliteError(f"{source}: no frame could be read")
     return count
+
+
+def _collect_frame(collector: Collector, frame: np.ndarray, result: FrameResult, source: str) -> None:
+    """Save each digit of a frame whose reading has just held, with its crop from the frame."""
+    rgb = frame[..., ::-1] if frame.ndim == 3 else frame
+    h, w = rgb.shape[:2]
+    for reading, pixels in result.samples():
+        x0, y0, x1, y1 = reading.box
+        pad = max(x1 - x0, y1 - y0) // 6
+        crop = rgb[max(0, y0 - pad):min(h, y1 + pad), max(0, x0 - pad):min(w, x1 + pad)]
+        collector.save(reading, pixels, crop, f"{source}#frame{result.index}")

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlite.edge.apps.collect import CROP_SIDE, Collector
 from digitlite.edge.runtime.reading import NumberReading, Reading, best_spans
 from digitlite.edge.util.errors import DigitliteError
 from digitlite.edge.vision.inputs import digit_input, number_inputs
-from digitlite.edge.vision.preprocess import SeveralDigits, save_preprocessed
+from digitlite.edge.vision.preprocess import SeveralDigits, load_gray, save_preprocessed
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 CHUNK = 64  # files preprocessed and classified together: bounds memory on big folders
@@ -102,9 +103,11 @@ class InputSaver:
         return path
 
 
-def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: str | None = None):
+def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: str | None = None,
+                   collector: Collector | None = None):
     """Yield a FileResult per path, in order, as ``classifier.classify`` (``read_number`` with
-    ``multi``) reads each file; the model calls are batched over CHUNK files.
+    ``multi``) reads each file; the model calls are batched over CHUNK files.  ``save_dir``: write
+    each input the model saw there; ``collector``: save each digit read as a sample (apps.collect).
 
     Each file is read by ``vision.inputs`` (the reader behind every command); with ``multi`` its
     number is chosen from its candidates by ``classifier.read_candidates``.
@@ -136,10 +139,36 @@ def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: 
             results[i].reading = Reading.from_probabilities(probs[k], classifier.min_confidence)
             if saver:
                 saver.save(inputs[k], results[i].path)
+            if collector:
+                collector.save(results[i].reading, inputs[k], file_crop(results[i].path), results[i].path)
         for i, (found, at) in numbers.items():
             rows = probs[at:at + len(found.pixels)] if found.pixels else None
             results[i].number = classifier.read_candidates(found, rows)  # "" for a page with no digit
-            if saver and found.pixels:
-                for n, k in enumerate(best_spans(found.pieces, found.spans, rows)):
-                    saver.save(inputs[at + k], results[i].path, f"_{n}")
+            if (saver or collector) and found.pixels:
+                chosen = best_spans(found.pieces, found.spans, rows)
+                for n, k in enumerate(chosen):
+                    if saver:
+                        saver.save(inputs[at + k], results[i].path, f"_{n}")
+                if collector:
+                    _collect_number(collector, results[i].path, found, rows, chosen, inputs[at:at + len(found.pixels)],
+                                    classifier.min_confidence)
         yield from results
+
+
+def file_crop(path: str, box=None, margin: float = 0.15) -> np.ndarray:
+    """The picture of a file (grey, at most about 2 x CROP_SIDE), or its part ``box`` (x0, y0, x1, y1 in
+    the file's pixels) with ``margin`` of its size around it: what a collected sample keeps."""
+    gray, reduction = load_gray(path, side=2 * CROP_SIDE if box is None else None)
+    if box is not None:
+        x0, y0, x1, y1 = (v / reduction for v in box)
+        pad = margin * max(x1 - x0, y1 - y0)
+        h, w = gray.shape
+        gray = gray[max(0, int(y0 - pad)):min(h, int(y1 + pad) + 1), max(0, int(x0 - pad)):min(w, int(x1 + pad) + 1)]
+    return gray
+
+
+def _collect_number(collector: Collector, path: str, found, rows, chosen, pixels, floor: float) -> None:
+    """Save each digit of a number read from ``path`` (its "not a digit" marks too, unsorted)."""
+    for k in chosen:
+        reading = Reading.from_probabilities(rows[k], floor, found.boxes[k])
+        collector.save(reading, pixels[k], file_crop(path, found.boxes[k]), path)

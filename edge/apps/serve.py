@@ -7,6 +7,10 @@
                         -> {"digit", "confidence", "probabilities", "latency_ms"}
                         (digit null when the confidence is under --min-confidence); with
                         ?input=1 also "input", the 28x28 the model saw (the page asks for it)
+    POST /api/collect?label=D   with --collect DIR: the drawing (as for /api/predict) saved as a
+                        sample of D (0-9 or not_a_digit) -> {"saved": "D/<id>.png", ...}: the
+                        page's "wrong? it was ..."; /api/predict then also saves what it reads,
+                        except for ?collect=0 (the page's answers while a digit is being drawn)
 
 Inference goes through the same runtime and preprocessing as `digitlite classify`.  Bad
 requests get a 4xx with {"error": ...} and the server keeps serving.
@@ -35,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from digitlite.edge.apps.collect import LABEL_FOLDERS, NOT_A_DIGIT, Collector
 from digitlite.edge.apps.page import TEMPLATE, served_page
 from digitlite.edge.runtime.card import ModelCard
 from digitlite.edge.runtime.predictor import Predictor
@@ -89,6 +94,7 @@ class DigitServer(ThreadingHTTPServer):
         self.max_body = max_body
         self.page = served_page().encode()
         self.slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+        self.collector: Collector | None = None  # with --collect: where the samples go
         self._served = multiprocessing.Value("q", 0)  # in shared memory: forked workers count together
 
     @property
@@ -111,17 +117,40 @@ class DigitServer(ThreadingHTTPServer):
         finally:
             self.slots.release()
 
-    def predict(self, drawing: Drawing, with_input: bool = True) -> dict:
-        """Read a decoded drawing as ``Classifier.classify`` reads the same image, and classify it."""
-        started = time.perf_counter()
+    def read(self, drawing: Drawing) -> tuple[Reading, np.ndarray]:
+        """Read a decoded drawing as ``Classifier.classify`` reads the same image: (its reading, its input)."""
         pixels = gray_input(drawing.gray, drawing.reduction, "drawing", drawing.source)
         with self.lock:  # a TFLite interpreter is not safe to call from two threads at once
             probs = self.classifier.predict_proba(pixels[None])[0]
         with self._served.get_lock():
             self._served.value += 1
-        return {**Reading.from_probabilities(probs, self.min_confidence).as_dict(),
-                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-                **({"input": pixels.tolist()} if with_input else {})}
+        return Reading.from_probabilities(probs, self.min_confidence), pixels
+
+    def predict(self, drawing: Drawing, with_input: bool = True, collect: bool = True) -> dict:
+        """The JSON answer for a drawing (see ``read``); with a collector (and ``collect``), it is saved too."""
+        started = time.perf_counter()
+        reading, pixels = self.read(drawing)
+        answer = {**reading.as_dict(), "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                  **({"input": pixels.tolist()} if with_input else {})}
+        if self.collector is not None and collect:
+            answer["collected"] = self._save(reading, pixels, drawing).folder
+        return answer
+
+    def collect(self, drawing: Drawing, label: str) -> dict:
+        """Save a drawing as a sample of ``label`` (the person's word for it); the answer names where."""
+        if self.collector is None:
+            raise RequestError(404, "this server does not collect samples: start it with digitlite serve --collect DIR")
+        if label not in LABEL_FOLDERS:
+            raise RequestError(400, f"label {label!r} is not a label: use 0-9 or {NOT_A_DIGIT}")
+        reading, pixels = self.read(drawing)
+        sample = self._save(reading, pixels, drawing, label)
+        return {"saved": f"{label}/{sample.crop.name}", "label": label, "read_as": reading.as_dict(probabilities=False)}
+
+    def _save(self, reading: Reading, pixels: np.ndarray, drawing: Drawing, folder: str | None = None):
+        try:
+            return self.collector.save(reading, pixels, drawing.gray, "serve", folder)
+        except DigitliteError as e:
+            raise RequestError(507, f"could not save the sample ({e})") from None
 
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "application/octet-stream")
@@ -161,8 +190,12 @@ def decode_drawing(content_type: str, body: bytes) -> Drawing:
 
 def _asks_for_input(path: str) -> bool:
     """Whether the request's query asks for the 28x28 input in the answer (``?input=1``)."""
-    query = parse_qs(urlsplit(path).query)
-    return query.get("input", ["0"])[-1] in ("1", "true", "yes")
+    return _query(path, "input", "0") in ("1", "true", "yes")
+
+
+def _query(path: str, name: str, default: str) -> str:
+    """The last value of ``name`` in the request's query, else ``default``."""
+    return parse_qs(urlsplit(path).query).get(name, [default])[-1]
 
 
 def lan_addresses() -> list[str]:
@@ -210,9 +243,9 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/api/health":
             self._json(200, {"status": "ok", "model": self.server.card, "runtime": self.server.classifier.runtime,
-                             "served": self.server.served})
-        elif path == "/api/predict":
-            self._json(405, {"error": "use POST for /api/predict"}, {"Allow": "POST"})
+                             "served": self.server.served, "collect": self.server.collector is not None})
+        elif path in ("/api/predict", "/api/collect"):
+            self._json(405, {"error": f"use POST for {path}"}, {"Allow": "POST"})
         elif path in ("/", "/index.html"):
             self._send(200, self.server.page, STATIC_TYPES[".html"])
         elif path.startswith("/static/"):
@@ -229,7 +262,8 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def do_POST(self):  # noqa: N802
-        if self.path.split("?", 1)[0] != "/api/predict":
+        route = self.path.split("?", 1)[0]
+        if route not in ("/api/predict", "/api/collect"):
             self._json(404 if not self.path.startswith("/api/") else 405,
                        {"error": f"cannot POST to {self.path}"}, {"Allow": "GET"})
             return
@@ -251,7 +285,11 @@ class Handler(BaseHTTPRequestHandler):
                 raise RequestError(400, "body shorter than its Content-Length")
             gray = decode_drawing(self.headers.get("Content-Type", ""), body)
             try:
-                answer = self.server.predict(gray, with_input=_asks_for_input(self.path))
+                if route == "/api/collect":
+                    answer = self.server.collect(gray, _query(self.path, "label", ""))
+                else:
+                    answer = self.server.predict(gray, with_input=_asks_for_input(self.path),
+                                                 collect=_query(self.path, "collect", "1") not in ("0", "false", "no"))
             except SeveralDigits as e:  # never a confident answer for one digit of a number
                 raise RequestError(422, f"{e.count} digits side by side: draw one digit at a time") from None
             except ImageError:
@@ -298,6 +336,12 @@ def serve(classifier, settings: ServeSettings | None = None, out=None) -> None:
                              max_body=int(settings.max_body_mb * 1024 * 1024))
     except OSError as e:
         raise DigitliteError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
+    if settings.collect:
+        try:
+            server.collector = Collector(settings.collect)
+        except DigitliteError:
+            server.server_close()
+            raise
     bound_port = server.server_address[1]
     shown = "localhost" if host in ("127.0.0.1", "localhost") else host
     print(f"draw a digit at http://{shown}:{bound_port}/  ({workers} worker{'s' * (workers > 1)}; Ctrl-C to stop)",
