@@ -25,8 +25,9 @@ import numpy as np
 from digitlite.edge.apps.evaluate import load_keras_model
 from digitlite.edge.data.metrics import classification_report
 from digitlite.edge.data.mnist import load_mnist
-from digitlite.edge.runtime.card import ModelCard, card_path
+from digitlite.edge.runtime.card import ModelCard, card_path, tuning_files
 from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.shipped import default_model
 from digitlite.edge.util import atomic
 from digitlite.edge.util.digest import sha256_file
 from digitlite.edge.util.errors import DigitliteError
@@ -91,6 +92,7 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[ModelCard]:
     stem = model_path.stem
     model_sha = sha256_file(model_path)
 
+    tuned = _tuning(model_path, model_sha, config.runtime)
     print(f"evaluating the float model {model_path} on {len(mnist.test_labels):,} test images", file=log, flush=True)
     float_probs = model.predict(mnist.test_images[..., None].astype(np.float32), batch_size=1000, verbose=0)
     float_report = classification_report(mnist.test_labels, float_probs)
@@ -140,6 +142,9 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[ModelCard]:
                 problems.append(f"int8 accuracy {report['accuracy'] * 100:.2f}% against the float model's "
                                 f"{float_report['accuracy'] * 100:.2f}%: a drop of {drop:.2f} points, more than "
                                 f"--max-drop {config.max_drop:g}")
+            if tuned is not None:
+                card.tuning, tuning_problems = tuned.gate(classifier, report["accuracy"], config.max_drop)
+                problems.extend(tuning_problems)
             if fixed:
                 card.same_as = _same_as(f"{stem}_int8.tflite", int8_probs, probs)
                 if card.same_as["predictions"] != card.same_as["of"]:
@@ -152,6 +157,58 @@ def quantize(config: QuantizeConfig, log=sys.stderr) -> list[ModelCard]:
         cards.append(card)
         _write(out, card, data, problems)
     return cards
+
+
+class TuningGate:
+    """A model from ``digitlite tune``: its report, its held-out samples, and the shipped model's figures on
+    them and on MNIST, which the tuned int8 model must match."""
+
+    def __init__(self, report: dict, images: np.ndarray, labels: np.ndarray, runtime: str):
+        self.report, self.images, self.labels = report, images, labels
+        shipped = Model(default_model(), runtime=runtime)
+        self.shipped_right = int(np.sum(shipped.predict_proba(images).argmax(axis=1) == labels))
+        card = ModelCard.of(default_model(), required=False)
+        self.shipped_mnist = card.tflite_accuracy if card else None
+        self.shipped_name = default_model().name
+
+    def gate(self, classifier: Model, mnist_accuracy: float, max_drop: float) -> tuple[dict, list[str]]:
+        """(the card's ``tuning`` record, the problems that refuse it): no worse than the shipped model on the
+        held-out samples, and within ``max_drop`` points of it on MNIST."""
+        right = int(np.sum(classifier.predict_proba(self.images).argmax(axis=1) == self.labels))
+        n, s = len(self.labels), self.report["samples"]
+        record = {
+            "samples": s["total"], "trained_on": s["trained_on"], "held_out": s["held_out"],
+            "samples_sha256": s["sha256"], "base": self.report["base"],
+            "held_out_right": {"shipped": self.shipped_right, "tuned": right, "of": n},
+            "mnist_accuracy": {"shipped": self.shipped_mnist, "tuned": mnist_accuracy},
+            "float": {"before": self.report["before"], "after": self.report["after"]},
+        }
+        problems = []
+        if right < self.shipped_right:
+            problems.append(f"the tuned model reads {right} of the {n} held-out samples right, fewer than the shipped "
+                            f"{self.shipped_name}'s {self.shipped_right}")
+        if self.shipped_mnist is not None and (self.shipped_mnist - mnist_accuracy) * 100 > max_drop:
+            problems.append(f"the tuned model's MNIST accuracy {mnist_accuracy * 100:.2f}% is more than --max-drop "
+                            f"{max_drop:g} points below the shipped {self.shipped_name}'s {self.shipped_mnist * 100:.2f}%")
+        return record, problems
+
+
+def _tuning(model_path: Path, model_sha: str, runtime: str) -> TuningGate | None:
+    """The tuning gate of a model ``digitlite tune`` wrote (its report beside it), else None."""
+    report_file, holdout_file = tuning_files(model_path)
+    if not report_file.exists():
+        return None
+    try:
+        report = json.loads(report_file.read_text())
+        with np.load(holdout_file) as held:
+            images, labels = held["images"], held["labels"]
+    except (OSError, ValueError, KeyError) as e:
+        raise DigitliteError(f"{report_file}: the tuning report or its held-out samples cannot be read "
+                             f"({getattr(e, 'strerror', None) or e}); run digitlite tune again") from None
+    if not isinstance(report, dict) or report.get("model_sha256") != model_sha:
+        raise DigitliteError(f"{report_file} describes another model than {model_path.name} (its sha256 differs): "
+                             "run digitlite tune again, or remove the report to quantize it as an untuned model")
+    return TuningGate(report, images, labels, runtime)
 
 
 def _jobs(variants, stem: str) -> list[tuple[str, bool, str]]:

@@ -58,3 +58,39 @@ class TrainConfig:
             raise ValueError("--learning-rate must be positive")
         if self.val_size >= 60000:
             raise ValueError("--val-size must leave training images (at most 59999)")
+
+
+@dataclass
+class TuneConfig:
+    """Every knob of fine-tuning on a person's own digits, with its default; `digitlite tune --help` lists them."""
+
+    samples: str = _opt("", "the folder of samples: DIR/0/ ... DIR/9/ (and DIR/not_a_digit/), as --collect writes it")
+    model: str = _opt("", "the Keras model to start from (default: the float weights of the shipped digits model)")
+    name: str = _opt("tuned", "the tuned model's name: OUT/NAME.keras, then digitlite quantize OUT/NAME.keras")
+    epochs: int = _opt(12, "passes over the mix of the samples, MNIST replay and non-digits")
+    batch_size: int = _opt(64, "images per training step")
+    learning_rate: float = _opt(4e-4, "peak learning rate (cosine decay); low, so that MNIST is not forgotten")
+    holdout: float = _opt(0.25, "share of each digit's samples held out to check the tuning (at least one each)")
+    replay: int = _opt(6000, "MNIST training digits mixed in, so that MNIST is not forgotten")
+    negatives: int = _opt(1500, "generated non-digits mixed in (for a model with the 'not a digit' class)")
+    sample_share: float = _opt(0.3, "the samples' share of each epoch's images (they are repeated to reach it)")
+    seed: int = _opt(1, "random seed (hold-out split, mix, augmentation)")
+    data_dir: str = _opt("", "folder holding the MNIST .gz files (default: $DIGITLITE_DATA, then the cache)")
+    out: str = _opt("models", "output folder for the tuned model and its report")
+
+    def check(self) -> None:
+        """Raise ValueError naming the first setting that cannot work."""
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("replay", "negatives"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name} must not be negative")
+        if not 0.0 < self.holdout < 1.0:
+            raise ValueError("--holdout must be between 0 and 1 (exclusive)")
+        if not 0.0 < self.sample_share < 1.0:
+            raise ValueError("--sample-share must be between 0 and 1 (exclusive)")
+        if not self.learning_rate > 0:
+            raise ValueError("--learning-rate must be positive")
+        if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):
+            raise ValueError(f"--name {self.name!r}: use letters, digits, - and _")

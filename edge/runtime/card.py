@@ -55,6 +55,7 @@ class ModelCard:
     status: str | None = None  # passed or rejected
     problems: list | None = None  # why it was rejected
     same_as: dict | None = None  # a fixed-batch twin: {file, predictions, outputs, of} answered as that model did
+    tuning: dict | None = None  # a model tuned on a person's samples (digitlite tune): how many, their hash, before/after
 
     REQUIRED = ("file", "variant", "tflite_accuracy", "size_bytes", "sha256")
 
@@ -126,10 +127,17 @@ _TYPES = {
     "tflite_accuracy": (int, float), "drop_points": (int, float), "max_drop_points": (int, float),
     "agreement_with_float": (int, float), "per_class_accuracy": (list,), "test_images": (int,),
     "calibration_samples": (int,), "seed": (int,), "size_bytes": (int,), "sha256": (str,), "versions": (dict,),
-    "full_integer": (bool,), "status": (str,), "problems": (list,),
+    "full_integer": (bool,), "status": (str,), "problems": (list,), "tuning": (dict,),
 }
 
 
 def card_path(model: str | os.PathLike) -> Path:
     """Where the card of ``model`` lives: beside it, with a .json suffix."""
     return Path(model).with_suffix(".json")
+
+
+def tuning_files(keras_model: str | os.PathLike) -> tuple[Path, Path]:
+    """What ``digitlite tune`` writes beside ``NAME.keras`` and ``digitlite quantize`` gates on: the
+    report ``NAME.tune.json`` and the held-out samples ``NAME.holdout.npz``."""
+    model = Path(keras_model)
+    return model.with_suffix(".tune.json"), model.with_suffix(".holdout.npz")
