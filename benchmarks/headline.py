@@ -92,6 +92,12 @@ def rows(results: Path) -> list[tuple[str, str, str]]:
                 f"**{web['web']['weight']['gzip_bytes'] / 1e6:.1f} MB** gzipped once, first digit read "
                 f"**{web['web']['first_prediction_ms'] / 1000:.2f} s** after opening, **{web['web']['drawing_ms']['p50']:.0f} ms**"
                 " a drawing" if web else None, "web"))
+    tune = _load(results, "tune")
+    out.append(("tuned on your own digits: one writer's style the shipped model misreads, 10 samples a digit",
+                f"**{tune['style']['before']['accuracy'] * 100:.1f}% → {tune['style']['after']['accuracy'] * 100:.1f}%** "
+                f"of {tune['style']['test_pictures']} held-out pictures, MNIST int8 {tune['mnist_int8']['shipped'] * 100:.2f}% → "
+                f"{tune['mnist_int8']['tuned'] * 100:.2f}%, **{tune['tune_seconds']:.0f} s** to tune" if tune else None,
+                "tune"))
     return out
 
 
@@ -101,7 +107,7 @@ def markdown(results: Path) -> str:
     for what, figure, name in rows(results):
         command = name if " " in name else f"python -m digitlite.benchmarks.{name}"
         lines.append(f"| {what} | {figure or 'not measured'} | `{command}` |")
-    machines = {f"{m['cpu']} ({m['cores']} cores)" for name in ("camera", "speed", "serve")
+    machines = {f"{m['cpu']} ({m['cores']} cores)" for name in ("camera", "speed", "serve", "tune")
                 if (m := (_load(results, name) or {}).get("machine"))}
     lines += ["", f"On {', '.join(sorted(machines)) or 'this machine'}; each figure is taken from `benchmarks/results/`, "
               "written by the command beside it. Every table: [docs/results.md](docs/results.md)."]

@@ -67,13 +67,17 @@ class TuneConfig:
     samples: str = _opt("", "the folder of samples: DIR/0/ ... DIR/9/ (and DIR/not_a_digit/), as --collect writes it")
     model: str = _opt("", "the Keras model to start from (default: the float weights of the shipped digits model)")
     name: str = _opt("tuned", "the tuned model's name: OUT/NAME.keras, then digitlite quantize OUT/NAME.keras")
-    epochs: int = _opt(12, "passes over the mix of the samples, MNIST replay and non-digits")
+    epochs: int = _opt(6, "passes over the mix of the samples, MNIST replay and non-digits")
     batch_size: int = _opt(64, "images per training step")
     learning_rate: float = _opt(4e-4, "peak learning rate (cosine decay); low, so that MNIST is not forgotten")
     holdout: float = _opt(0.25, "share of each digit's samples held out to check the tuning (at least one each)")
     replay: int = _opt(6000, "MNIST training digits mixed in, so that MNIST is not forgotten")
-    negatives: int = _opt(1500, "generated non-digits mixed in (for a model with the 'not a digit' class)")
-    sample_share: float = _opt(0.3, "the samples' share of each epoch's images (they are repeated to reach it)")
+    font_digits: int = _opt(1000, "digits written in handwriting fonts mixed in, as the training had them")
+    negatives: int = _opt(6000, "generated non-digits mixed in (for a model with the 'not a digit' class), so that it "
+                          "still refuses letters and scribbles")
+    fonts_dir: str = _opt("", "a folder holding the handwriting fonts' npm tarballs, for the non-digits' letters on a "
+                          "machine without network (default: the cache, else the npm registry, once)")
+    sample_share: float = _opt(0.15, "the samples' share of each epoch's images (they are repeated to reach it)")
     seed: int = _opt(1, "random seed (hold-out split, mix, augmentation)")
     data_dir: str = _opt("", "folder holding the MNIST .gz files (default: $DIGITLITE_DATA, then the cache)")
     out: str = _opt("models", "output folder for the tuned model and its report")
@@ -83,7 +87,7 @@ class TuneConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("replay", "negatives"):
+        for name in ("replay", "negatives", "font_digits"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name} must not be negative")
         if not 0.0 < self.holdout < 1.0:

@@ -47,6 +47,7 @@ from digitlite.train.samples import (  # noqa: E402
 )
 from digitlite.train.train import EpochPrinter, StopRequest  # noqa: E402
 
+REDRAWN = 0.5  # the share of the MNIST replay re-drawn as pictures, as `digitlite train --redrawn` does
 VALIDATION = 5000  # the MNIST training images `digitlite train` held out (its default val_size and seed)
 REPORT_VERSION = 1
 
@@ -97,10 +98,20 @@ def tune(config: TuneConfig, samples: Samples | None = None, log=sys.stderr) -> 
     (x_pool, y_pool), (x_val, y_val) = split_validation(mnist.train_images, mnist.train_labels, VALIDATION, 1)
     rng = np.random.default_rng(config.seed)
     pick = rng.choice(len(x_pool), min(config.replay, len(x_pool)), replace=False)
-    x_mix, y_mix = [x_pool[pick]], [y_pool[pick].astype(np.int64)]
+    replay = x_pool[pick].copy()
+    redraw = np.flatnonzero(rng.random(len(pick)) < REDRAWN)  # as `digitlite train` mixes them
+    fonts = _fonts(config, log) if classes == 11 and config.negatives or config.font_digits else []
+    print(f"mixing in {len(pick):,} MNIST digits ({len(redraw):,} re-drawn as pictures), {config.font_digits:,} in "
+          f"handwriting fonts and {config.negatives if classes == 11 else 0:,} non-digits, so that what the model "
+          "read before is not forgotten", file=log, flush=True)
+    replay[redraw] = synthetic.redrawn(replay[redraw], config.seed + 5)
+    x_mix, y_mix = [replay], [y_pool[pick].astype(np.int64)]
+    if config.font_digits and fonts:
+        extra, labels = synthetic.font_digits(config.font_digits, config.seed + 6, fonts)
+        x_mix.append(extra)
+        y_mix.append(labels.astype(np.int64))
     if classes == 11 and config.negatives:
-        print(f"generating {config.negatives:,} non-digits to keep the 'not a digit' class", file=log, flush=True)
-        neg, _ = synthetic.generate(config.negatives, config.seed + 77, x_pool, y_pool)
+        neg, _ = synthetic.generate(config.negatives, config.seed + 77, x_pool, y_pool, fonts=fonts)
         x_mix.append(neg)
         y_mix.append(np.full(len(neg), NOT_A_DIGIT_CLASS, np.int64))
     others = sum(len(x) for x in x_mix)
@@ -153,7 +164,8 @@ def tune(config: TuneConfig, samples: Samples | None = None, log=sys.stderr) -> 
         "held_out_files": [samples.files[k] for k in held_idx],
         "before": before,
         "after": after,
-        "mix": {"mnist_replay": int(len(pick)), "negatives": int(others - len(pick)), "sample_repeats": repeats},
+        "mix": {"mnist_replay": int(len(pick)), "redrawn": int(len(redraw)), "others": int(others - len(pick)),
+                "sample_repeats": repeats},
         "temperature": round(temperature, 6),
         "wall_time_seconds": round(wall, 1),
         "config": dataclasses.asdict(config),
@@ -170,6 +182,16 @@ def tune(config: TuneConfig, samples: Samples | None = None, log=sys.stderr) -> 
     except OSError as e:
         raise DigitliteError(f"{out}: cannot write the tuned model ({e.strerror or e})") from None
     return report
+
+
+def _fonts(config: TuneConfig, log) -> list[bytes]:
+    """The handwriting fonts the training wrote letters in (from --fonts-dir, the cache or the npm registry);
+    none, with a note, where they cannot be had: the other non-digits are still made."""
+    try:
+        return synthetic.font_files(config.fonts_dir or None)
+    except DigitliteError as e:
+        print(f"note: no handwriting fonts ({e}); the non-digits are made without font letters", file=log, flush=True)
+        return []
 
 
 def _figures(model, x_held, y_held, x_test, y_test) -> dict:
