@@ -244,3 +244,14 @@ def test_the_benchmarks_style_is_seeded_and_misread_by_the_shipped_model(tmp_pat
     table = markdown(result)
     assert "| one writer's style (rendered) |" in table and "what tuning must not cost" in table
     assert result["style"]["after"]["accuracy"] >= 0.98 and result["mnist_int8"]["drop_points"] <= 0.1
+
+
+def test_the_same_samples_give_the_same_tuned_model(tuned, style_samples, tmp_path, mnist_dir):
+    """Seeded before the model is built, with deterministic ops: a second run reports the very same figures."""
+    folder, _, _ = style_samples
+    _, first = tuned
+    result = run_cli("tune", str(folder), "--out", str(tmp_path), "--name", "mine", "--data-dir", str(mnist_dir), *QUICK,
+                     "--json", timeout=600)
+    again = json.loads(result.stdout)
+    assert again["after"] == first["after"] and again["temperature"] == first["temperature"]
+    assert again["samples"]["sha256"] == first["samples"]["sha256"]

@@ -89,7 +89,7 @@ class LastWeights(keras.callbacks.Callback):
             self.weights, self.epoch = self.model.get_weights(), epoch
 
 
-def _set_seeds(seed: int) -> None:
+def set_seeds(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and make every op deterministic: a kernel that would add
     in an order set by thread scheduling (so by the machine's load) uses one that does not, or
     raises; tf.data keeps its order however its threads are scheduled."""
@@ -113,7 +113,7 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
         atomic.check_writable(config.out)  # fail now, not after the training
     except OSError as e:
         raise DigitliteError(f"{config.out}: output folder cannot be written ({e.strerror or e})") from None
-    _set_seeds(config.seed)
+    set_seeds(config.seed)
     (x_train, y_train), (x_val, y_val) = split_validation(
         mnist.train_images, mnist.train_labels, config.val_size, config.seed
     )

@@ -45,7 +45,7 @@ from digitlite.train.samples import (  # noqa: E402
     read_samples,
     split_holdout,
 )
-from digitlite.train.train import EpochPrinter, StopRequest  # noqa: E402
+from digitlite.train.train import EpochPrinter, StopRequest, set_seeds  # noqa: E402
 
 REDRAWN = 0.5  # the share of the MNIST replay re-drawn as pictures, as `digitlite train --redrawn` does
 VALIDATION = 5000  # the MNIST training images `digitlite train` held out (its default val_size and seed)
@@ -85,6 +85,9 @@ def tune(config: TuneConfig, samples: Samples | None = None, log=sys.stderr) -> 
         atomic.check_writable(out)  # fail now, not after the training
     except OSError as e:
         raise DigitliteError(f"{out}: output folder cannot be written ({e.strerror or e})") from None
+    # seeded before the model is built (its dropout draws from the seed then), and deterministic ops:
+    # the same samples give the same model, however busy the machine
+    set_seeds(config.seed)
     model, base = start_model(config.model)
     classes = int(model.output_shape[-1])
     if classes == 10 and np.any(samples.labels == NOT_A_DIGIT_CLASS):
@@ -96,28 +99,11 @@ def tune(config: TuneConfig, samples: Samples | None = None, log=sys.stderr) -> 
     x_held, y_held = samples.images[held_idx], samples.labels[held_idx]
     mnist = load_mnist(config.data_dir or None)
     (x_pool, y_pool), (x_val, y_val) = split_validation(mnist.train_images, mnist.train_labels, VALIDATION, 1)
-    rng = np.random.default_rng(config.seed)
-    pick = rng.choice(len(x_pool), min(config.replay, len(x_pool)), replace=False)
-    replay = x_pool[pick].copy()
-    redraw = np.flatnonzero(rng.random(len(pick)) < REDRAWN)  # as `digitlite train` mixes them
-    fonts = _fonts(config, log) if classes == 11 and config.negatives or config.font_digits else []
-    print(f"mixing in {len(pick):,} MNIST digits ({len(redraw):,} re-drawn as pictures), {config.font_digits:,} in "
-          f"handwriting fonts and {config.negatives if classes == 11 else 0:,} non-digits, so that what the model "
-          "read before is not forgotten", file=log, flush=True)
-    replay[redraw] = synthetic.redrawn(replay[redraw], config.seed + 5)
-    x_mix, y_mix = [replay], [y_pool[pick].astype(np.int64)]
-    if config.font_digits and fonts:
-        extra, labels = synthetic.font_digits(config.font_digits, config.seed + 6, fonts)
-        x_mix.append(extra)
-        y_mix.append(labels.astype(np.int64))
-    if classes == 11 and config.negatives:
-        neg, _ = synthetic.generate(config.negatives, config.seed + 77, x_pool, y_pool, fonts=fonts)
-        x_mix.append(neg)
-        y_mix.append(np.full(len(neg), NOT_A_DIGIT_CLASS, np.int64))
-    others = sum(len(x) for x in x_mix)
+    x_mix, y_mix, mix = _mix(config, classes, x_pool, y_pool, log)
+    others = len(x_mix)
     repeats = max(1, math.ceil(config.sample_share * others / ((1 - config.sample_share) * len(x_own))))
-    x_train = np.concatenate([*x_mix, np.repeat(x_own, repeats, axis=0)])
-    y_train = np.concatenate([*y_mix, np.repeat(y_own, repeats)])
+    x_train = np.concatenate([x_mix, np.repeat(x_own, repeats, axis=0)])
+    y_train = np.concatenate([y_mix, np.repeat(y_own, repeats)])
 
     x_test, y_test = mnist.test_images, mnist.test_labels.astype(np.int64)
     before = _figures(model, x_held, y_held, x_test, y_test)
@@ -133,7 +119,6 @@ def tune(config: TuneConfig, samples: Samples | None = None, log=sys.stderr) -> 
                                                       alpha=0.05)
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    keras.utils.set_random_seed(config.seed)
     stop = StopRequest()
     with signals_to(stop.request):
         model.fit(training_dataset(x_train, y_train, config.batch_size, config.seed, True), steps_per_epoch=steps,
@@ -164,8 +149,7 @@ def tune(config: TuneConfig, samples: Samples | None = None, log=sys.stderr) -> 
         "held_out_files": [samples.files[k] for k in held_idx],
         "before": before,
         "after": after,
-        "mix": {"mnist_replay": int(len(pick)), "redrawn": int(len(redraw)), "others": int(others - len(pick)),
-                "sample_repeats": repeats},
+        "mix": {**mix, "sample_repeats": repeats},
         "temperature": round(temperature, 6),
         "wall_time_seconds": round(wall, 1),
         "config": dataclasses.asdict(config),
@@ -182,6 +166,34 @@ def tune(config: TuneConfig, samples: Samples | None = None, log=sys.stderr) -> 
     except OSError as e:
         raise DigitliteError(f"{out}: cannot write the tuned model ({e.strerror or e})") from None
     return report
+
+
+def _mix(config: TuneConfig, classes: int, x_pool: np.ndarray, y_pool: np.ndarray, log):
+    """What the samples are mixed with, so that what the model read before is not forgotten: as ``digitlite
+    train`` had them, MNIST training digits (half re-drawn as pictures), digits in the handwriting fonts and,
+    for an eleven-class model, generated non-digits.  (images, labels, how many of each)."""
+    rng = np.random.default_rng(config.seed)
+    pick = rng.choice(len(x_pool), min(config.replay, len(x_pool)), replace=False)
+    replay, labels = x_pool[pick].copy(), [y_pool[pick].astype(np.int64)]
+    redraw = np.flatnonzero(rng.random(len(pick)) < REDRAWN)
+    replay[redraw] = synthetic.redrawn(replay[redraw], config.seed + 5)
+    images = [replay]
+    mix = {"mnist_replay": len(pick), "redrawn": len(redraw), "font_digits": 0, "negatives": 0}
+    negatives = config.negatives if classes == 11 else 0
+    fonts = _fonts(config, log) if negatives or config.font_digits else []
+    if config.font_digits and fonts:
+        extra, extra_labels = synthetic.font_digits(config.font_digits, config.seed + 6, fonts)
+        images.append(extra)
+        labels.append(extra_labels.astype(np.int64))
+        mix["font_digits"] = len(extra)
+    if negatives:
+        extra, _ = synthetic.generate(negatives, config.seed + 77, x_pool, y_pool, fonts=fonts)
+        images.append(extra)
+        labels.append(np.full(len(extra), NOT_A_DIGIT_CLASS, np.int64))
+        mix["negatives"] = len(extra)
+    print(f"mixed in {mix['mnist_replay']:,} MNIST digits ({mix['redrawn']:,} re-drawn as pictures), "
+          f"{mix['font_digits']:,} in handwriting fonts and {mix['negatives']:,} non-digits", file=log, flush=True)
+    return np.concatenate(images), np.concatenate(labels), mix
 
 
 def _fonts(config: TuneConfig, log) -> list[bytes]:
