@@ -96,9 +96,15 @@ def rows(results: Path) -> list[tuple[str, str, str]]:
     out.append(("tuned on your own digits: one writer's style the shipped model misreads, 10 samples a digit",
                 f"**{tune['style']['before']['accuracy'] * 100:.1f}% → {tune['style']['after']['accuracy'] * 100:.1f}%** "
                 f"of {tune['style']['test_pictures']} held-out pictures, MNIST int8 {tune['mnist_int8']['shipped'] * 100:.2f}% → "
-                f"{tune['mnist_int8']['tuned'] * 100:.2f}%, **{tune['tune_seconds']:.0f} s** to tune" if tune else None,
-                "tune"))
+                f"{tune['mnist_int8']['tuned'] * 100:.2f}%, non-digits refused {_refused(tune, 'shipped')} → "
+                f"{_refused(tune, 'tuned')}, **{tune['tune_seconds']:.0f} s** to tune" if tune else None, "tune"))
     return out
+
+
+def _refused(tune: dict, model: str) -> str:
+    """The share of the non-digit set a model of the tune benchmark answered "not a digit"."""
+    kept = tune.get("kept", {}).get(model)
+    return f"{kept['non_digits_refused']['rate'] * 100:.1f}%" if kept else "?"
 
 
 def markdown(results: Path) -> str:
