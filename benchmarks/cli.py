@@ -10,7 +10,7 @@ import sys
 
 from digitlite.benchmarks.common import UpdateReadme
 from digitlite.benchmarks.publish import update_readme
-from digitlite.edge.settings import RUNTIMES
+from digitlite.edge.settings import RUNTIMES, DefaultsFormatter
 from digitlite.edge.util.errors import DigitliteError
 
 MARKERS = ("<!-- bench-results:begin -->", "<!-- bench-results:end -->")
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
         description="For every model x installed interpreter x thread count: load time, interpreter-call "
                     "latency (p50/p90/p99, warm-up excluded), end-to-end latency from a PNG, batched "
                     "throughput, peak memory of a fresh process, size and MNIST test accuracy.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
     )
     p.add_argument("models", nargs="*", metavar="MODEL", help="the .tflite models, or shipped models by name "
                                                                 "(default: the shipped int8 model)")

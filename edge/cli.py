@@ -157,14 +157,19 @@ def _run_classify(args) -> int:
                             collector=collector):
         if r.error is not None:
             failed += 1
+            if DEBUG and r.exception is not None:
+                print_traceback(r.exception)
             print(f"digitlite: error: {r.error}", file=sys.stderr, flush=True)
             if args.json:
                 print(json.dumps(r.as_dict()), flush=True)
             continue
         if args.json:
-            print(json.dumps(r.as_dict()), flush=True)
+            record = r.as_dict()
+            if settings.top > 1 and r.reading is not None:
+                record["top"] = [[k, round(p, 6)] for k, p in r.reading.top(settings.top)]
+            print(json.dumps(record), flush=True)
         elif settings.multi:
-            boxes = "  ".join(f"{d.symbol}@{','.join(map(str, d.box))}" for d in r.number.digits)
+            boxes = "  ".join(f"{d.symbol}@{','.join(map(str, d.box))} {d.confidence * 100:.1f}%" for d in r.number.digits)
             print(f"{r.path}  {r.number.number or '-'}  {boxes}", flush=True)
         else:
             shown = "-" if r.reading.digit is None else str(r.reading.digit)
@@ -203,7 +208,7 @@ def _run_camera(args) -> int:
 
     settings = from_args(CameraSettings, args)
     frames = camera_loop(_load_classifier(args), settings)
-    print(f"{frames} frames read from {settings.source}", file=sys.stderr)
+    print(f"{frames} frame{'s' * (frames != 1)} read from {settings.source}", file=sys.stderr)
     return 0
 
 
@@ -369,14 +374,22 @@ def _stage_error(name: str, e: Exception) -> DigitliteError:
     return DigitliteError(f"'{name}' could not be loaded: {type(e).__name__}: {first_line(e)}")
 
 
+DEBUG = False  # --debug anywhere on the line (or DIGITLITE_DEBUG=1): main() sets it for the handlers
+
+
+def print_traceback(e: BaseException) -> None:
+    """The traceback of ``e`` with every cause it hid ("raise ... from None" hides the original error)."""
+    cause = e
+    while cause is not None:
+        cause.__suppress_context__ = False
+        cause = cause.__cause__ or cause.__context__
+    traceback.print_exception(e)
+
+
 def _report(e: BaseException, debug: bool, prefix: str = "") -> None:
     """The one-line error; with ``debug``, first the traceback with every cause it hid."""
     if debug:
-        cause = e
-        while cause is not None:  # "raise ... from None" hides the original error: show it here
-            cause.__suppress_context__ = False
-            cause = cause.__cause__ or cause.__context__
-        traceback.print_exception(e)
+        print_traceback(e)
     print(f"digitlite: error: {prefix}{first_line(e)}", file=sys.stderr)  # one line, whatever the message held
 
 
@@ -391,10 +404,15 @@ def main(argv: list[str] | None = None) -> int:
     ends = argv.index("--") if "--" in argv else len(argv)
     debug = "--debug" in argv[:ends] or os.environ.get("DIGITLITE_DEBUG", "") not in ("", "0")
     argv = [a for i, a in enumerate(argv) if not (a == "--debug" and i < ends)]
+    global DEBUG
+    DEBUG = debug
     try:
         sigterm_as_ctrl_c()  # systemctl stop, kill, timeout: stop as documented for Ctrl-C
         command = _command_in(argv)
         parser = build_parser(load=command or "all")
+        if not argv:  # bare `digitlite`: what it can do, not an error
+            parser.print_help()
+            return 0
         if command in parser.broken and not {"-h", "--help"} & set(argv):
             raise _stage_error(command, parser.broken[command]) from parser.broken[command]
         args = parser.parse_args(argv)

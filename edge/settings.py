@@ -177,6 +177,16 @@ class ServeSettings(Settings):
         return self.workers if self.workers is not None else (os.cpu_count() or 1)
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each option's default, where there is one and its help does not already say it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, "", [], False) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
     """Add a flag per field of the settings class ``cls`` (but those in ``skip``), with its default and help."""
     for f in dataclasses.fields(cls):

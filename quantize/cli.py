@@ -6,10 +6,9 @@ the options; the conversion code is imported when the command runs.
 
 from __future__ import annotations
 
-import argparse
 import json
 
-from digitlite.edge.settings import RUNTIME_CHOICES
+from digitlite.edge.settings import RUNTIME_CHOICES, DefaultsFormatter
 from digitlite.edge.util.errors import DigitliteError
 from digitlite.quantize import VARIANTS
 from digitlite.quantize.config import DEFAULTS, QuantizeConfig
@@ -23,7 +22,7 @@ def register(subparsers) -> None:
                     "training images. Every variant is evaluated on the 10,000 test images through the edge "
                     "runtime and gets a model card JSON beside it. Exits non-zero, keeping the previous model, "
                     "when the int8 model loses more than --max-drop points or is not full-integer.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
     )
     p.add_argument("model", help="the trained .keras model (e.g. models/digits.keras)")
     p.add_argument("--out", default=DEFAULTS.out, help="output folder (default: the model's folder)")

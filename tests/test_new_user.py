@@ -180,3 +180,83 @@ def test_saved_inputs_never_overwrite_each_other(folder, tmp_path):
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["d0.jpg.png", "d0.png"]
     assert not np.array_equal(np.array(Image.open(out / "d0.png")), np.array(Image.open(out / "d0.jpg.png")))
+
+
+# --- small CLI things (issue 25, item 10) ---
+
+def test_bare_digitlite_shows_its_help_not_an_error():
+    result = run_cli()
+    assert result.returncode == 0 and "error" not in result.stderr
+    assert result.stdout.startswith("usage: digitlite") and "classify" in result.stdout and "tune" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["bench", "quantize", "train", "tune"])
+def test_help_says_each_default_once_and_never_none(command):
+    text = run_cli(command, "--help").stdout
+    assert "(default: None)" not in text and "(default: )" not in text
+    assert text.count("(default: the shipped int8 model)") <= 1
+    assert "default: the shipped int8 model) (default" not in text
+
+
+def test_top_k_is_in_the_json_too(drawn, tmp_path):
+    path = tmp_path / "d.png"
+    Image.fromarray(drawn[0]).save(path)
+    record = json.loads(run_cli("classify", str(path), "--json", "--top", "3").stdout)
+    top = record["top"]
+    assert len(top) == 3 and top[0][0] == record["digit"] and top[0][1] == record["confidence"]
+    assert top[0][1] >= top[1][1] >= top[2][1]
+    assert "top" not in json.loads(run_cli("classify", str(path), "--json").stdout)
+
+
+def test_multi_text_shows_each_digits_confidence(mnist, tmp_path):
+    page = np.zeros((28, 56), np.uint8)
+    page[:, :28], page[:, 28:] = mnist.test_images[0], mnist.test_images[1]
+    path = tmp_path / "n.png"
+    Image.fromarray(255 - np.kron(page, np.ones((6, 6), np.uint8))).save(path)
+    text = run_cli("classify", str(path), "--multi").stdout
+    record = json.loads(run_cli("classify", str(path), "--multi", "--json").stdout)
+    for d in record["digits"]:
+        assert f"{d['digit']}@{','.join(map(str, d['box']))} {d['confidence'] * 100:.1f}%" in text
+
+
+def test_one_frame_is_one_frame(mnist, tmp_path):
+    import cv2
+    from test_camera import write_video
+
+    video = write_video(tmp_path / "one.avi", [np.full((120, 160), 200, np.uint8)])
+    result = run_cli("camera", "--source", str(video), "--headless")
+    assert result.returncode == 0 and "1 frame read from" in result.stderr and cv2 is not None
+
+
+def test_debug_shows_the_cause_behind_a_files_error(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    plain = run_cli("classify", str(bad))
+    assert "Traceback" not in plain.stderr
+    debug = run_cli("classify", str(bad), "--debug")
+    assert "Traceback" in debug.stderr and "ImageError" in debug.stderr and debug.returncode == 1
+    assert "digitlite: error: " in debug.stderr.splitlines()[-2]
+
+
+def test_quantize_of_a_missing_file_says_so_before_anything_else(tmp_path):
+    result = run_cli("quantize", str(tmp_path / "nothing.keras"))
+    assert_one_line_error(result, "nothing.keras: no such model file")
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1  # no TensorFlow chatter first
+
+
+# --- the README's first screen, and a section per command (issue 25, item 11) ---
+
+def test_the_readmes_first_screen_holds_a_command_to_paste():
+    first_screen = "\n".join((REPO / "README.md").read_text().splitlines()[:25])
+    block = first_screen.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert "pip install -e ." in block and "digitlite classify" in block and "train" not in block
+
+
+def test_every_command_has_its_own_section_in_the_usage_page():
+    import re
+
+    listed = re.findall(r"^    (\w+)\s{2,}", run_cli("--help").stdout, re.M)
+    assert {"classify", "camera", "serve", "tune", "export", "bench", "models"} <= set(listed)
+    page = (REPO / "docs" / "usage.md").read_text()
+    for command in listed:
+        assert f"### `digitlite {command}" in page, command

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from digitlite.edge.settings import DefaultsFormatter
 from digitlite.edge.util.errors import DigitliteError
 from digitlite.train.config import TrainConfig, TuneConfig
 
@@ -27,7 +28,7 @@ def register(subparsers) -> None:
                     "metrics.json, curves, confusion matrix, samples, misclassified digits and feature maps "
                     "(another architecture: OUT/<arch>.keras and OUT/report-<arch>/). "
                     "Ctrl-C stops and keeps the best model so far.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
     )
     _add_fields(p, TrainConfig)
     p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
@@ -43,7 +44,7 @@ def register_tune(subparsers) -> None:
                     "report says how each does before and after. Writes OUT/NAME.keras with NAME.tune.json and "
                     "NAME.holdout.npz; then digitlite quantize OUT/NAME.keras gates and converts it. Ctrl-C stops and "
                     "writes nothing.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
     )
     t.add_argument("samples", metavar="DIR", help=TuneConfig.__dataclass_fields__["samples"].metadata["help"])
     _add_fields(t, TuneConfig, skip=("samples",))

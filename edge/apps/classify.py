@@ -76,6 +76,7 @@ class FileResult:
     reading: Reading | None = None  # one digit
     number: NumberReading | None = None  # with --multi
     error: str | None = None
+    exception: BaseException | None = None  # behind ``error``: what --debug shows
 
     def as_dict(self) -> dict:
         """The JSON-lines record: path and the reading's JSON form, or path and error."""
@@ -129,11 +130,11 @@ def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: 
                     inputs.append(digit_input(path))
                     singles[i] = len(inputs) - 1
             except SeveralDigits as e:  # never a confident answer for one digit of a number
-                results[i].error = f"{e}: add --multi to read them as a number"
+                results[i].error, results[i].exception = f"{e}: add --multi to read them as a number", e
             except DigitliteError as e:
-                results[i].error = str(e)
-            except MemoryError:
-                results[i].error = f"{path}: out of memory while decoding"
+                results[i].error, results[i].exception = str(e), e
+            except MemoryError as e:
+                results[i].error, results[i].exception = f"{path}: out of memory while decoding", e
         probs = classifier.predict_proba(np.stack(inputs)) if inputs else None
         for i, k in singles.items():
             results[i].reading = Reading.from_probabilities(probs[k], classifier.min_confidence)
