@@ -409,3 +409,17 @@ def test_the_served_page_and_the_static_page_are_one_template(site):
     assert "$" not in served and "$" not in static
     assert markup(served) == markup(static) and len(markup(served)) > 15
     assert 'rel="icon"' in served and 'rel="icon"' in static  # no request for /favicon.ico from either
+
+
+def test_the_page_logs_no_errors_litert_info_lines_are_debug(site):
+    """LiteRT.js's C++ INFO lines (about 15) used to reach the console as errors; they are debug lines now,
+    its NPU note a warning, and nothing the page does logs an error."""
+    messages = []
+    with static_server(site) as (url, _), chromium_page() as page:
+        page.on("console", lambda m: messages.append((m.type, m.text)))
+        open_page(page, url)
+        page.wait_for_timeout(300)
+    errors = [text for kind, text in messages if kind == "error"]
+    assert errors == [], errors
+    info = [kind for kind, text in messages if text.startswith("INFO: ")]
+    assert len(info) >= 5 and set(info) == {"debug"}

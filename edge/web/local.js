@@ -71,6 +71,11 @@ async function load() {
   const bits = await fetch(config.sample);
   if (!bits.ok) throw new Error(`${config.sample}: ${bits.status} ${bits.statusText}`);
   sample = new Uint8Array(await bits.arrayBuffer());
+  // LiteRT's C++ code logs its INFO (and NPU/GPU WARNING) lines to stderr, which Emscripten prints with
+  // console.error: they are no errors. The Emscripten module reads a global Module's printErr when it
+  // starts (@litertjs/wasm-utils passes self.Module to the factory, then clears it).
+  self.Module = { printErr: (line) => (/^INFO: /.test(line) ? console.debug : /^WARNING: /.test(line) ?
+    console.warn : console.error)(line) };
   await loadLiteRt(new URL("litert/wasm/", document.baseURI).href);
   model = await loadAndCompile(new URL(config.model, document.baseURI).href, { accelerator: "wasm" });
   const loadedMs = performance.now() - started;
