@@ -157,7 +157,7 @@ def _run_classify(args) -> int:
                             collector=collector):
         if r.error is not None:
             failed += 1
-            if DEBUG and r.exception is not None:
+            if args.debug and r.exception is not None:
                 print_traceback(r.exception)
             print(f"digitlite: error: {r.error}", file=sys.stderr, flush=True)
             if args.json:
@@ -374,9 +374,6 @@ def _stage_error(name: str, e: Exception) -> DigitliteError:
     return DigitliteError(f"'{name}' could not be loaded: {type(e).__name__}: {first_line(e)}")
 
 
-DEBUG = False  # --debug anywhere on the line (or DIGITLITE_DEBUG=1): main() sets it for the handlers
-
-
 def print_traceback(e: BaseException) -> None:
     """The traceback of ``e`` with every cause it hid ("raise ... from None" hides the original error)."""
     cause = e
@@ -404,8 +401,6 @@ def main(argv: list[str] | None = None) -> int:
     ends = argv.index("--") if "--" in argv else len(argv)
     debug = "--debug" in argv[:ends] or os.environ.get("DIGITLITE_DEBUG", "") not in ("", "0")
     argv = [a for i, a in enumerate(argv) if not (a == "--debug" and i < ends)]
-    global DEBUG
-    DEBUG = debug
     try:
         sigterm_as_ctrl_c()  # systemctl stop, kill, timeout: stop as documented for Ctrl-C
         command = _command_in(argv)
@@ -416,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         if command in parser.broken and not {"-h", "--help"} & set(argv):
             raise _stage_error(command, parser.broken[command]) from parser.broken[command]
         args = parser.parse_args(argv)
+        args.debug = debug  # --debug was taken off the line above: the handlers read it here
         if not hasattr(args, "handler"):  # listed by name: its module could not be loaded
             raise _stage_error(args.command, parser.broken.get(args.command, ImportError(args.command)))
         return int(args.handler(args) or 0)

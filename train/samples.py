@@ -45,7 +45,7 @@ class Samples:
 
     def counts(self) -> dict[str, int]:
         """Samples per label folder."""
-        return {_folder(k): int(np.sum(self.labels == k)) for k in sorted(set(self.labels.tolist()))}
+        return class_counts(self.labels)
 
     def sha256(self) -> str:
         """A digest of the samples themselves (label and pixels, in file order): what a model card records."""
@@ -58,6 +58,11 @@ class Samples:
 
 def _folder(label: int) -> str:
     return NOT_A_DIGIT if label == NOT_A_DIGIT_CLASS else str(label)
+
+
+def class_counts(labels: np.ndarray) -> dict[str, int]:
+    """How many of ``labels`` each class has, by its folder's name (0-9, not_a_digit)."""
+    return {_folder(k): int(np.sum(labels == k)) for k in sorted(set(np.asarray(labels).tolist()))}
 
 
 def read_samples(folder: str | Path, for_tuning: bool = True) -> Samples:

@@ -42,6 +42,7 @@ from digitlite.train.from_int8 import float_model  # noqa: E402
 from digitlite.train.samples import (  # noqa: E402
     NOT_A_DIGIT_CLASS,
     Samples,
+    class_counts,
     read_samples,
     split_holdout,
 )
@@ -107,7 +108,8 @@ def tune(config: TuneConfig, samples: Samples | None = None, log=sys.stderr) -> 
 
     x_test, y_test = mnist.test_images, mnist.test_labels.astype(np.int64)
     before = _figures(model, x_held, y_held, x_test, y_test)
-    print(f"tuning {base} on {len(x_own)} samples ({_counts(y_own)}), {len(x_held)} held out, "
+    own = ", ".join(f"{k}: {v}" for k, v in class_counts(y_own).items())
+    print(f"tuning {base} on {len(x_own)} samples ({own}), {len(x_held)} held out, "
           f"with {others:,} MNIST and non-digit images; before: held-out {before['holdout_accuracy'] * 100:.1f}%, "
           f"MNIST {before['mnist_accuracy'] * 100:.2f}%", file=log, flush=True)
 
@@ -144,7 +146,7 @@ def tune(config: TuneConfig, samples: Samples | None = None, log=sys.stderr) -> 
         "model": model_path.name,
         "base": base,
         "samples": {"total": len(samples.labels), "trained_on": len(y_own), "held_out": len(y_held),
-                    "per_class": samples.counts(), "held_out_per_class": _counts_dict(y_held),
+                    "per_class": samples.counts(), "held_out_per_class": class_counts(y_held),
                     "sha256": samples.sha256(), "skipped": len(samples.skipped), "unsorted": samples.unsorted},
         "held_out_files": [samples.files[k] for k in held_idx],
         "before": before,
@@ -213,12 +215,3 @@ def _figures(model, x_held, y_held, x_test, y_test) -> dict:
     return {"holdout_accuracy": round(float(np.mean(held == y_held)), 6),
             "holdout_right": int(np.sum(held == y_held)),
             "mnist_accuracy": round(float(np.mean(test == y_test)), 6)}
-
-
-def _counts_dict(labels: np.ndarray) -> dict[str, int]:
-    return {("not_a_digit" if k == NOT_A_DIGIT_CLASS else str(k)): int(np.sum(labels == k))
-            for k in sorted(set(labels.tolist()))}
-
-
-def _counts(labels: np.ndarray) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in _counts_dict(labels).items())

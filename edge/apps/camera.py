@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitlite.edge.apps.collect import Collector
+from digitlite.edge.apps.collect import Collector, crop_around
 from digitlite.edge.apps.mqtt import Publisher, parse_url
 from digitlite.edge.apps.readings_log import ChangeLog, LineFile, StreamLines
 from digitlite.edge.runtime.predictor import Predictor
@@ -443,9 +443,5 @@ def run(classifier, settings: CameraSettings, out=None) -> int:
 def _collect_frame(collector: Collector, frame: np.ndarray, result: FrameResult, source: str) -> None:
     """Save each digit of a frame whose reading has just held, with its crop from the frame."""
     rgb = frame[..., ::-1] if frame.ndim == 3 else frame
-    h, w = rgb.shape[:2]
     for reading, pixels in result.samples():
-        x0, y0, x1, y1 = reading.box
-        pad = max(x1 - x0, y1 - y0) // 6
-        crop = rgb[max(0, y0 - pad):min(h, y1 + pad), max(0, x0 - pad):min(w, x1 + pad)]
-        collector.save(reading, pixels, crop, f"{source}#frame{result.index}")
+        collector.save(reading, pixels, crop_around(rgb, reading.box), f"{source}#frame{result.index}")

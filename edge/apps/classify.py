@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlite.edge.apps.collect import CROP_SIDE, Collector
+from digitlite.edge.apps.collect import Collector, crop_around
 from digitlite.edge.runtime.reading import NumberReading, Reading, best_spans
 from digitlite.edge.util.errors import DigitliteError
-from digitlite.edge.vision.inputs import digit_input, number_inputs
-from digitlite.edge.vision.preprocess import SeveralDigits, load_gray, save_preprocessed
+from digitlite.edge.vision.inputs import as_gray, gray_input, gray_number_inputs
+from digitlite.edge.vision.preprocess import SeveralDigits, save_preprocessed
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 CHUNK = 64  # files preprocessed and classified together: bounds memory on big folders
@@ -120,14 +120,18 @@ def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: 
         singles: dict[int, int] = {}  # index in chunk -> its input
         numbers: dict[int, tuple] = {}  # index in chunk -> (its candidates, its first input)
         results = [FileResult(path=p) for p in chunk]
+        pictures: dict[int, tuple] = {}  # with a collector: index in chunk -> (its grey picture, its reduction)
         for i, path in enumerate(chunk):
             try:
+                gray, reduction, label = as_gray(path)  # decoded once: read, and cropped from when collecting
+                if collector:
+                    pictures[i] = (gray, reduction)
                 if multi:
-                    found = number_inputs(path)
+                    found = gray_number_inputs(gray, reduction, label, path)
                     numbers[i] = (found, len(inputs))
                     inputs.extend(found.pixels)
                 else:
-                    inputs.append(digit_input(path))
+                    inputs.append(gray_input(gray, reduction, label, path))
                     singles[i] = len(inputs) - 1
             except SeveralDigits as e:  # never a confident answer for one digit of a number
                 results[i].error, results[i].exception = f"{e}: add --multi to read them as a number", e
@@ -141,7 +145,7 @@ def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: 
             if saver:
                 saver.save(inputs[k], results[i].path)
             if collector:
-                collector.save(results[i].reading, inputs[k], file_crop(results[i].path), results[i].path)
+                collector.save(results[i].reading, inputs[k], pictures[i][0], results[i].path)
         for i, (found, at) in numbers.items():
             rows = probs[at:at + len(found.pixels)] if found.pixels else None
             results[i].number = classifier.read_candidates(found, rows)  # "" for a page with no digit
@@ -151,25 +155,9 @@ def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: 
                     if saver:
                         saver.save(inputs[at + k], results[i].path, f"_{n}")
                 if collector:
-                    _collect_number(collector, results[i].path, found, rows, chosen, inputs[at:at + len(found.pixels)],
-                                    classifier.min_confidence)
+                    gray, reduction = pictures[i]
+                    for k in chosen:  # its "not a digit" marks too, unsorted
+                        reading = Reading.from_probabilities(rows[k], classifier.min_confidence, found.boxes[k])
+                        collector.save(reading, inputs[at + k],
+                                       crop_around(gray, [v / reduction for v in found.boxes[k]]), results[i].path)
         yield from results
-
-
-def file_crop(path: str, box=None, margin: float = 0.15) -> np.ndarray:
-    """The picture of a file (grey, at most about 2 x CROP_SIDE), or its part ``box`` (x0, y0, x1, y1 in
-    the file's pixels) with ``margin`` of its size around it: what a collected sample keeps."""
-    gray, reduction = load_gray(path, side=2 * CROP_SIDE if box is None else None)
-    if box is not None:
-        x0, y0, x1, y1 = (v / reduction for v in box)
-        pad = margin * max(x1 - x0, y1 - y0)
-        h, w = gray.shape
-        gray = gray[max(0, int(y0 - pad)):min(h, int(y1 + pad) + 1), max(0, int(x0 - pad)):min(w, int(x1 + pad) + 1)]
-    return gray
-
-
-def _collect_number(collector: Collector, path: str, found, rows, chosen, pixels, floor: float) -> None:
-    """Save each digit of a number read from ``path`` (its "not a digit" marks too, unsorted)."""
-    for k in chosen:
-        reading = Reading.from_probabilities(rows[k], floor, found.boxes[k])
-        collector.save(reading, pixels[k], file_crop(path, found.boxes[k]), path)

@@ -121,6 +121,15 @@ class Collector:
         raise DigitliteError(f"{target}: no free sample name left for {stem}")
 
 
+def crop_around(image: np.ndarray, box, margin: float = 0.15) -> np.ndarray:
+    """The part of ``image`` in ``box`` (x0, y0, x1, y1 in its pixels) with ``margin`` of the box's longer
+    side around it, clipped to the image: a digit's crop as a sample keeps it."""
+    x0, y0, x1, y1 = box
+    pad = margin * max(x1 - x0, y1 - y0)
+    h, w = image.shape[:2]
+    return image[max(0, int(y0 - pad)):min(h, int(np.ceil(y1 + pad))), max(0, int(x0 - pad)):min(w, int(np.ceil(x1 + pad)))]
+
+
 def _reading_fields(reading: Reading) -> dict:
     out = {"digit": reading.digit, "confidence": round(reading.confidence, 6)}
     if reading.reason:

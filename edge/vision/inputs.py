@@ -102,8 +102,13 @@ def gray_input(gray: np.ndarray, reduction: float = 1.0, name: str = "<image>", 
 def number_inputs(image, name: str | None = None) -> NumberInputs:
     """The candidates for every digit of the number in ``image`` (see ``preprocess.number_candidates``)."""
     gray, reduction, label = as_gray(image, name)
+    return gray_number_inputs(gray, reduction, label, _source(image))
+
+
+def gray_number_inputs(gray: np.ndarray, reduction: float = 1.0, name: str = "<image>", source=None) -> NumberInputs:
+    """``number_inputs`` of an image already decoded by ``as_gray`` (``source`` as for ``gray_input``)."""
     try:
-        pieces, candidates = number_candidates(gray, label, finer=Finer(gray, _source(image), reduction, label))
+        pieces, candidates = number_candidates(gray, name, finer=Finer(gray, source, reduction, name))
     except NoDigit:  # read, and no digit in it: a number of no digits (its reading is "")
         return NumberInputs(0, [], [], [])
     return NumberInputs(pieces, [(c.first, c.last) for c in candidates], [c.pixels for c in candidates],
