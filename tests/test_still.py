@@ -5,6 +5,7 @@ small to read.  (tests/test_lines.py holds the page's lines; these are the rules
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,3 +154,42 @@ def test_a_digit_in_two_strokes_apart_is_offered_whole_too():
     strokes = [[(40, 40), (30, 120), (80, 120)], [(95, 60), (95, 170)], [(160, 40), (160, 170)]]
     pieces, candidates = number_candidates(drawing(strokes, size=(200, 220), width=8), "41")
     assert pieces == 3 and (0, 2) in [(c.first, c.last) for c in candidates]
+
+
+def nine(tail_ink: int = 0, line: int | None = None) -> np.ndarray:
+    """A 9 in a 2-pixel pen on an 800x800 page (its strokes fade at the working size), its tail in
+    ink ``tail_ink`` (0 black .. 255 paper), with a 1-pixel ruled line of ink ``line`` through it."""
+    img = Image.new("L", (800, 800), 255)
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((330, 230, 470, 370), outline=0, width=2)
+    draw.line([(470, 300), (450, 560)], fill=tail_ink, width=2)
+    if line is not None:
+        draw.line([(0, 340), (800, 340)], fill=line, width=1)
+    return np.asarray(img, np.float32)
+
+
+def test_a_thin_pens_fainter_stroke_is_read_with_the_rest():
+    # the tail is lighter than the loop: under the ink's threshold, and joined to ink above it
+    assert similarity(preprocess_gray(nine(tail_ink=140), "faint tail"), preprocess_gray(nine(), "nine")) > 0.9
+
+
+def test_faint_ink_joined_to_a_digit_is_not_grown_along_a_ruled_line():
+    # a line as faint as the tail above runs through the loop: it stays out of the digit
+    assert similarity(preprocess_gray(nine(line=120), "ruled"), preprocess_gray(nine(), "nine")) > 0.95
+
+
+REAL_NUMBERS = Path(__file__).resolve().parents[2] / "shared" / "real_photos" / "multi"
+
+
+@pytest.mark.parametrize("name, number", [
+    ("huangzhenyu12138__Handwriting-multi-digit-and-word-recognition-with-Deep-Convolutional-Neural-Networks__6789.png",
+     "6789"),  # a 9's tail in a fading pen
+    ("Polonimos-404__handwriting-digit-OCR-based-on-BP-network__6.jpg", "0123456789"),  # a thin, faint 5
+    ("Polonimos-404__handwriting-digit-OCR-based-on-BP-network__20240417210539.jpg", "1234567890"),  # a faint 1
+])
+def test_real_numbers_in_a_thin_pen_keep_every_digit(name, number):
+    from digitlite.edge.api import Classifier
+
+    path = REAL_NUMBERS / name
+    assert path.is_file(), f"{path}: the real photos are needed beside the repository"
+    assert Classifier().read_number(path).number == number

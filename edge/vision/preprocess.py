@@ -8,7 +8,8 @@ through the same steps:
 1. decode (EXIF orientation, palette, alpha, 16-bit, CMYK) to grayscale, at a reduced
    size where the format allows it (JPEG), and shrink to the working size;
 2. flatten uneven lighting (divide by the paper under the ink), find the ink's polarity,
-   threshold (Otsu on the ink's contrast);
+   threshold (Otsu on the ink's contrast); in a still image, a thin pen's fainter strokes
+   joined to that ink count too (hysteresis), where they keep the piece about its size;
 3. drop the page's lines at any angle (edge/vision/lines.py), then keep only what can be a digit:
    no specks, frames, slivers, blobs or pieces cut by the edge of a camera frame;
 4. crop, thicken strokes that would end up thinner than MNIST's, scale to fit 20x20,
@@ -57,6 +58,9 @@ MIN_FAINT = 0.03  # in a still image, ink is at least this much darker than its 
 FAINT_SIGMAS = 8.0  # ... and stands out from the paper's noise by this many robust sigmas
 MIN_READABLE = 10  # a still image's digit is at least this many of the file's pixels tall (else: crop closer) ...
 MIN_STILL_DIGIT = 0.025  # ... and at least this fraction of the picture's smaller side
+THIN_STROKE = 3.0  # a still image's strokes this many working pixels wide or less are a thin pen's ...
+HYSTERESIS = 0.7  # ... and its ink of this fraction of the threshold's strength counts where it joins stronger ink ...
+GROW_REACH = 1.5  # ... when that leaves the piece at most this many times as wide and as tall
 FINE_SIDE = 40  # a still image's digit smaller than this many working pixels is read again finer ...
 FINE_DECODE_SIDE = 2048  # ... from a decode of at most this many pixels on the image's longer side
 THICK_STROKE = 3.0  # the paper's window is at least this many stroke widths wide (a marker's stroke)
@@ -361,7 +365,7 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     if not frame:
         # A marker's stroke wider than the paper's window is partly taken for paper (a hole in a
         # thick 8's crossing): the paper is estimated again over a window wide enough for it.
-        width = _stroke_width(mask)
+        width = _stroke_width(mask)  # in working pixels
         window = max(7, int(min(gray.shape) * 0.2)) | 1
         if THICK_STROKE * width > window:
             strength = ink_map(gray, dark, min(1.0, THICK_STROKE * width / min(gray.shape)))
@@ -377,7 +381,10 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     if frame and (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()):
         aside |= _touching_border(mask).ravel()[idx]
     if aside.any() and not aside.all():
-        mask = strength > max(otsu_threshold(sample[~aside]), floor)
+        threshold = max(otsu_threshold(sample[~aside]), floor)
+        mask = strength > threshold
+    else:
+        threshold = max(otsu_threshold(sample), floor)
     if lines:
         kept = lines.remove(mask, strength, touching=not frame)
         if not frame:
@@ -386,6 +393,8 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
         # one or two such bands and nothing else, it is the digit.  Never in a camera frame, nor
         # on ruled or squared paper (more bands).
         mask = kept if kept.any() or frame or lines.bands() > 2 else mask
+    if not frame:
+        mask = _grow_faint(strength, mask, max(floor, HYSTERESIS * threshold), lines)
     if frame:
         # What comes in from the frame's edge (the table, a shadow, the sheet's edge) is
         # dropped whole, joined to the edge across gaps of a few pixels (a table's grain).
@@ -394,6 +403,49 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     if not kept:
         raise NoDigit(f"{name}: no digit found")
     return strength, mask, kept
+
+
+def _grow_faint(strength: np.ndarray, mask: np.ndarray, low: float, lines: Lines) -> np.ndarray:
+    """``mask`` grown into the fainter ink joined to it (strength over ``low``), off the page's
+    lines, where its strokes are a thin pen's (THIN_STROKE): strokes faded by the working size's
+    averaging, a 9's faint tail.
+
+    A piece grows only where that keeps it about its size (GROW_REACH): what reaches much
+    further is a faint ruled line or a shadow's edge run into, not more of the same stroke."""
+    h, w = mask.shape
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows) or _stroke_width(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]) > THIN_STROKE:
+        return mask
+    # Only round the ink: a piece grown past GROW_REACH of the ink's extent is refused anyway.
+    my, mx = int((GROW_REACH - 1) * (rows[-1] + 1 - rows[0])) + 3, int((GROW_REACH - 1) * (cols[-1] + 1 - cols[0])) + 3
+    y0, y1, x0, x1 = max(0, rows[0] - my), min(h, rows[-1] + 1 + my), max(0, cols[0] - mx), min(w, cols[-1] + 1 + mx)
+    weak = strength[y0:y1, x0:x1] > low
+    if lines:  # and not along them, nor their blurred edges
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        band = lines.on_band((yy * w + xx).ravel()).reshape(weak.shape)
+        weak &= ~imageops.max_filter(band.view(np.uint8), 3).view(bool)
+    labels, grown = imageops.components(weak)
+    if not len(grown):
+        return mask
+    # The box of the strong ink in each weak piece.
+    ys, xs = np.nonzero(mask[y0:y1, x0:x1])
+    which = labels[ys, xs]
+    n = len(grown) + 1
+    lo_x, lo_y, hi_x, hi_y = np.full(n, w), np.full(n, h), np.full(n, -1), np.full(n, -1)
+    np.minimum.at(lo_x, which, xs)
+    np.minimum.at(lo_y, which, ys)
+    np.maximum.at(hi_x, which, xs)
+    np.maximum.at(hi_y, which, ys)
+    has = hi_x[1:] >= 0
+    strong_w, strong_h = np.maximum(hi_x[1:] + 1 - lo_x[1:], 1), np.maximum(hi_y[1:] + 1 - lo_y[1:], 1)
+    cut = (((grown[:, 0] == 0) & (x0 > 0)) | ((grown[:, 1] == 0) & (y0 > 0))
+           | ((grown[:, 2] == x1 - x0) & (x1 < w)) | ((grown[:, 3] == y1 - y0) & (y1 < h)))  # runs on out of the part
+    keep = np.zeros(n, bool)
+    keep[1:] = (has & ~cut & (grown[:, 2] - grown[:, 0] <= GROW_REACH * strong_w + 2)
+                & (grown[:, 3] - grown[:, 1] <= GROW_REACH * strong_h + 2))
+    out = mask.copy()
+    out[y0:y1, x0:x1] |= keep[labels]
+    return out
 
 
 def _touching_border(mask: np.ndarray, reach: int = 0) -> np.ndarray:
