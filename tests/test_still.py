@@ -193,3 +193,11 @@ def test_real_numbers_in_a_thin_pen_keep_every_digit(name, number):
     path = REAL_NUMBERS / name
     assert path.is_file(), f"{path}: the real photos are needed beside the repository"
     assert Classifier().read_number(path).number == number
+
+
+def test_a_blurred_faint_real_photo_keeps_the_fainter_side_of_its_stroke():
+    from digitlite.edge.api import Classifier
+
+    path = REAL_NUMBERS.parent / "single" / "vladfatu__Neural-Networks-In-Java__4.jpg"  # a 4 out of focus, in dim light
+    assert path.is_file(), f"{path}: the real photos are needed beside the repository"
+    assert Classifier().classify(path).digit == 4

@@ -8,8 +8,8 @@ through the same steps:
 1. decode (EXIF orientation, palette, alpha, 16-bit, CMYK) to grayscale, at a reduced
    size where the format allows it (JPEG), and shrink to the working size;
 2. flatten uneven lighting (divide by the paper under the ink), find the ink's polarity,
-   threshold (Otsu on the ink's contrast); in a still image, a thin pen's fainter strokes
-   joined to that ink count too (hysteresis), where they keep the piece about its size;
+   threshold (Otsu on the ink's contrast); in a still image, fainter ink joined to that ink
+   counts too (hysteresis), where it keeps the piece about its size;
 3. drop the page's lines at any angle (edge/vision/lines.py), then keep only what can be a digit:
    no specks, frames, slivers, blobs or pieces cut by the edge of a camera frame;
 4. crop, thicken strokes that would end up thinner than MNIST's, scale to fit 20x20,
@@ -58,8 +58,7 @@ MIN_FAINT = 0.03  # in a still image, ink is at least this much darker than its 
 FAINT_SIGMAS = 8.0  # ... and stands out from the paper's noise by this many robust sigmas
 MIN_READABLE = 10  # a still image's digit is at least this many of the file's pixels tall (else: crop closer) ...
 MIN_STILL_DIGIT = 0.025  # ... and at least this fraction of the picture's smaller side
-THIN_STROKE = 3.0  # a still image's strokes this many working pixels wide or less are a thin pen's ...
-HYSTERESIS = 0.7  # ... and its ink of this fraction of the threshold's strength counts where it joins stronger ink ...
+HYSTERESIS = 0.7  # a still image's ink of this fraction of the threshold's strength counts where it joins stronger ink ...
 GROW_REACH = 1.5  # ... when that leaves the piece at most this many times as wide and as tall
 FINE_SIDE = 40  # a still image's digit smaller than this many working pixels is read again finer ...
 FINE_DECODE_SIDE = 2048  # ... from a decode of at most this many pixels on the image's longer side
@@ -407,14 +406,14 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
 
 def _grow_faint(strength: np.ndarray, mask: np.ndarray, low: float, lines: Lines) -> np.ndarray:
     """``mask`` grown into the fainter ink joined to it (strength over ``low``), off the page's
-    lines, where its strokes are a thin pen's (THIN_STROKE): strokes faded by the working size's
-    averaging, a 9's faint tail.
+    lines: a thin pen's strokes faded by the working size's averaging, a 9's faint tail, the
+    fainter side of a blurred or unevenly lit stroke.
 
     A piece grows only where that keeps it about its size (GROW_REACH): what reaches much
     further is a faint ruled line or a shadow's edge run into, not more of the same stroke."""
     h, w = mask.shape
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not len(rows) or _stroke_width(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]) > THIN_STROKE:
+    if not len(rows):
         return mask
     # Only round the ink: a piece grown past GROW_REACH of the ink's extent is refused anyway.
     my, mx = int((GROW_REACH - 1) * (rows[-1] + 1 - rows[0])) + 3, int((GROW_REACH - 1) * (cols[-1] + 1 - cols[0])) + 3
