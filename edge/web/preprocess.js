@@ -4,7 +4,7 @@
 // `digitlite serve` does with the page's PNG), for what a pad can hold: dark ink on white, no page
 // lines, no camera frame. Same steps and constants: the paper under the ink (a grayscale closing),
 // ink strength (its floor from the paper's noise; the paper estimated again, wider, under a marker's
-// broad stroke), Otsu's threshold, 8-connected pieces without specks, frames drawn round the digit
+// broad stroke), Otsu's threshold, the fainter ink joined to the ink (hysteresis), 8-connected pieces without specks, frames drawn round the digit
 // and slivers, several digits side by side refused, the digit's pieces gathered, a mark too small to
 // read refused, its stroke cores to white, strokes thickened to MNIST's width, a Lanczos-3 fit into
 // 20x20, centred by mass in 28x28.
@@ -16,6 +16,7 @@
 const BOX = 20, SIZE = 28, TARGET_STROKE = 2.2, MIN_LEVELS = 24, MIN_INK_CONTRAST = 0.12;
 const MIN_FILL = 0.05, MAX_WIDTH = 2.5, APART = [0.6, 0.1], BORDER_DIGIT = 0.25, MIN_LENGTH = 1.0;
 const MIN_FAINT = 0.03, FAINT_SIGMAS = 8, THICK_STROKE = 3, MIN_READABLE = 10, MIN_STILL_DIGIT = 0.025;
+const HYSTERESIS = 0.7, GROW_REACH = 1.5;
 const LUMA = [0.299, 0.587, 0.114];
 const NO_DIGIT = "no digit found: draw one";  // the server's words (edge/apps/serve.py)
 
@@ -429,6 +430,47 @@ function inkFloor(values, sample) {
   return Math.max(MIN_FAINT, median + FAINT_SIGMAS * 1.4826 * spread);
 }
 
+// `mask` grown into the fainter ink joined to it (strength over `low`), where the piece stays within
+// GROW_REACH of its size: a fading pen's stroke, a blurred stroke's fainter side (preprocess.py's
+// _grow_faint; a pad has no page lines to keep it off).
+function growFaint(strength, mask, low, w, h) {
+  let top = h, bottom = -1, left = w, right = -1;
+  for (let p = 0; p < w * h; p++) {
+    if (!mask[p]) continue;
+    const x = p % w, y = (p - x) / w;
+    top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, x); right = Math.max(right, x);
+  }
+  if (bottom < 0) return mask;
+  const my = Math.floor((GROW_REACH - 1) * (bottom + 1 - top)) + 3, mx = Math.floor((GROW_REACH - 1) * (right + 1 - left)) + 3;
+  const y0 = Math.max(0, top - my), y1 = Math.min(h, bottom + 1 + my), x0 = Math.max(0, left - mx), x1 = Math.min(w, right + 1 + mx);
+  const cw = x1 - x0, ch = y1 - y0, weak = new Uint8Array(cw * ch);
+  for (let y = 0; y < ch; y++) for (let x = 0; x < cw; x++) weak[y * cw + x] = strength.data[(y + y0) * w + x + x0] > low ? 1 : 0;
+  const { labels, stats } = components(weak, cw, ch);
+  const strong = stats.map(() => [cw, ch, -1, -1]);  // the box of the stronger ink in each weak piece
+  for (let y = 0; y < ch; y++) {
+    for (let x = 0; x < cw; x++) {
+      const label = labels[y * cw + x];
+      if (!label || !mask[(y + y0) * w + x + x0]) continue;
+      const b = strong[label - 1];
+      b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y);
+    }
+  }
+  const keep = stats.map(([gx0, gy0, gx1, gy1], k) => {
+    const [sx0, sy0, sx1, sy1] = strong[k];
+    if (sx1 < 0) return false;
+    const cut = (gx0 === 0 && x0 > 0) || (gy0 === 0 && y0 > 0) || (gx1 === cw && x1 < w) || (gy1 === ch && y1 < h);
+    return !cut && gx1 - gx0 <= GROW_REACH * Math.max(sx1 + 1 - sx0, 1) + 2 && gy1 - gy0 <= GROW_REACH * Math.max(sy1 + 1 - sy0, 1) + 2;
+  });
+  const out = Uint8Array.from(mask);
+  for (let y = 0; y < ch; y++) {
+    for (let x = 0; x < cw; x++) {
+      const label = labels[y * cw + x];
+      if (label && keep[label - 1]) out[(y + y0) * w + x + x0] = 1;
+    }
+  }
+  return out;
+}
+
 function threshold(values, t) {
   const out = new Uint8Array(values.length);
   for (let p = 0; p < values.length; p++) out[p] = values[p] > t ? 1 : 0;
@@ -460,14 +502,17 @@ export function toInput(image, sample = null) {
   for (const v of strength.data) strongest = Math.max(strongest, v);
   if (strongest < floor) throw new NoDigit(NO_DIGIT);  // nothing stands out from the paper's noise
   floor = Math.min(floor, MIN_INK_CONTRAST);
-  let raw = threshold(strength.data, Math.max(otsuThreshold(strength.data, sample), floor));
+  let cut = Math.max(otsuThreshold(strength.data, sample), floor);
+  let raw = threshold(strength.data, cut);
   // a marker's stroke wider than the paper's window: the paper estimated again over a wider one
   const width = strokeWidth(raw, w, h), window = Math.max(7, Math.floor(Math.min(w, h) * 0.2)) | 1;
   if (THICK_STROKE * width > window) {
     strength = inkStrength(gray, Math.min(1, THICK_STROKE * width / Math.min(w, h)));
     floor = Math.min(inkFloor(strength.data, sample), MIN_INK_CONTRAST);
-    raw = threshold(strength.data, Math.max(otsuThreshold(strength.data, sample), floor));
+    cut = Math.max(otsuThreshold(strength.data, sample), floor);
+    raw = threshold(strength.data, cut);
   }
+  raw = growFaint(strength, raw, Math.max(floor, HYSTERESIS * cut), w, h);
   const { mask, kept } = candidates(raw, w, h);
   if (!kept.length) throw new NoDigit(NO_DIGIT);
   const count = digitsApart(mask, w, h, kept);
