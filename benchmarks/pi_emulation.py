@@ -60,7 +60,7 @@ from digitlite.edge.deploy.export import export_bundle
 from digitlite.edge.deploy.pi import BOOKWORM_CONSTRAINTS
 from digitlite.edge.util import atomic
 from digitlite.edge.util.errors import DigitliteError
-from digitlite.edge.vision.preprocess import load_image
+from digitlite.edge.vision.decode import load_image
 
 MARKERS = ("<!-- pi-emulation:begin -->", "<!-- pi-emulation:end -->")
 SUITE = "bookworm"

@@ -27,8 +27,8 @@ from digitlite.benchmarks.publish import publish
 from digitlite.benchmarks.realworld import stroke_digit
 from digitlite.edge.runtime.interpreter import Model
 from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.vision.errors import ImageError
 from digitlite.edge.vision.inputs import preprocess_file
-from digitlite.edge.vision.preprocess import ImageError
 
 MARKERS = ("<!-- reliability-results:begin -->", "<!-- reliability-results:end -->")
 SIGNATURES = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*", b"RIFF"]

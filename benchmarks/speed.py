@@ -38,7 +38,7 @@ from digitlite.edge import cli
 from digitlite.edge.api import Classifier
 from digitlite.edge.apps.serve import DigitServer, decode_drawing
 from digitlite.edge.runtime.shipped import default_model
-from digitlite.edge.vision.preprocess import ImageError
+from digitlite.edge.vision.errors import ImageError
 
 MARKERS = ("<!-- speed-results:begin -->", "<!-- speed-results:end -->")
 TARGETS_MS = {"photo": 3.0, "phone": 80.0, "canvas": 3.0}

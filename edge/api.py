@@ -31,8 +31,8 @@ from digitlite.edge.runtime.shipped import model_path
 from digitlite.edge.settings import CameraSettings, ReadSettings
 from digitlite.edge.util.digest import sha256_file
 from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.vision.errors import ImageError
 from digitlite.edge.vision.inputs import as_gray, digit_input, number_inputs
-from digitlite.edge.vision.preprocess import ImageError
 
 __all__ = ["Classifier", "DigitliteError", "ImageError", "NumberReading", "Reading", "as_gray"]
 

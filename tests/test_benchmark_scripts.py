@@ -14,7 +14,7 @@ from PIL import Image
 
 from digitlite.benchmarks import camera, nondigits, quantization, realworld
 from digitlite.edge.api import Classifier
-from digitlite.edge.vision.preprocess import load_image
+from digitlite.edge.vision.decode import load_image
 
 
 def test_every_digit_template_draws_ink_inside_the_canvas():

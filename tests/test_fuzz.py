@@ -18,12 +18,10 @@ from digitlite.benchmarks.reliability import (
     random_files,
     run,
 )
+from digitlite.edge.vision.decode import load_image
+from digitlite.edge.vision.errors import ImageError
 from digitlite.edge.vision.inputs import preprocess_file
-from digitlite.edge.vision.preprocess import (
-    ImageError,
-    load_image,
-    preprocess_gray,
-)
+from digitlite.edge.vision.preprocess import preprocess_gray
 
 
 def _digit_or_clear_error(make) -> None:

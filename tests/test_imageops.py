@@ -74,7 +74,8 @@ def test_lanczos_matches_pillow():
 
 def test_a_camera_frame_reads_the_same_with_and_without_opencv(numpy_only, mnist):
     from digitlite.benchmarks.desk import make_clip, render_frame, truth_of
-    from digitlite.edge.vision.preprocess import ImageError, find_digits
+    from digitlite.edge.vision.errors import ImageError
+    from digitlite.edge.vision.preprocess import find_digits
 
     checked = 0
     for seed in (3, 8, 13):

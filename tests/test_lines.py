@@ -9,15 +9,10 @@ import pytest
 from PIL import Image, ImageDraw
 from test_preprocess import similarity
 
+from digitlite.edge.vision.errors import ImageError
+from digitlite.edge.vision.ink import find_ink, ink_map, otsu_threshold
 from digitlite.edge.vision.lines import LineTracker, family_angle, find_lines
-from digitlite.edge.vision.preprocess import (
-    ImageError,
-    find_digits,
-    find_ink,
-    ink_map,
-    otsu_threshold,
-    preprocess_gray,
-)
+from digitlite.edge.vision.preprocess import find_digits, preprocess_gray
 
 pytestmark = pytest.mark.edge  # numpy and Pillow only
 

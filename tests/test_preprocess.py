@@ -8,15 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from digitlite.edge.vision.decode import load_gray, load_image
+from digitlite.edge.vision.errors import ImageError
 from digitlite.edge.vision.imageops import components
 from digitlite.edge.vision.inputs import preprocess_file
-from digitlite.edge.vision.preprocess import (
-    ImageError,
-    find_digits,
-    load_gray,
-    load_image,
-    preprocess_gray,
-)
+from digitlite.edge.vision.preprocess import find_digits, preprocess_gray
 
 pytestmark = pytest.mark.edge  # numpy and Pillow only: also run where only tflite-runtime is installed
 

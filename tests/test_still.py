@@ -12,11 +12,11 @@ import pytest
 from PIL import Image, ImageDraw
 from test_preprocess import photo_of, similarity
 
+from digitlite.edge.vision.decode import load_gray
+from digitlite.edge.vision.errors import ImageError
 from digitlite.edge.vision.preprocess import (
     Finer,
-    ImageError,
     find_digits,
-    load_gray,
     number_candidates,
     preprocess_gray,
 )

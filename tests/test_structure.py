@@ -146,6 +146,8 @@ def test_an_import_inside_a_function_says_why():
     ("digitlite.edge.export", "export_bundle", "digitlite.edge.deploy.export"),
     ("digitlite.edge.browser", "export_web", "digitlite.edge.deploy.web"),
     ("digitlite.edge.runtime", "Model", "digitlite.edge.runtime.interpreter"),
+    ("digitlite.edge.preprocess", "load_image", "digitlite.edge.vision.decode"),
+    ("digitlite.edge.preprocess", "ink_map", "digitlite.edge.vision.ink"),
 ])
 def test_a_module_name_from_before_the_subpackages_still_imports_with_one_warning(old, name, new):
     import importlib
@@ -162,3 +164,16 @@ def test_an_unknown_old_name_is_still_an_import_error():
         __import__("digitlite.edge.nothing_here")
     with pytest.raises(AttributeError):
         __import__("digitlite.edge.runtime", fromlist=["_"]).no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("name, new", [("load_image", "decode"), ("otsu_threshold", "ink"), ("save_preprocessed", "mnist_input")])
+def test_a_name_that_left_preprocess_in_its_split_is_found_with_one_warning(name, new):
+    import importlib
+
+    from digitlite.edge.vision import preprocess
+
+    with pytest.warns(DeprecationWarning, match=f"preprocess.{name} has moved to digitlite.edge.vision.{new}"):
+        value = getattr(preprocess, name)
+    assert value is getattr(importlib.import_module(f"digitlite.edge.vision.{new}"), name)
+    with pytest.raises(AttributeError):
+        preprocess.no_such_name  # noqa: B018

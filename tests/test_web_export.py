@@ -200,13 +200,9 @@ def test_the_pages_preprocessing_and_model_give_what_python_gives(site, mnist, t
     the same canvas saved as a PNG, and LiteRT.js in the page gives the probabilities LiteRT gives here."""
     from digitlite.benchmarks.realworld import mnist_digit, stroke_digit
     from digitlite.edge.runtime.interpreter import Model
-    from digitlite.edge.vision.preprocess import (
-        WORK_SIDE,
-        ImageError,
-        SeveralDigits,
-        load_image,
-        preprocess_gray,
-    )
+    from digitlite.edge.vision.decode import WORK_SIDE, load_image
+    from digitlite.edge.vision.errors import ImageError, SeveralDigits
+    from digitlite.edge.vision.preprocess import preprocess_gray
 
     folder = tmp_path / "site"
     shutil.copytree(site, folder)

@@ -38,7 +38,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from digitlite.edge.deploy import npm
 from digitlite.edge.vision import imageops
-from digitlite.edge.vision.preprocess import ImageError, preprocess_gray
+from digitlite.edge.vision.errors import ImageError
+from digitlite.edge.vision.preprocess import preprocess_gray
 
 NOT_A_DIGIT = 10  # the class index
 KINDS = ("letters", "font letters", "scribbles", "halves", "paper")

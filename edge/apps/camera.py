@@ -27,8 +27,9 @@ from digitlite.edge.runtime.reading import NumberReading, Reading, readings
 from digitlite.edge.settings import CAMERA_FLOOR, INK_CHOICES, CameraSettings
 from digitlite.edge.util.errors import DigitliteError, first_line
 from digitlite.edge.util.quiet import quiet
+from digitlite.edge.vision.errors import ImageError
 from digitlite.edge.vision.lines import LineTracker
-from digitlite.edge.vision.preprocess import Digit, ImageError, find_digits
+from digitlite.edge.vision.preprocess import Digit, find_digits
 
 COLLECT_STABLE = 10  # with --collect and no --stable: frames a reading must hold before its digits are saved
 READ_TIMEOUT_MS = 5000  # a stalled stream is an error after this, not a hang

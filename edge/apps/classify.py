@@ -16,8 +16,9 @@ import numpy as np
 from digitlite.edge.apps.collect import Collector, crop_around
 from digitlite.edge.runtime.reading import NumberReading, Reading, best_spans
 from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.vision.errors import SeveralDigits
 from digitlite.edge.vision.inputs import as_gray, gray_input, gray_number_inputs
-from digitlite.edge.vision.preprocess import SeveralDigits, save_preprocessed
+from digitlite.edge.vision.mnist_input import save_preprocessed
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 CHUNK = 64  # files preprocessed and classified together: bounds memory on big folders

@@ -47,11 +47,8 @@ from digitlite.edge.runtime.reading import Reading
 from digitlite.edge.runtime.shipped import web_root
 from digitlite.edge.settings import ServeSettings
 from digitlite.edge.util.errors import DigitliteError
+from digitlite.edge.vision.errors import ImageError, SeveralDigits
 from digitlite.edge.vision.inputs import as_gray, gray_input
-from digitlite.edge.vision.preprocess import (
-    ImageError,
-    SeveralDigits,
-)
 
 MAX_BODY = 2 * 1024 * 1024  # a 280x280 drawing is a few kilobytes
 QUEUE = 128  # connections waiting to be accepted (the listen backlog); the old 5 overflowed under load

@@ -26,7 +26,8 @@ MOVED = {
 # names that left their module in the split, and where they are now
 ALSO = {
     "classify": ("runtime.shipped",), "serve": ("runtime.shipped",), "browser": ("runtime.shipped",),
-    "export": ("deploy.bundle", "deploy.pi"), "preprocess": ("vision.inputs",),
+    "export": ("deploy.bundle", "deploy.pi"),
+    "preprocess": ("vision.inputs", "vision.errors", "vision.decode", "vision.ink", "vision.mnist_input"),
 }
 PREFIX = "digitlite.edge."
 

@@ -14,18 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from digitlite.edge.vision.preprocess import (
+from digitlite.edge.vision.decode import (
     LUMA,
     WORK_SIDE,
-    Finer,
-    ImageError,
-    NoDigit,
     flatten_alpha,
     load_gray,
-    number_candidates,
-    preprocess_gray,
     to_gray,
 )
+from digitlite.edge.vision.errors import ImageError, NoDigit
+from digitlite.edge.vision.preprocess import Finer, number_candidates, preprocess_gray
 
 
 def as_gray(image, name: str | None = None) -> tuple[np.ndarray, float, str]:
