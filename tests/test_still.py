@@ -201,3 +201,13 @@ def test_a_blurred_faint_real_photo_keeps_the_fainter_side_of_its_stroke():
     path = REAL_NUMBERS.parent / "single" / "vladfatu__Neural-Networks-In-Java__4.jpg"  # a 4 out of focus, in dim light
     assert path.is_file(), f"{path}: the real photos are needed beside the repository"
     assert Classifier().classify(path).digit == 4
+
+
+def test_a_blurred_ring_under_the_noise_floor_is_never_a_confident_wrong_digit():
+    from digitlite.edge.api import Classifier
+
+    # a 0 out of focus in a grainy photo: the noise floor cuts most of its ring, leaving a bar
+    path = REAL_NUMBERS.parent / "single" / "vladfatu__Neural-Networks-In-Java__0.jpg"
+    assert path.is_file(), f"{path}: the real photos are needed beside the repository"
+    reading = Classifier().classify(path)
+    assert reading.digit in (0, None)  # read right, or refused: never another digit (it read 1 at 92%)

@@ -208,7 +208,7 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
         # on ruled or squared paper (more bands).
         mask = kept if kept.any() or frame or lines.bands() > 2 else mask
     if not frame:
-        mask = _grow_faint(strength, mask, max(floor, HYSTERESIS * threshold), lines)
+        mask = _grow_faint(strength, mask, max(MIN_FAINT, HYSTERESIS * threshold), lines)
     if frame:
         # What comes in from the frame's edge (the table, a shadow, the sheet's edge) is
         # dropped whole, joined to the edge across gaps of a few pixels (a table's grain).
@@ -225,7 +225,8 @@ def _grow_faint(strength: np.ndarray, mask: np.ndarray, low: float, lines: Lines
     fainter side of a blurred or unevenly lit stroke.
 
     A piece grows only where that keeps it about its size (GROW_REACH): what reaches much
-    further is a faint ruled line or a shadow's edge run into, not more of the same stroke."""
+    further is a faint ruled line or a shadow's edge run into, not more of the same stroke.
+    ``low`` may be under the paper's noise floor: noise joined to ink only roughens its edge."""
     h, w = mask.shape
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not len(rows):

@@ -512,7 +512,7 @@ export function toInput(image, sample = null) {
     cut = Math.max(otsuThreshold(strength.data, sample), floor);
     raw = threshold(strength.data, cut);
   }
-  raw = growFaint(strength, raw, Math.max(floor, HYSTERESIS * cut), w, h);
+  raw = growFaint(strength, raw, Math.max(MIN_FAINT, HYSTERESIS * cut), w, h);
   const { mask, kept } = candidates(raw, w, h);
   if (!kept.length) throw new NoDigit(NO_DIGIT);
   const count = digitsApart(mask, w, h, kept);
