@@ -2,7 +2,7 @@
 
     python -m digitlite.benchmarks.reject [--train-clips 40] [--epochs 6] [--seed 41] [--update-readme]
 
-The rules are edge/vision/preprocess.py and edge/vision/lines.py: the page's lines dropped at any angle,
+The rules are edge/vision/ink.py, edge/vision/preprocess.py and edge/vision/lines.py: the page's lines dropped at any angle,
 pieces cut by the frame's edge, specks, dashes and scattered remnants refused.  The model is
 the other way the meter readers of AI-on-the-edge-device take: ten digit classes and an
 eleventh, "not a digit", trained on what the camera sees between digits.  Here it is trained
@@ -38,7 +38,7 @@ from digitlite.edge.data.mnist import load_mnist
 from digitlite.edge.runtime.interpreter import Model
 from digitlite.edge.runtime.shipped import default_model
 from digitlite.edge.util.quiet import import_tensorflow
-from digitlite.edge.vision import preprocess
+from digitlite.edge.vision import ink
 from digitlite.edge.vision.lines import Lines
 
 MARKERS = ("<!-- reject-results:begin -->", "<!-- reject-results:end -->")
@@ -48,12 +48,12 @@ NOT_A_DIGIT = 10
 @contextmanager
 def without_line_rules():
     """Run the pipeline with the page's lines left in (for the 'model alone' way)."""
-    kept = preprocess.find_lines
-    preprocess.find_lines = lambda ink, mask, tracker=None, from_edge=True: Lines(mask.shape)
+    kept = ink.find_lines
+    ink.find_lines = lambda strength, mask, tracker=None, from_edge=True: Lines(mask.shape)
     try:
         yield
     finally:
-        preprocess.find_lines = kept
+        ink.find_lines = kept
 
 
 def _overlap(a, b) -> float:

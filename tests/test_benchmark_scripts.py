@@ -132,10 +132,10 @@ def test_the_reject_comparison_labels_candidates_and_scores_each_way(tmp_path, m
     assert rules["dropped_by_model"] == 0 and rules["digit"]["frames"] > 0 and rules["digit"]["right"] > 0
     assert dropped["empty"]["rate"] == 1.0 and dropped["dropped_by_model"] > 0
     assert dropped["digit"]["right"] == 0  # a model that drops everything reads no digit
+    from digitlite.edge.vision import ink
     with reject.without_line_rules():
-        from digitlite.edge.vision import preprocess
-        assert not preprocess.find_lines(np.zeros((50, 50)), np.zeros((50, 50), bool))
-    assert preprocess.find_lines.__module__ == "digitlite.edge.vision.lines"  # put back
+        assert not ink.find_lines(np.zeros((50, 50)), np.zeros((50, 50), bool))
+    assert ink.find_lines.__module__ == "digitlite.edge.vision.lines"  # put back
 
 
 def test_a_table_is_pasted_where_its_markers_are_and_the_headline_follows(tmp_path, monkeypatch):
