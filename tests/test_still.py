@@ -176,6 +176,7 @@ def test_a_thin_pens_fainter_stroke_is_read_with_the_rest():
 def test_faint_ink_joined_to_a_digit_is_not_grown_along_a_ruled_line():
     # a line as faint as the tail above runs through the loop: it stays out of the digit
     assert similarity(preprocess_gray(nine(line=120), "ruled"), preprocess_gray(nine(), "nine")) > 0.95
+    # nor when a speck on the line, far off, makes the digit's ink seem to reach the page's edge
 
 
 REAL_NUMBERS = Path(__file__).resolve().parents[2] / "shared" / "real_photos" / "multi"
@@ -211,3 +212,13 @@ def test_a_blurred_ring_under_the_noise_floor_is_never_a_confident_wrong_digit()
     assert path.is_file(), f"{path}: the real photos are needed beside the repository"
     reading = Classifier().classify(path)
     assert reading.digit in (0, None)  # read right, or refused: never another digit (it read 1 at 92%)
+
+
+def test_a_faint_rule_through_a_digit_is_not_grown_off_the_page(tmp_path, mnist):
+    # the Pi emulation's photo set: a pencil 7 on ruled paper whose rule, fainter than the 7, runs
+    # off both edges with a speck on it; grown along, it made the 7 "scattered marks"
+    from digitlite.benchmarks.realworld import build_set
+    from digitlite.edge.api import Classifier
+
+    build_set(tmp_path, per_digit=10, seed=7, mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
+    assert Classifier().classify(tmp_path / "7_000_strokes_photo.jpg").digit == 7

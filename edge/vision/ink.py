@@ -253,8 +253,11 @@ def _grow_faint(strength: np.ndarray, mask: np.ndarray, low: float, lines: Lines
     np.maximum.at(hi_y, which, ys)
     has = hi_x[1:] >= 0
     strong_w, strong_h = np.maximum(hi_x[1:] + 1 - lo_x[1:], 1), np.maximum(hi_y[1:] + 1 - lo_y[1:], 1)
-    cut = (((grown[:, 0] == 0) & (x0 > 0)) | ((grown[:, 1] == 0) & (y0 > 0))
-           | ((grown[:, 2] == x1 - x0) & (x1 < w)) | ((grown[:, 3] == y1 - y0) & (y1 < h)))  # runs on out of the part
+    # Faint ink that runs on out of the part, or off the picture where the stronger ink does not
+    # reach its edge, is a line or a shadow running through, not more of the digit.
+    cw, ch = x1 - x0, y1 - y0
+    cut = (((grown[:, 0] == 0) & ((x0 > 0) | (lo_x[1:] > 0))) | ((grown[:, 1] == 0) & ((y0 > 0) | (lo_y[1:] > 0)))
+           | ((grown[:, 2] == cw) & ((x1 < w) | (hi_x[1:] + 1 < cw))) | ((grown[:, 3] == ch) & ((y1 < h) | (hi_y[1:] + 1 < ch))))
     keep = np.zeros(n, bool)
     keep[1:] = (has & ~cut & (grown[:, 2] - grown[:, 0] <= GROW_REACH * strong_w + 2)
                 & (grown[:, 3] - grown[:, 1] <= GROW_REACH * strong_h + 2))

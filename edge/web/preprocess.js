@@ -458,7 +458,9 @@ function growFaint(strength, mask, low, w, h) {
   const keep = stats.map(([gx0, gy0, gx1, gy1], k) => {
     const [sx0, sy0, sx1, sy1] = strong[k];
     if (sx1 < 0) return false;
-    const cut = (gx0 === 0 && x0 > 0) || (gy0 === 0 && y0 > 0) || (gx1 === cw && x1 < w) || (gy1 === ch && y1 < h);
+    // faint ink running on out of the part, or off the pad where the stronger ink does not reach its edge
+    const cut = (gx0 === 0 && (x0 > 0 || sx0 > 0)) || (gy0 === 0 && (y0 > 0 || sy0 > 0))
+      || (gx1 === cw && (x1 < w || sx1 + 1 < cw)) || (gy1 === ch && (y1 < h || sy1 + 1 < ch));
     return !cut && gx1 - gx0 <= GROW_REACH * Math.max(sx1 + 1 - sx0, 1) + 2 && gy1 - gy0 <= GROW_REACH * Math.max(sy1 + 1 - sy0, 1) + 2;
   });
   const out = Uint8Array.from(mask);
