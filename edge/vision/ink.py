@@ -175,7 +175,8 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
         raise NoDigit(f"{name}: no digit found (blank or uniform image)")
     if not frame:  # nothing stands out from the paper's noise: blank; else ink from the usual floor on
         floor = min(floor, MIN_INK_CONTRAST)
-    mask = strength > max(otsu_threshold(sample), floor)
+    threshold = max(otsu_threshold(sample), floor)
+    mask = strength > threshold
     if not frame:
         # A marker's stroke wider than the paper's window is partly taken for paper (a hole in a
         # thick 8's crossing): the paper is estimated again over a window wide enough for it.
@@ -185,7 +186,8 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
             strength = ink_map(gray, dark, min(1.0, THICK_STROKE * width / min(gray.shape)))
             sample = strength.ravel()[idx]
             floor = min(ink_floor(sample, frame), MIN_INK_CONTRAST)
-            mask = strength > max(otsu_threshold(sample), floor)
+            threshold = max(otsu_threshold(sample), floor)
+            mask = strength > threshold
     # A page's lines are looked for where the image is big enough to hold a page (not in an
     # MNIST-style crop, whose strokes cross most of it).
     lines = find_lines(strength, mask, tracker, from_edge=frame) if min(gray.shape) >= MIN_LINES_SIDE else Lines(gray.shape)
@@ -197,8 +199,6 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     if aside.any() and not aside.all():
         threshold = max(otsu_threshold(sample[~aside]), floor)
         mask = strength > threshold
-    else:
-        threshold = max(otsu_threshold(sample), floor)
     if lines:
         kept = lines.remove(mask, strength, touching=not frame)
         if not frame:

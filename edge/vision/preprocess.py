@@ -22,11 +22,11 @@ Errors are ``errors``' ImageError family.
 from __future__ import annotations
 
 import importlib
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from digitlite.edge.util.moved import warn_moved
 from digitlite.edge.vision.decode import WORK_SIDE, load_gray, shrink
 from digitlite.edge.vision.errors import ImageError, NoDigit, SeveralDigits, TooSmall
 from digitlite.edge.vision.ink import find_ink, stroke_width
@@ -59,8 +59,7 @@ def __getattr__(name: str):
     if name not in MOVED:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     new = f"digitlite.edge.vision.{MOVED[name]}"
-    warnings.warn(f"{__name__}.{name} has moved to {new}: import it from there (the old name goes in a later release)",
-                  DeprecationWarning, stacklevel=2)
+    warn_moved(f"{__name__}.{name}", new)
     return getattr(importlib.import_module(new), name)
 
 
