@@ -156,6 +156,21 @@ def test_a_digit_in_two_strokes_apart_is_offered_whole_too():
     assert pieces == 3 and (0, 2) in [(c.first, c.last) for c in candidates]
 
 
+def test_a_number_joined_along_its_foot_by_an_underline_is_cut_into_its_digits():
+    # 0 0 1 written on a short underline that touches each digit's foot: one piece far wider than
+    # any digit, which was refused whole as a dash (the real 001 below read "")
+    # (a strip this small holds no page lines to look for: the underline is ink like the rest)
+    t = np.linspace(0, 2 * np.pi, 40)
+    ring = [[(float(cx + 11 * np.sin(a)), float(21 - 14 * np.cos(a))) for a in t] for cx in (17, 48)]
+    strokes = [*ring, [(76, 7), (76, 35)], [(6, 36), (88, 36)]]
+    gray = drawing(strokes, size=(42, 92), width=3)
+    pieces, _ = number_candidates(gray, "001")
+    assert pieces == 3
+    from digitlite.edge.api import Classifier
+
+    assert Classifier().read_number(gray).number == "001"
+
+
 def nine(tail_ink: int = 0, line: int | None = None) -> np.ndarray:
     """A 9 in a 2-pixel pen on an 800x800 page (its strokes fade at the working size), its tail in
     ink ``tail_ink`` (0 black .. 255 paper), with a 1-pixel ruled line of ink ``line`` through it."""
@@ -187,6 +202,7 @@ REAL_NUMBERS = Path(__file__).resolve().parents[2] / "shared" / "real_photos" / 
      "6789"),  # a 9's tail in a fading pen
     ("Polonimos-404__handwriting-digit-OCR-based-on-BP-network__6.jpg", "0123456789"),  # a thin, faint 5
     ("Polonimos-404__handwriting-digit-OCR-based-on-BP-network__20240417210539.jpg", "1234567890"),  # a faint 1
+    ("owaisasghar__Handwritten-Number-OCR__cropped_image_29.jpg", "001"),  # its underline joins the digits' feet
 ])
 def test_real_numbers_in_a_thin_pen_keep_every_digit(name, number):
     from digitlite.edge.api import Classifier

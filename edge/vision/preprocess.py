@@ -217,16 +217,17 @@ def _digits_apart(mask: np.ndarray, kept, frame: bool = True) -> int:
     return apart
 
 
-def _digit_like(mask: np.ndarray, box, frame: bool = True) -> bool:
+def _digit_like(mask: np.ndarray, box, frame: bool = True, max_width: float = MAX_WIDTH) -> bool:
     """Not much wider than tall (a dash, a piece of a line), dense enough not to be scattered
     dashes (what is left of a faint line: a digit's strokes fill a twentieth of its box or
     more, a "1" nearly all) and, in a camera frame, big enough not to be a speck (a still
     image's small marks are judged by ``_too_small``).  A still image's thin strokes may fill
     less of their box (a 7 drawn with a 1-pixel line) when they are long: the ink's length (its
     area over its stroke width) is MIN_LENGTH times the box's longer side or more, which scattered
-    dashes are not (what is left of a page's line is dropped before: ``lines.remnants``)."""
+    dashes are not (what is left of a page's line is dropped before: ``lines.remnants``).
+    ``max_width``: how many times as wide as tall it may be (MAX_WIDTH)."""
     x0, y0, x1, y1 = box
-    if x1 - x0 > MAX_WIDTH * (y1 - y0):
+    if x1 - x0 > max_width * (y1 - y0):
         return False
     if frame and max(x1 - x0, y1 - y0) < MIN_DIGIT * min(mask.shape):
         return False
@@ -282,9 +283,7 @@ def number_candidates(gray: np.ndarray, name: str = "<image>", ink: str = "auto"
     two strokes, a wide digit cut where it should not have been); ``reading.best_number`` picks
     the reading.
     """
-    strength, mask, groups, place = _number_ink(gray, name, ink, False, 0.0, None, finer, reduction)
-    typical = float(np.median([g[3] - g[1] for g in groups]))
-    pieces = [piece for g in groups for piece in _split_wide(mask, g, typical)]
+    strength, mask, pieces, place = _number_ink(gray, name, ink, False, 0.0, None, finer, reduction, split=True)
     candidates = [Candidate(_input_of(strength, mask, b), place(b), i, i + 1) for i, b in enumerate(pieces)]
     for i in range(len(pieces)):
         box = pieces[i]
@@ -326,12 +325,13 @@ def _split_wide(mask: np.ndarray, box, typical: float) -> list[tuple[int, int, i
 
 
 def _number_ink(gray: np.ndarray, name: str, ink: str, frame: bool, min_height: float,
-                tracker: LineTracker | None, finer: Finer | None, reduction: float):
+                tracker: LineTracker | None, finer: Finer | None, reduction: float, split: bool = False):
     """The ink of a number: (strength, mask, its digit groups left to right, a function from a box
-    in the mask's pixels to one in ``gray``'s), read again finer where the digits are small."""
+    in the mask's pixels to one in ``gray``'s), read again finer where the digits are small; with
+    ``split``, wide groups cut into pieces (``_number_groups``)."""
     small = _working(gray, name)
     strength, mask, kept = find_ink(small, name, ink, frame, tracker)
-    groups = _number_groups(mask, kept, frame, min_height * small.shape[0])
+    groups = _number_groups(mask, kept, frame, min_height * small.shape[0], split)
     sy, sx, oy, ox = gray.shape[0] / small.shape[0], gray.shape[1] / small.shape[1], 0.0, 0.0
     finer = finer or Finer(gray, reduction=reduction)
     if not frame and groups and (tall := float(np.median([g[3] - g[1] for g in groups]))) < FINE_SIDE:
@@ -345,7 +345,7 @@ def _number_ink(gray: np.ndarray, name: str, ink: str, frame: bool, min_height: 
             try:
                 fine = _working(crop, name, side)
                 f_strength, f_mask, f_kept = find_ink(fine, name, ink)
-                f_groups = _number_groups(f_mask, f_kept, False, 0.0)
+                f_groups = _number_groups(f_mask, f_kept, False, 0.0, split)
             except ImageError:
                 f_groups = []
             if f_groups:
@@ -366,6 +366,16 @@ def _number_ink(gray: np.ndarray, name: str, ink: str, frame: bool, min_height: 
     return strength, mask, groups, place
 
 
-def _number_groups(mask: np.ndarray, kept, frame: bool, min_height: float) -> list[tuple[int, int, int, int]]:
-    """The digit-like column groups, left to right, at least ``min_height`` tall."""
-    return [g for g in _column_groups(kept) if g[3] - g[1] >= min_height and _digit_like(mask, g, frame)]
+def _number_groups(mask: np.ndarray, kept, frame: bool, min_height: float,
+                   split: bool = False) -> list[tuple[int, int, int, int]]:
+    """The digit-like column groups, left to right, at least ``min_height`` tall.  With ``split``,
+    groups wider than tall are cut into pieces (``_split_wide``) before the pieces are judged: a
+    number written touching, or joined along its foot by an underline, is wider than any digit."""
+    groups = [g for g in _column_groups(kept) if g[3] - g[1] >= min_height]
+    if not split:
+        return [g for g in groups if _digit_like(mask, g, frame)]
+    groups = [g for g in groups if _digit_like(mask, g, frame, max_width=np.inf)]
+    if not groups:
+        return []
+    typical = float(np.median([g[3] - g[1] for g in groups]))
+    return [piece for g in groups for piece in _split_wide(mask, g, typical) if _digit_like(mask, piece, frame)]
