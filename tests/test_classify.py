@@ -186,24 +186,60 @@ def test_bad_options(args, fragment, images, model):
     assert_one_line_error(run_cli("classify", str(images / "photo_0.jpg"), "--model", model, *args), fragment)
 
 
-def test_the_heap_keeps_no_freed_photo_around():
+def glibc_heap():
+    """(glibc, a function giving this process's resident pages) with the heap's thresholds fixed
+    by ``heap.keep_small``; skips the test where the C library is not glibc."""
     import ctypes
 
     from digitlite.edge.util import heap
 
     if not heap.keep_small():
         pytest.skip("not glibc: nothing to set")
-    # a freed block above the threshold goes back to the system at once
     libc = ctypes.CDLL("libc.so.6")
     libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
     libc.free.argtypes = [ctypes.c_void_p]
+    return libc, lambda: int(open("/proc/self/statm").read().split()[1])
 
-    def resident() -> int:
-        return int(open("/proc/self/statm").read().split()[1])
 
+def test_the_heap_keeps_no_freed_photo_around():
+    import ctypes
+
+    # a freed block above the threshold goes back to the system at once
+    libc, resident = glibc_heap()
     before = resident()
     for _ in range(20):
         block = libc.malloc(8 << 20)
         ctypes.memset(block, 1, 8 << 20)
         libc.free(block)
     assert resident() - before < (4 << 20) // 4096  # pages: far less than one 8 MB block kept
+
+
+def test_the_heap_gives_back_what_small_freed_blocks_leave_between_live_ones():
+    import ctypes
+
+    from digitlite.edge.util import heap
+
+    libc, resident = glibc_heap()
+    # 32 MB in 64 KB blocks (under the mmap threshold: from the heap), all freed but the last, which
+    # keeps the heap's top where it is, so freeing alone returns nothing (a folder's photos did this)
+    blocks = [libc.malloc(64 << 10) for _ in range(512)]
+    for block in blocks:
+        ctypes.memset(block, 1, 64 << 10)
+    for block in blocks[:-1]:
+        libc.free(block)
+    held = resident()
+    heap.give_back()
+    assert held - resident() > (16 << 20) // 4096  # pages: most of the 32 MB went back
+    libc.free(blocks[-1])
+
+
+def test_a_folder_gives_back_its_heap_after_every_chunk(images, model, monkeypatch):
+    from digitlite.edge.api import Classifier
+    from digitlite.edge.apps import classify
+
+    calls = []
+    monkeypatch.setattr(classify.heap, "give_back", lambda: calls.append(1))
+    monkeypatch.setattr(classify, "CHUNK", 2)
+    paths = sorted(str(p) for p in images.glob("*.jpg"))[:5]
+    results = list(classify.classify_files(Classifier(model), paths))
+    assert len(results) == 5 and all(r.error is None for r in results) and len(calls) == 3

@@ -15,6 +15,7 @@ import numpy as np
 
 from digitlite.edge.apps.collect import Collector, crop_around
 from digitlite.edge.runtime.reading import NumberReading, Reading, best_spans
+from digitlite.edge.util import heap
 from digitlite.edge.util.errors import DigitliteError
 from digitlite.edge.vision.errors import SeveralDigits
 from digitlite.edge.vision.inputs import as_gray, gray_input, gray_number_inputs
@@ -161,4 +162,6 @@ def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: 
                         reading = Reading.from_probabilities(rows[k], classifier.min_confidence, found.boxes[k])
                         collector.save(reading, inputs[at + k],
                                        crop_around(gray, [v / reduction for v in found.boxes[k]]), results[i].path)
+        del pictures, inputs
+        heap.give_back()  # what the chunk's photos left free in the heap: a long folder does not grow
         yield from results
