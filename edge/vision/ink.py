@@ -27,6 +27,7 @@ MIN_FAINT = 0.03  # in a still image, ink is at least this much darker than its 
 FAINT_SIGMAS = 8.0  # ... and stands out from the paper's noise by this many robust sigmas
 HYSTERESIS = 0.7  # a still image's ink of this fraction of the threshold's strength counts where it joins stronger ink ...
 GROW_REACH = 1.5  # ... when that leaves the piece at most this many times as wide and as tall
+FAINT_BESIDE = 0.6  # a camera frame's digit beside those found counts from this fraction of the threshold
 THICK_STROKE = 3.0  # the paper's window is at least this many stroke widths wide (a marker's stroke)
 
 
@@ -216,7 +217,48 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     mask, kept = _candidates(mask, frame)
     if not kept:
         raise NoDigit(f"{name}: no digit found")
+    if frame:
+        mask, kept = _faint_beside(strength, mask, kept, threshold, lines)
     return strength, mask, kept
+
+
+def _faint_beside(strength: np.ndarray, mask: np.ndarray, kept: list, threshold: float,
+                  lines: Lines) -> tuple[np.ndarray, list]:
+    """A camera frame's ``kept`` digits completed by fainter ink the frame's threshold left out: a
+    number's digit in a lighter stroke beside the others, the faint stem of a pencil 7 whose bar
+    was kept.  Ink over FAINT_BESIDE of the threshold, off the page's lines and the frame's edge,
+    counts in pieces that stand on the digits' row, about as tall as they are, at most a digit's
+    height from one of them, and hold no digit found whole."""
+    h, w = mask.shape
+    tall = max(b[3] - b[1] for _, b in kept)
+    top, bottom = min(b[1] for _, b in kept), max(b[3] for _, b in kept)
+    left, right = min(b[0] for _, b in kept), max(b[2] for _, b in kept)
+    y0, y1 = max(0, int(top - 0.3 * tall)), min(h, int(np.ceil(bottom + 0.3 * tall)))
+    x0, x1 = max(0, int(left - 1.5 * tall)), min(w, int(np.ceil(right + 1.5 * tall)))
+    faint = np.zeros_like(mask)
+    faint[y0:y1, x0:x1] = strength[y0:y1, x0:x1] > FAINT_BESIDE * threshold
+    if lines:
+        faint = lines.remove(faint, strength)
+    labels, stats = imageops.components(faint | mask)
+    # a digit found whole is not grown (its blurred halo, a line's end would join it): only
+    # pieces that hold no digit, or only fragments of one (a 7's bar without its stem)
+    whole = np.zeros(len(stats) + 1, bool)
+    for _, (a0, b0, a1, b1) in kept:
+        if b1 - b0 >= 0.6 * tall:
+            whole[np.unique(labels[b0:b1, a0:a1][mask[b0:b1, a0:a1]])] = True
+    add = []
+    for k, (a0, b0, a1, b1, _) in enumerate(stats, 1):
+        near = min(max(a0 - c[2], c[0] - a1, 0) for _, c in kept)
+        if (whole[k] or a0 == 0 or b0 == 0 or a1 == w or b1 == h or not 0.6 * tall <= b1 - b0 <= 1.5 * tall
+                or a1 - a0 > 1.5 * tall or near > tall or min(b1, bottom) - max(b0, top) < 0.5 * (b1 - b0)):
+            continue
+        add.append(k)
+    if not add:
+        return mask, kept
+    grown = np.isin(labels, add) & (faint | mask)
+    if np.array_equal(grown | mask, mask):
+        return mask, kept
+    return _candidates(grown | mask, True)
 
 
 def _grow_faint(strength: np.ndarray, mask: np.ndarray, low: float, lines: Lines) -> np.ndarray:
