@@ -28,7 +28,7 @@ from digitlite.edge.runtime.card import CardError, ModelCard
 from digitlite.edge.runtime.interpreter import Model, interpreter_version
 from digitlite.edge.runtime.reading import NumberReading, Reading, best_number, readings
 from digitlite.edge.runtime.shipped import model_path
-from digitlite.edge.settings import CameraSettings, ReadSettings
+from digitlite.edge.settings import CAMERA_NOT_A_DIGIT, CameraSettings, ReadSettings
 from digitlite.edge.util.digest import sha256_file
 from digitlite.edge.util.errors import DigitliteError
 from digitlite.edge.vision.errors import ImageError
@@ -87,8 +87,10 @@ class Classifier:
         return self.model.predict_proba(pixels)
 
     def classify_inputs(self, pixels: np.ndarray, boxes=None, camera: bool = False) -> list[Reading]:
-        """A Reading per preprocessed 28x28 input, under the floor for images (or camera frames)."""
-        return readings(self.predict_proba(pixels), self.settings.floor(camera), boxes)
+        """A Reading per preprocessed 28x28 input, under the floor for images (or camera frames, whose
+        "not a digit" is believed only when sure: settings.CAMERA_NOT_A_DIGIT)."""
+        return readings(self.predict_proba(pixels), self.settings.floor(camera), boxes,
+                        CAMERA_NOT_A_DIGIT if camera else None)
 
     def preprocess(self, image, name: str | None = None) -> np.ndarray:
         """The 28x28 uint8 input (white digit on black, MNIST-style) that ``classify`` gives the model.

@@ -28,6 +28,12 @@ TARGETS = ("pi", "mcu", "web")  # what `digitlite export` builds
 
 IMAGE_FLOOR = 0.0  # the confidence floor for an image (a file, a photo, a drawing) when none is given
 CAMERA_FLOOR = 0.6  # ... for camera frames: a live view shows "?" rather than flicker between guesses
+# In a camera frame, "not a digit" is the answer only at this probability or more, and a digit's
+# confidence is its probability among the ten digits: what a frame's rules keep (no page lines, no
+# specks, nothing cut by the frame's edge) is digit-like already, and the model, whose "not a digit"
+# was trained on still pictures of letters and marks, calls many blurred or moving digits that.
+# Chosen on the desk set's development seeds (99, 2026, 7); docs/usage.md says what it does.
+CAMERA_NOT_A_DIGIT = 0.95
 COLLECT_HELP = ("save each digit read, its crop and its 28x28 input, into DIR/<digit>/ (unsure and 'not a digit' "
                 "answers into DIR/unsorted/, to sort by hand), with DIR/index.jsonl; never overwrites; for digitlite tune")
 

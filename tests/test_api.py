@@ -203,3 +203,22 @@ def test_the_shipped_model_says_not_a_digit_for_a_letter_and_reads_a_digit(clf, 
     record = json.loads(run_cli("classify", str(tmp_path / "a.png"), "--json").stdout)
     assert record["digit"] is None and record["reason"] == "not a digit" and record["not_a_digit"] == record["confidence"]
     assert len(record["probabilities"]) == 10
+
+
+def test_classify_inputs_reads_camera_candidates_as_the_camera_does(monkeypatch):
+    from digitlite.edge.api import Classifier
+    from digitlite.edge.apps.camera import FrameReader
+    from digitlite.edge.vision.preprocess import Digit
+
+    clf = Classifier()
+    row = np.zeros(11)
+    row[3], row[8], row[10] = 0.27, 0.03, 0.70  # a blurred 3 the model half calls "not a digit"
+    monkeypatch.setattr(clf, "predict_proba", lambda pixels: np.tile(row, (len(pixels), 1)))
+    pixels = np.zeros((1, 28, 28), np.uint8)
+    assert clf.classify_inputs(pixels)[0].reason == "not a digit"  # an image: the likelier answer
+    assert clf.classify_inputs(pixels, camera=True)[0].digit == 3  # a frame: only a sure "not a digit"
+    reader = FrameReader(clf)
+    monkeypatch.setattr(reader, "candidates", lambda frame: [Digit(pixels[0], (0, 0, 28, 28))])
+    frame = reader.read(np.zeros((48, 64), np.uint8))
+    assert frame.number == "3"
+    assert frame.seen[0][0] == clf.classify_inputs(pixels, [(0, 0, 28, 28)], camera=True)[0]

@@ -77,3 +77,22 @@ def test_the_likeliest_cut_of_a_number_wins():
     rows = np.stack([np.eye(10)[1], np.eye(10)[1], np.eye(10)[0], np.eye(10)[4] * 0.6 + 0.04, np.eye(10)[0]])
     assert best_number(3, spans, rows).number == "110"
     assert best_spans(0, [], np.zeros((0, 10))) == []
+
+
+def test_a_camera_candidate_is_not_a_digit_only_when_the_model_is_sure():
+    # what a frame's rules kept, the model calls "not a digit" at 70% (a blurred 3): the camera reads
+    # the 3, its confidence its share among the digits; a still image answers "not a digit"
+    p = np.zeros(11)
+    p[3], p[8], p[10] = 0.27, 0.03, 0.70
+    still = Reading.from_probabilities(p, 0.6)
+    assert still.digit is None and still.reason == "not a digit"
+    frame = Reading.from_probabilities(p, 0.6, sure_not_a_digit=0.95)
+    assert frame.digit == 3 and frame.confidence == pytest.approx(0.9) and frame.not_a_digit == pytest.approx(0.7)
+    p[3], p[10] = 0.02, 0.95  # sure: not a digit, in a frame too
+    assert Reading.from_probabilities(p, 0.6, sure_not_a_digit=0.95).reason == "not a digit"
+    p[3], p[8], p[10] = 0.05, 0.05, 0.9  # no digit likelier than the others among the ten: unsure
+    assert Reading.from_probabilities(p, 0.6, sure_not_a_digit=0.95).reason == "unsure"
+    ten = np.eye(10)[5] * 0.5 + 0.05  # a ten-class model: the rule has nothing to weigh
+    assert Reading.from_probabilities(ten, 0.0, sure_not_a_digit=0.95) == Reading.from_probabilities(ten, 0.0)
+    rows = readings(np.stack([p, p]), 0.6, None, 0.95)
+    assert [r.reason for r in rows] == ["unsure", "unsure"]

@@ -24,7 +24,12 @@ from digitlite.edge.apps.mqtt import Publisher, parse_url
 from digitlite.edge.apps.readings_log import ChangeLog, LineFile, StreamLines
 from digitlite.edge.runtime.predictor import Predictor
 from digitlite.edge.runtime.reading import NumberReading, Reading, readings
-from digitlite.edge.settings import CAMERA_FLOOR, INK_CHOICES, CameraSettings
+from digitlite.edge.settings import (
+    CAMERA_FLOOR,
+    CAMERA_NOT_A_DIGIT,
+    INK_CHOICES,
+    CameraSettings,
+)
 from digitlite.edge.util.errors import DigitliteError, first_line
 from digitlite.edge.util.quiet import quiet
 from digitlite.edge.vision.errors import ImageError
@@ -292,7 +297,7 @@ class FrameReader:
         started = time.perf_counter()
         found = self.candidates(frame)
         digits = readings(self.classifier.predict_proba(np.stack([d.pixels for d in found])), self.min_confidence,
-                          [d.box for d in found]) if found else []
+                          [d.box for d in found], CAMERA_NOT_A_DIGIT) if found else []
         return FrameResult(index, NumberReading.of(digits), (time.perf_counter() - started) * 1000,
                            tuple(zip(digits, (d.pixels for d in found))))
 

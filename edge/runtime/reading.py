@@ -40,16 +40,25 @@ class Reading:
     reason: str | None = None
 
     @classmethod
-    def from_probabilities(cls, probabilities, min_confidence: float = 0.0, box=None) -> Reading:
+    def from_probabilities(cls, probabilities, min_confidence: float = 0.0, box=None,
+                           sure_not_a_digit: float | None = None) -> Reading:
         """The reading of one row of probabilities (10 or 11): the most likely digit, None when "not a
-        digit" is likelier than every digit or the digit is under ``min_confidence``."""
+        digit" is likelier than every digit or the digit is under ``min_confidence``.
+
+        With ``sure_not_a_digit`` (a camera frame's candidates, which its rules found digit-like),
+        "not a digit" is the answer only at that probability or more, and the digit's confidence
+        is its probability among the ten digits (given that it is one)."""
         p = np.asarray(probabilities, dtype=np.float64)
         digits, rest = p[:NOT_A_DIGIT], float(p[NOT_A_DIGIT]) if len(p) > NOT_A_DIGIT else None
         digit = int(digits.argmax())
         confidence = float(digits[digit])
         box = None if box is None else tuple(int(v) for v in box)
         values = tuple(float(v) for v in digits)
-        if rest is not None and rest > confidence:
+        if rest is not None and sure_not_a_digit is not None:
+            if rest >= sure_not_a_digit:
+                return cls(None, rest, values, box, rest, REASON_NOT_A_DIGIT)
+            confidence = confidence / max(1.0 - rest, 1e-9)
+        elif rest is not None and rest > confidence:
             return cls(None, rest, values, box, rest, REASON_NOT_A_DIGIT)
         if confidence < min_confidence:
             return cls(None, confidence, values, box, rest, REASON_UNSURE)
@@ -143,7 +152,9 @@ def best_number(pieces: int, spans: list[tuple[int, int]], probabilities: np.nda
                              for k in best_spans(pieces, spans, probabilities)])
 
 
-def readings(probabilities: np.ndarray, min_confidence: float = 0.0, boxes=None) -> list[Reading]:
-    """A Reading per row of an (N, 10 or 11) probability array (with each row's box, if given)."""
+def readings(probabilities: np.ndarray, min_confidence: float = 0.0, boxes=None,
+             sure_not_a_digit: float | None = None) -> list[Reading]:
+    """A Reading per row of an (N, 10 or 11) probability array (with each row's box, if given;
+    ``sure_not_a_digit`` as for ``Reading.from_probabilities``)."""
     boxes = boxes if boxes is not None else [None] * len(probabilities)
-    return [Reading.from_probabilities(p, min_confidence, b) for p, b in zip(probabilities, boxes)]
+    return [Reading.from_probabilities(p, min_confidence, b, sure_not_a_digit) for p, b in zip(probabilities, boxes)]
