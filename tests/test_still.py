@@ -95,8 +95,9 @@ def test_faint_ink_in_a_dim_photo_is_found(digits):
 
 
 def test_a_small_digit_in_a_large_photo_is_read_from_a_finer_decode(digits):
-    # a 3000x4000 phone photo, the digit 5% of its short side: read from the JPEG decoded at 1/8, then finer
-    photo = photo_of(digits[3], size=(3000, 4000), scale=150, noise=3, gradient=0.2, at=(1400, 2300))
+    # a 3000x4000 phone photo, the digit 5% of its short side (150 pixels of ink): read from the JPEG
+    # decoded at 1/8, then finer
+    photo = photo_of(digits[3], size=(3000, 4000), scale=210, noise=3, gradient=0.2, at=(1400, 2300))
     buf = io.BytesIO()
     Image.fromarray(photo.astype(np.uint8)).save(buf, format="JPEG", quality=92)
     gray, reduction = load_gray(buf.getvalue(), "phone.jpg", side=320)
@@ -113,6 +114,15 @@ def test_a_mark_too_small_to_read_says_crop_closer(digits):
         preprocess_gray(photo, "tiny")
     with pytest.raises(ImageError, match="too small to read: crop closer"):
         find_digits(photo, "tiny")
+
+
+def test_a_mark_under_four_percent_of_the_picture_is_too_small_and_five_percent_is_read(digits):
+    # a mark of 3.3 % of the short side is no digit (a dash on squared paper read "1" at 92 %); 5 % is read
+    small = photo_of(digits[3], size=(480, 640), scale=20, noise=1, gradient=0.0)  # its box: 16 of 480 pixels
+    with pytest.raises(ImageError, match="too small to read: crop closer"):
+        preprocess_gray(small, "speck")
+    readable = photo_of(digits[3], size=(480, 640), scale=34, noise=1, gradient=0.0)
+    assert similarity(preprocess_gray(readable, "five percent"), preprocess_gray(digits[3].astype(np.float32))) > 0.7
 
 
 def number(digits, tight=False, touching=False) -> np.ndarray:
@@ -238,3 +248,24 @@ def test_a_faint_rule_through_a_digit_is_not_grown_off_the_page(tmp_path, mnist)
 
     build_set(tmp_path, per_digit=10, seed=7, mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
     assert Classifier().classify(tmp_path / "7_000_strokes_photo.jpg").digit == 7
+
+
+def empty_sheet(seed: int) -> np.ndarray:
+    """A photo of empty white paper: darker towards the corners (a vignette) and blotchy bright grain."""
+    rng = np.random.default_rng(seed)
+    h, w = 240, 320
+    blot = np.asarray(Image.fromarray(rng.normal(0, 1, (24, 32)).astype(np.float32), "F").resize((w, h), Image.BICUBIC))
+    yy, xx = np.mgrid[0:h, 0:w]
+    vignette = 1 - 1.4 * (((yy - h / 2) / h) ** 2 + ((xx - w / 2) / w) ** 2)
+    return np.clip(225 * vignette + 6 * np.maximum(blot, 0) ** 2 + rng.normal(0, 2, (h, w)), 0, 255).astype(np.float32)
+
+
+def test_bright_paper_is_never_read_as_light_ink():
+    # the grain of empty paper stands out bright and its dark corners make the border dark: it was
+    # taken for light ink on dark paper, and its grain read as a 9; light ink's paper is dark
+    from digitlite.edge.vision.ink import dark_ink_guess
+
+    assert all(dark_ink_guess(empty_sheet(seed)) for seed in range(6))
+    chalk = 255 - empty_sheet(0)  # the same picture inverted: light marks on a dark board stay light
+    chalk[100:140, 150:156] = 250
+    assert not dark_ink_guess(chalk)

@@ -41,7 +41,14 @@ def dark_ink_guess(gray: np.ndarray) -> bool:
     subject is, not the table along the border.  When neither side clearly wins, or too
     little stands out to tell (empty paper), or the image is small (a 28x28 crop, whose
     border is background by construction), the border decides: a bright border is paper.
+    Whatever decides, light ink needs dark paper: most of a picture is its paper, so in one
+    whose median grey is bright (over mid-grey, or in the upper half of its range: empty paper in
+    a vignette, a sheet's grain or a glare) the ink is dark.
     """
+    return _dark_ink_guess(gray) or _middle_grey_bright(gray)
+
+
+def _dark_ink_guess(gray: np.ndarray) -> bool:
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     middle = len(border) // 2
@@ -69,6 +76,13 @@ def dark_ink_guess(gray: np.ndarray) -> bool:
     if bright > 1.5 * dark:
         return False
     return border_says_dark
+
+
+def _middle_grey_bright(gray: np.ndarray) -> bool:
+    """Whether the picture's median grey is bright: over mid-grey, or in the upper half of its range."""
+    few = gray[::2, ::2].ravel()
+    median = float(np.partition(few, len(few) // 2)[len(few) // 2])
+    return median > min(128.0, (float(gray.max()) + float(gray.min())) / 2)
 
 
 def paper_estimate(a: np.ndarray, size: int) -> np.ndarray:

@@ -15,7 +15,7 @@
 
 const BOX = 20, SIZE = 28, TARGET_STROKE = 2.2, MIN_LEVELS = 24, MIN_INK_CONTRAST = 0.12;
 const MIN_FILL = 0.05, MAX_WIDTH = 2.5, APART = [0.6, 0.1], BORDER_DIGIT = 0.25, MIN_LENGTH = 1.0;
-const MIN_FAINT = 0.03, FAINT_SIGMAS = 8, THICK_STROKE = 3, MIN_READABLE = 10, MIN_STILL_DIGIT = 0.025;
+const MIN_FAINT = 0.03, FAINT_SIGMAS = 8, THICK_STROKE = 3, MIN_READABLE = 10, MIN_STILL_DIGIT = 0.04;
 const HYSTERESIS = 0.7, GROW_REACH = 1.5;
 const LUMA = [0.299, 0.587, 0.114];
 const NO_DIGIT = "no digit found: draw one";  // the server's words (edge/apps/serve.py)
