@@ -36,6 +36,7 @@ from digitlite.benchmarks.publish import publish
 from digitlite.edge.apps.camera import FrameReader
 from digitlite.edge.data.mnist import load_mnist
 from digitlite.edge.runtime.interpreter import Model
+from digitlite.edge.runtime.reading import NumberReading
 from digitlite.edge.runtime.shipped import default_model
 from digitlite.edge.util.quiet import import_tensorflow
 from digitlite.edge.vision import ink
@@ -145,11 +146,7 @@ def score_way(folder: Path, classifier, reject=None, lines: bool = True) -> dict
             keep = reject(np.stack([d.pixels for d in found])).argmax(axis=1) != NOT_A_DIGIT
             dropped += int((~keep).sum())
             found = [d for d, k in zip(found, keep) if k]
-        digits = []
-        if found:
-            probs = classifier.predict_proba(np.stack([d.pixels for d in found]))
-            digits = [str(int(p.argmax())) if p.max() >= reader.min_confidence else "?" for p in probs]
-        readings.append("" if all(d == "?" for d in digits) else "".join(digits))
+        readings.append(NumberReading.of(reader.classify(found)).number)  # as the camera reads them
     cap.release()
     groups = score(readings, truth)["groups"]
     none = {"right": 0, "frames": 0, "rate": 0.0}

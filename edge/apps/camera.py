@@ -296,10 +296,17 @@ class FrameReader:
         """Classify the digits in one BGR (or gray) frame (see ``candidates``)."""
         started = time.perf_counter()
         found = self.candidates(frame)
-        digits = readings(self.classifier.predict_proba(np.stack([d.pixels for d in found])), self.min_confidence,
-                          [d.box for d in found], CAMERA_NOT_A_DIGIT) if found else []
+        digits = self.classify(found)
         return FrameResult(index, NumberReading.of(digits), (time.perf_counter() - started) * 1000,
                            tuple(zip(digits, (d.pixels for d in found))))
+
+    def classify(self, found: list[Digit]) -> list[Reading]:
+        """The readings of a frame's candidates, as a camera frame's: under its floor, and "not a
+        digit" only when the model is sure (settings.CAMERA_NOT_A_DIGIT)."""
+        if not found:
+            return []
+        return readings(self.classifier.predict_proba(np.stack([d.pixels for d in found])), self.min_confidence,
+                        [d.box for d in found], CAMERA_NOT_A_DIGIT)
 
 
 def draw(frame: np.ndarray, result: FrameResult, fps: float, roi=None, stable: str | None = None) -> np.ndarray:
