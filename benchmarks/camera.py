@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from digitlite.benchmarks.bench import percentiles
-from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.common import UpdateReadme, machine, run_main
 from digitlite.benchmarks.desk import FRAME, make_set
 from digitlite.benchmarks.publish import publish
 from digitlite.edge import cli
@@ -280,4 +280,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

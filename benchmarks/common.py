@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 from pathlib import Path
 
 from digitlite.edge.util import atomic
+from digitlite.edge.util.errors import DigitliteError, first_line
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]  # the repository, when digitlite runs from a checkout
@@ -68,3 +70,16 @@ def paste(page: Path, table: str, markers: tuple[str, str]) -> None:
     head, rest = page.read_text().split(begin, 1)
     _, tail = rest.split(end, 1)
     atomic.write_bytes(page, (head + begin + "\n" + table + "\n" + end + tail).encode())
+
+
+def run_main(main, argv=None) -> int:
+    """A benchmark's ``main``, its bad input (no MNIST offline, a wrong model, a missing folder)
+    answered in one line and exit 1, as `digitlite` answers it; a ``SystemExit`` passes through."""
+    try:
+        return main(argv)
+    except DigitliteError as e:
+        print(f"error: {first_line(e)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -15,7 +15,13 @@ import json
 import sys
 from pathlib import Path
 
-from digitlite.benchmarks.common import RESULTS, UpdateReadme, documents, paste
+from digitlite.benchmarks.common import (
+    RESULTS,
+    UpdateReadme,
+    documents,
+    paste,
+    run_main,
+)
 
 MARKERS = ("<!-- headline:begin -->", "<!-- headline:end -->")
 MODEL = "digits_int8.tflite"
@@ -133,4 +139,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.common import UpdateReadme, machine, run_main
 from digitlite.benchmarks.publish import publish
 from digitlite.edge.data.mnist import load_mnist
 from digitlite.edge.deploy.mcu import export_mcu, load_sources, tflm_version
@@ -112,4 +112,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

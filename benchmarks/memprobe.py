@@ -19,6 +19,7 @@ import sys
 
 import numpy as np
 
+from digitlite.benchmarks.common import run_main
 from digitlite.edge.cli import main as digitlite
 from digitlite.edge.runtime.interpreter import Model
 
@@ -69,4 +70,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

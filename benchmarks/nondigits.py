@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from digitlite.benchmarks.common import RESULTS, ROOT, UpdateReadme, machine
+from digitlite.benchmarks.common import RESULTS, ROOT, UpdateReadme, machine, run_main
 from digitlite.benchmarks.publish import publish
 from digitlite.benchmarks.realworld import render_drawing, render_photo
 from digitlite.edge.api import Classifier
@@ -329,4 +329,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

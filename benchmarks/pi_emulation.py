@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.common import UpdateReadme, machine, run_main
 from digitlite.benchmarks.publish import publish
 from digitlite.benchmarks.realworld import build_set
 from digitlite.edge.data.mnist import load_mnist
@@ -408,4 +408,4 @@ def measure(args) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

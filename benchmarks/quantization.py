@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from digitlite.benchmarks.common import UpdateReadme
+from digitlite.benchmarks.common import UpdateReadme, run_main
 from digitlite.benchmarks.publish import publish
 from digitlite.edge.runtime.card import CardError, ModelCard
 
@@ -54,4 +54,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

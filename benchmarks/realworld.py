@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from digitlite.benchmarks.common import RESULTS, ROOT, UpdateReadme
+from digitlite.benchmarks.common import RESULTS, ROOT, UpdateReadme, run_main
 from digitlite.benchmarks.publish import publish
 from digitlite.edge.api import Classifier
 from digitlite.edge.apps.classify import classify_files
@@ -413,4 +413,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlite.benchmarks.camera import score, write_desk_set
-from digitlite.benchmarks.common import RESULTS, UpdateReadme, machine
+from digitlite.benchmarks.common import RESULTS, UpdateReadme, machine, run_main
 from digitlite.benchmarks.desk import digit_boxes, make_clip, render_frame
 from digitlite.benchmarks.publish import publish
 from digitlite.edge.apps.camera import FrameReader
@@ -210,4 +210,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

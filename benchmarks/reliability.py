@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 from PIL import Image, features
 
-from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.common import UpdateReadme, machine, run_main
 from digitlite.benchmarks.publish import publish
 from digitlite.benchmarks.realworld import stroke_digit
 from digitlite.edge.runtime.interpreter import Model
@@ -149,4 +149,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

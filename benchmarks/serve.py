@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from digitlite.benchmarks.bench import percentiles
-from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.common import UpdateReadme, machine, run_main
 from digitlite.benchmarks.publish import publish
 from digitlite.edge.data.mnist import load_mnist
 from digitlite.edge.runtime.shipped import default_model
@@ -278,4 +278,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

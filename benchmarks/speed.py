@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.common import UpdateReadme, machine, run_main
 from digitlite.benchmarks.publish import publish
 from digitlite.benchmarks.realworld import classify_memory as probe
 from digitlite.benchmarks.realworld import render_photo, stroke_digit
@@ -218,4 +218,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

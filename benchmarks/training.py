@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from digitlite.benchmarks.common import RESULTS, UpdateReadme, machine
+from digitlite.benchmarks.common import RESULTS, UpdateReadme, machine, run_main
 from digitlite.benchmarks.publish import publish
 
 MARKERS = ("<!-- training-results:begin -->", "<!-- training-results:end -->")
@@ -90,4 +90,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from digitlite.benchmarks import nondigits
-from digitlite.benchmarks.common import UpdateReadme, machine
+from digitlite.benchmarks.common import UpdateReadme, machine, run_main
 from digitlite.benchmarks.mcu import measure as mcu_measure
 from digitlite.benchmarks.publish import publish
 from digitlite.benchmarks.realworld import _arc
@@ -297,4 +297,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

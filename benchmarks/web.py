@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlite.benchmarks.common import ROOT, UpdateReadme, machine
+from digitlite.benchmarks.common import ROOT, UpdateReadme, machine, run_main
 from digitlite.benchmarks.publish import publish
 from digitlite.benchmarks.realworld import TEMPLATES
 from digitlite.benchmarks.serve import server_process
@@ -271,4 +271,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -340,3 +340,16 @@ def test_the_camera_benchmark_times_the_camera_command_itself(tmp_path, mnist):
                                      mnist_labels=mnist.test_labels, noise=camera.SENSOR_NOISE)
     run = camera.command_fps(video, default_model(), passes=1)
     assert run["frames"] == 20 and run["fps"] > 0  # a JSON line per frame, counted from the command's output
+
+
+@pytest.mark.parametrize("script", ["reject", "realworld"])
+def test_a_benchmark_without_its_data_answers_in_one_line(tmp_path, script):
+    # no MNIST where DIGITLITE_DATA points (it was the DataError's traceback): one line, exit 1
+    import os
+
+    env = {**os.environ, "DIGITLITE_DATA": str(tmp_path / "nothing here")}
+    run = subprocess.run([sys.executable, "-m", f"digitlite.benchmarks.{script}", "--results", str(tmp_path)],
+                         capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
+    assert lines and lines[-1].startswith("error: "), run.stderr
