@@ -51,8 +51,7 @@ def dark_ink_guess(gray: np.ndarray) -> bool:
 def _dark_ink_guess(gray: np.ndarray) -> bool:
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    middle = len(border) // 2
-    border_says_dark = float(np.partition(border, middle)[middle]) > (float(gray.max()) + float(gray.min())) / 2
+    border_says_dark = _median(border) > (float(gray.max()) + float(gray.min())) / 2
     if min(h, w) < 64:
         return border_says_dark
     gray = imageops.block_mean(gray, -(-max(h, w) // 160))  # broad features are what matters here
@@ -64,9 +63,8 @@ def _dark_ink_guess(gray: np.ndarray) -> bool:
     # The subject is in the middle; a table or the page's edge lies along the border.
     detail = detail[int(0.15 * h): int(0.85 * h) + 1, int(0.15 * w): int(0.85 * w) + 1]
     few = detail[::2, ::2].ravel()
-    middle = float(np.partition(few, len(few) // 2)[len(few) // 2])
-    spread = np.abs(few - middle)
-    threshold = 4 * 1.4826 * float(np.partition(spread, len(spread) // 2)[len(spread) // 2])
+    spread = np.abs(few - _median(few))
+    threshold = 4 * 1.4826 * _median(spread)
     dark = float(np.maximum(-detail - threshold, 0).sum())
     bright = float(np.maximum(detail - threshold, 0).sum())
     if max(dark, bright) < 0.05 * detail.size:  # under a twentieth of a gray level a pixel: nothing to tell
@@ -80,9 +78,12 @@ def _dark_ink_guess(gray: np.ndarray) -> bool:
 
 def _middle_grey_bright(gray: np.ndarray) -> bool:
     """Whether the picture's median grey is bright: over mid-grey, or in the upper half of its range."""
-    few = gray[::2, ::2].ravel()
-    median = float(np.partition(few, len(few) // 2)[len(few) // 2])
-    return median > min(128.0, (float(gray.max()) + float(gray.min())) / 2)
+    return _median(gray[::2, ::2].ravel()) > min(128.0, (float(gray.max()) + float(gray.min())) / 2)
+
+
+def _median(values: np.ndarray) -> float:
+    """The upper median of a 1-D array (its middle element once ordered), without a full sort."""
+    return float(np.partition(values, len(values) // 2)[len(values) // 2])
 
 
 def paper_estimate(a: np.ndarray, size: int) -> np.ndarray:
@@ -159,7 +160,7 @@ def ink_floor(sample: np.ndarray, frame: bool = False) -> float:
     # The spread from the half below the median: paper only, even where a broad digit covers
     # much of the picture (its ink would widen a spread taken from both sides).
     below = np.float32(median) - ordered[:k]
-    spread = float(np.partition(below, len(below) // 2)[len(below) // 2]) if len(below) else 0.0
+    spread = _median(below) if len(below) else 0.0
     return max(MIN_FAINT, median + FAINT_SIGMAS * 1.4826 * spread)
 
 
