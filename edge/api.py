@@ -138,7 +138,8 @@ class Classifier:
         probabilities: how ``read_number`` and ``digitlite classify --multi`` choose."""
         if not found.spans:  # a page with no digit on it: the number "" (no digits)
             return NumberReading.of([])
-        return best_number(found.pieces, found.spans, probabilities, self.settings.floor(), found.boxes)
+        return best_number(found.pieces, found.spans, probabilities, self.settings.floor(), found.boxes,
+                           found.droppable, found.prior)
 
     def info(self, calls: int = 0) -> dict:
         """Check that the model runs here: versions, interpreter, interface, sha256, the card's accuracy,

@@ -96,3 +96,19 @@ def test_a_camera_candidate_is_not_a_digit_only_when_the_model_is_sure():
     assert Reading.from_probabilities(ten, 0.0, sure_not_a_digit=0.95) == Reading.from_probabilities(ten, 0.0)
     rows = readings(np.stack([p, p]), 0.6, None, 0.95)
     assert [r.reason for r in rows] == ["unsure", "unsure"]
+
+
+def test_a_slice_of_touching_ink_is_never_left_out_and_an_unsure_cut_weighs_less():
+    # pieces 0, 1, 2 of one run of touching ink (half a ring, the rings' crossing, the other ring):
+    # the first two alone "not a digit", together a 0
+    spans = [(0, 1), (1, 2), (2, 3), (0, 2)]
+    rows = np.stack([eleven(np.full(10, 0.0), 1.0), eleven(np.full(10, 0.0), 1.0), eleven(np.eye(10)[0] * 0.99, 0.01),
+                     eleven(np.eye(10)[0] * 0.95, 0.05)])
+    assert best_number(3, spans, rows).number == "0"  # each single piece may be left out: one 0
+    droppable = [False, False, False, False]
+    assert best_number(3, spans, rows, droppable=droppable).number == "00"
+    # a cut through ink, however sure the model, does not outvote a clean cut read nearly as well
+    spans = [(0, 1), (1, 2), (0, 2)]
+    rows = np.stack([eleven(np.eye(10)[4] * 0.9, 0.1), eleven(np.eye(10)[9] * 0.8, 0.2), eleven(np.eye(10)[4], 0.0)])
+    assert best_number(2, spans, rows).number == "4"
+    assert best_number(2, spans, rows, prior=[1.0, 1.0, 0.5]).number == "49"

@@ -154,9 +154,40 @@ def test_touching_digits_are_cut_into_pieces(mnist):
     gray = number([zero, zero, zero], touching=True)
     assert len(find_digits(gray, "000")) == 1  # one piece of ink ...
     pieces, candidates = number_candidates(gray, "000")
-    assert pieces == 3  # ... read as three; two zeros together are too wide to be one digit
-    assert sorted((c.first, c.last) for c in candidates) == [(0, 1), (1, 2), (2, 3)]
+    assert pieces >= 3  # ... cut at its thinnest columns and at others
     assert all(c.pixels.shape == (28, 28) and c.pixels.max() > 200 for c in candidates)
+    from digitlite.edge.api import Classifier
+
+    assert Classifier().read_number(gray).number == "000"  # two zeros together are too wide to be one digit
+
+
+def rings(centres, radius=22, top=40, size=(130, 260), width=4) -> np.ndarray:
+    """Circles of ``radius`` drawn in a pen of ``width`` at x ``centres``, a 1 before them."""
+    t = np.linspace(0, 2 * np.pi, 60)
+    strokes = [[(float(cx + radius * np.sin(a)), float(top + 26 - 26 * np.cos(a))) for a in t] for cx in centres]
+    return drawing([[(20, top), (20, top + 52)], *strokes], size=size, width=width)
+
+
+def test_overlapping_zeros_are_cut_where_they_cross_not_at_their_thinnest_column():
+    # 1000 with its middle zeros overlapping (the real owaisasghar 1000s): the thinnest column of
+    # the two lies at the edge of their crossing, which leaves half a ring on each side, so the
+    # number read 100 (two half rings left out as "not a digit")
+    from digitlite.edge.api import Classifier
+
+    read = Classifier().read_number
+    assert [read(rings([62, second, third])).number for second, third in ((96, 150), (100, 150), (104, 160))] == [
+        "1000"] * 3
+
+
+def test_a_short_mark_touching_a_digit_is_not_read_as_a_digit_of_its_own():
+    # a 5 whose foot runs into a short stroke, then a 4: the stroke may be left out, and the 5,
+    # cut at other columns too, is still read once (its halves also look like 5s)
+    from digitlite.edge.api import Classifier
+
+    five = [[(130, 40), (80, 40), (75, 95), (110, 90), (130, 120), (120, 160), (80, 165)], [(40, 165), (80, 165)]]
+    gray = drawing([*five, [(190, 40), (170, 120), (230, 120)], [(215, 80), (215, 170)]], size=(210, 260),
+                   width=8)
+    assert Classifier().read_number(gray).number == "54"
 
 
 def test_a_digit_in_two_strokes_apart_is_offered_whole_too():
@@ -174,8 +205,6 @@ def test_a_number_joined_along_its_foot_by_an_underline_is_cut_into_its_digits()
     ring = [[(float(cx + 11 * np.sin(a)), float(21 - 14 * np.cos(a))) for a in t] for cx in (17, 48)]
     strokes = [*ring, [(76, 7), (76, 35)], [(6, 36), (88, 36)]]
     gray = drawing(strokes, size=(42, 92), width=3)
-    pieces, _ = number_candidates(gray, "001")
-    assert pieces == 3
     from digitlite.edge.api import Classifier
 
     assert Classifier().read_number(gray).number == "001"

@@ -152,7 +152,7 @@ def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: 
             rows = probs[at:at + len(found.pixels)] if found.pixels else None
             results[i].number = classifier.read_candidates(found, rows)  # "" for a page with no digit
             if (saver or collector) and found.pixels:
-                chosen = best_spans(found.pieces, found.spans, rows)
+                chosen = best_spans(found.pieces, found.spans, rows, found.droppable, found.prior)
                 for n, k in enumerate(chosen):
                     if saver:
                         saver.save(inputs[at + k], results[i].path, f"_{n}")

@@ -114,22 +114,26 @@ class NumberReading:
         return {"number": self.number, "digits": [d.as_dict(probabilities=False) for d in self.digits]}
 
 
-def best_spans(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndarray) -> list[int]:
+def best_spans(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndarray,
+               droppable: list[bool] | None = None, prior: list[float] | None = None) -> list[int]:
     """The likeliest way to read a number cut into ``pieces``: the candidates (indices into
     ``spans``, left to right) that cover every piece once, where candidate k covers pieces
     ``spans[k]`` = (first, last) and has the row ``probabilities[k]``, with the largest product of
-    their probabilities.  A candidate counts as its most likely digit or, for a model with a "not
-    a digit" class, a single piece as "not a digit" when that is likelier (``NumberReading.of`` then
-    leaves it out: a dash, a speck, half a digit beside the number); pieces taken together must
-    be a digit (that they are not one digit says nothing about them apart)."""
+    their probabilities (each times ``prior[k]``, if given).  A candidate counts as its most likely digit or, for a model with a "not
+    a digit" class, as "not a digit" when that is likelier and it may be left out
+    (``droppable[k]``; by default, a single piece: a dash, a speck, half a digit beside the
+    number; ``NumberReading.of`` then leaves it out); pieces taken together, or a slice of
+    touching digits, must be a digit (that they are not one digit says nothing about them apart)."""
     probs = np.asarray(probabilities, np.float64)
     if not len(spans):
         return []
     log = np.log(np.clip(probs, 1e-9, 1.0))
     score = log[:, :NOT_A_DIGIT].max(axis=1)
     if probs.shape[1] > NOT_A_DIGIT:
-        single = np.array([last - first == 1 for first, last in spans])
+        single = np.array([last - first == 1 for first, last in spans] if droppable is None else droppable, bool)
         score = np.where(single, np.maximum(score, log[:, NOT_A_DIGIT]), score)
+    if prior is not None:
+        score = score + np.log(np.asarray(prior, np.float64))
     best = np.full(pieces + 1, -np.inf)
     best[0] = 0.0
     came: list[int | None] = [None] * (pieces + 1)
@@ -145,11 +149,11 @@ def best_spans(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndar
 
 
 def best_number(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndarray, min_confidence: float = 0.0,
-                boxes=None) -> NumberReading:
+                boxes=None, droppable: list[bool] | None = None, prior: list[float] | None = None) -> NumberReading:
     """The number that ``best_spans`` reads, each digit with its box (``boxes[k]``, if given)."""
     boxes = boxes if boxes is not None else [None] * len(spans)
     return NumberReading.of([Reading.from_probabilities(probabilities[k], min_confidence, boxes[k])
-                             for k in best_spans(pieces, spans, probabilities)])
+                             for k in best_spans(pieces, spans, probabilities, droppable, prior)])
 
 
 def readings(probabilities: np.ndarray, min_confidence: float = 0.0, boxes=None,

@@ -73,12 +73,16 @@ def _array_gray(a: np.ndarray, label: str) -> np.ndarray:
 
 @dataclass
 class NumberInputs:
-    """A number's candidate inputs: its pieces, the span of pieces each candidate covers, and their boxes."""
+    """A number's candidate inputs: its pieces, the span of pieces each candidate covers, their boxes,
+    which may be left out of the number as "not a digit", and their weights before the model reads
+    them (``preprocess.Candidate``'s ``droppable`` and ``prior``)."""
 
     pieces: int
     spans: list[tuple[int, int]]
     pixels: list[np.ndarray]
     boxes: list[tuple[int, int, int, int]]  # in the image's own pixels
+    droppable: list[bool] | None = None  # None: each candidate of a single piece
+    prior: list[float] | None = None  # None: 1 each
 
 
 def digit_input(image, name: str | None = None) -> np.ndarray:
@@ -107,9 +111,10 @@ def gray_number_inputs(gray: np.ndarray, reduction: float = 1.0, name: str = "<i
     try:
         pieces, candidates = number_candidates(gray, name, finer=Finer(gray, source, reduction, name))
     except NoDigit:  # read, and no digit in it: a number of no digits (its reading is "")
-        return NumberInputs(0, [], [], [])
+        return NumberInputs(0, [], [], [], [], [])
     return NumberInputs(pieces, [(c.first, c.last) for c in candidates], [c.pixels for c in candidates],
-                        [tuple(round(v * reduction) for v in c.box) for c in candidates])
+                        [tuple(round(v * reduction) for v in c.box) for c in candidates],
+                        [c.droppable for c in candidates], [c.prior for c in candidates])
 
 
 def preprocess_file(source, name: str | None = None) -> np.ndarray:

@@ -46,6 +46,11 @@ SPLIT_WIDTH = 1.0  # a still image's piece of a number wider than this many time
 MERGE_WIDTH = 1.2  # neighbouring pieces may be one digit when together at most this many times as wide as tall ...
 MERGE_GAP = 0.3  # ... and this many heights apart ...
 MERGE_PIECES = 4  # ... up to this many pieces together
+ALT_DIGIT_WIDTH = 0.9  # where digits touch, they are also cut evenly into digits this many times their height wide ...
+ALT_SHIFT = 1 / 8  # ... and this many heights to either side of each such cut ...
+ALT_MIN_WIDTH, ALT_MAX_WIDTH = 0.5, 1.4  # ... and a slice between two cuts may be a digit this many heights wide ...
+ALT_PRIOR = 0.5  # ... its reading weighed by this (a model sure of a crop through two digits must not outvote a clean cut)
+DROP_HEIGHT = 0.6  # a piece of touching ink under this fraction of their height may be a mark, not a digit
 # names that moved to the modules this one was split into, and where they are now
 MOVED = {**dict.fromkeys(("MAX_PIXELS", "LUMA", "load_image", "to_gray", "flatten_alpha"), "decode"),
          **dict.fromkeys(("MIN_INK_CONTRAST", "MIN_LEVELS", "MIN_LINES_SIDE", "BORDER_DIGIT", "FRAME_WINDOW",
@@ -263,13 +268,18 @@ def find_digits(gray: np.ndarray, name: str = "<image>", ink: str = "auto", fram
 
 @dataclass
 class Candidate:
-    """A part of a number that may be one digit: its 28x28 input, its box in the image, and which of
-    the number's pieces (``first`` up to ``last``, left to right) it covers."""
+    """A part of a number that may be one digit: its 28x28 input, its box in the image, which of
+    the number's pieces (``first`` up to ``last``, left to right) it covers, whether, read as
+    "not a digit", it may be left out of the number (a whole piece of ink: a dash, a speck; not a
+    slice of touching digits, which is part of some digit), and how likely it is a digit before
+    the model reads it (``prior``: lower for a slice cut at a column of ink, not at the thinnest)."""
 
     pixels: np.ndarray
     box: tuple[int, int, int, int]
     first: int
     last: int
+    droppable: bool = False
+    prior: float = 1.0
 
 
 def number_candidates(gray: np.ndarray, name: str = "<image>", ink: str = "auto", finer: Finer | None = None,
@@ -277,24 +287,81 @@ def number_candidates(gray: np.ndarray, name: str = "<image>", ink: str = "auto"
     """The pieces of a number in a still image and the ways to read them as digits: (how many
     pieces, the candidates).
 
-    The pieces are ``find_digits``' groups, with a group wider than tall (digits written touching:
-    1000's zeros) cut at its thinnest columns.  Each piece is a candidate, and so are up to
-    MERGE_PIECES neighbouring pieces together when close enough to be one digit (a 4 written in
-    two strokes, a wide digit cut where it should not have been); ``reading.best_number`` picks
-    the reading.
+    The pieces come from ``find_digits``' groups, with a group wider than tall (digits written
+    touching: 1000's zeros) cut at its thinnest columns.  Each piece is a candidate, and so are up
+    to MERGE_PIECES neighbouring pieces together when close enough to be one digit (a 4 written in
+    two strokes, a wide digit cut where it should not have been).  Where digits touch, they are
+    also cut evenly into as many digits as they are wide (ALT_DIGIT_WIDTH), and every slice
+    between two cuts as wide as a digit is a candidate too: the thinnest column is not where two
+    overlapping zeros meet.  A piece here is what lies between two neighbouring cuts;
+    ``reading.best_number`` picks the reading.
     """
-    strength, mask, pieces, place = _number_ink(gray, name, ink, False, 0.0, None, finer, reduction, split=True)
-    candidates = [Candidate(_input_of(strength, mask, b), place(b), i, i + 1) for i, b in enumerate(pieces)]
-    for i in range(len(pieces)):
-        box = pieces[i]
-        for j in range(i + 1, min(i + MERGE_PIECES, len(pieces))):
-            b = pieces[j]
+    strength, mask, groups, place = _number_ink(gray, name, ink, False, 0.0, None, finer, reduction, split=True)
+    # the number's cuts: each group's left edge, plus, in a run of touching groups, more columns
+    edges, runs = _cuts(groups)
+    at = {x: k for k, x in enumerate(edges[:-1])}
+    starts = [at[g[0]] for g in groups] + [len(edges) - 1]
+    # a piece of touching ink as tall as its digits is part of one, never a mark beside them
+    run_height = {k: y1 - y0 for first, last, _, y0, y1 in runs for k in range(first, last)}
+    droppable = [b[3] - b[1] < DROP_HEIGHT * run_height.get(starts[i], np.inf) for i, b in enumerate(groups)]
+    candidates = [Candidate(_input_of(strength, mask, b), place(b), starts[i], starts[i + 1], droppable[i])
+                  for i, b in enumerate(groups)]
+    for i in range(len(groups)):
+        box = groups[i]
+        for j in range(i + 1, min(i + MERGE_PIECES, len(groups))):
+            b = groups[j]
             box = (min(box[0], b[0]), min(box[1], b[1]), max(box[2], b[2]), max(box[3], b[3]))
             tall = box[3] - box[1]
-            if box[2] - box[0] > MERGE_WIDTH * tall or b[0] - pieces[j - 1][2] > MERGE_GAP * tall:
+            if box[2] - box[0] > MERGE_WIDTH * tall or b[0] - groups[j - 1][2] > MERGE_GAP * tall:
                 break
-            candidates.append(Candidate(_input_of(strength, mask, box), place(box), i, j + 1))
-    return len(pieces), candidates
+            candidates.append(Candidate(_input_of(strength, mask, box), place(box), starts[i], starts[j + 1]))
+    have = {(c.first, c.last) for c in candidates}
+    for first, last, right, y0, y1 in runs:
+        tall = y1 - y0
+        for a in range(first, last):
+            for b in range(a + 1, last + 1):
+                end = edges[b] if b < last else right
+                width = end - edges[a]
+                if width > ALT_MAX_WIDTH * tall:
+                    break
+                if width < ALT_MIN_WIDTH * tall or (a, b) in have:
+                    continue
+                part = mask[y0:y1, edges[a]:end]
+                rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+                if len(rows):
+                    box = (edges[a] + int(cols[0]), y0 + int(rows[0]), edges[a] + int(cols[-1]) + 1,
+                           y0 + int(rows[-1]) + 1)
+                    candidates.append(Candidate(_input_of(strength, mask, box), place(box), a, b, prior=ALT_PRIOR))
+    return len(edges) - 1, candidates
+
+
+def _cuts(groups) -> tuple[list[int], list[tuple[int, int, int, int, int]]]:
+    """The columns where the number's pieces begin (every group's left edge, and more columns where
+    groups touch), then the last group's right edge; and the runs of touching groups: (first cut,
+    last cut, right edge, top, bottom) each, the cuts as indices into the columns."""
+    edges, runs = [], []
+    i = 0
+    while i < len(groups):
+        j = i
+        while j + 1 < len(groups) and groups[j + 1][0] - groups[j][2] <= 1:
+            j += 1
+        if j == i:
+            edges.append(groups[i][0])
+        else:
+            x0, x1 = groups[i][0], groups[j][2]
+            y0, y1 = min(g[1] for g in groups[i:j + 1]), max(g[3] for g in groups[i:j + 1])
+            # as many digits as the run is wide, cut evenly, and a little to either side of each cut
+            tall, wide = y1 - y0, x1 - x0
+            n = max(2, int(round(wide / (ALT_DIGIT_WIDTH * tall))))
+            cuts = {g[0] for g in groups[i:j + 1]}
+            cuts.update(c for k in range(1, n) for d in (-1, 0, 1)
+                        if x0 < (c := int(round(x0 + k * wide / n + d * ALT_SHIFT * tall))) < x1)
+            first = len(edges)
+            edges.extend(sorted(cuts))
+            runs.append((first, len(edges), x1, y0, y1))
+        i = j + 1
+    edges.append(groups[-1][2])
+    return edges, runs
 
 
 def _input_of(strength: np.ndarray, mask: np.ndarray, box) -> np.ndarray:
