@@ -119,11 +119,12 @@ def best_spans(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndar
     """The likeliest way to read a number cut into ``pieces``: the candidates (indices into
     ``spans``, left to right) that cover every piece once, where candidate k covers pieces
     ``spans[k]`` = (first, last) and has the row ``probabilities[k]``, with the largest product of
-    their probabilities (each times ``prior[k]``, if given).  A candidate counts as its most likely digit or, for a model with a "not
-    a digit" class, as "not a digit" when that is likelier and it may be left out
-    (``droppable[k]``; by default, a single piece: a dash, a speck, half a digit beside the
-    number; ``NumberReading.of`` then leaves it out); pieces taken together, or a slice of
-    touching digits, must be a digit (that they are not one digit says nothing about them apart)."""
+    their probabilities (each times ``prior[k]``, if given).  A candidate counts as its most
+    likely digit or, for a model with a "not a digit" class, as "not a digit" when that is
+    likelier and it may be left out (``droppable[k]``; by default, a single piece: a dash, a speck,
+    half a digit beside the number; ``NumberReading.of`` then leaves it out); pieces taken
+    together, or a slice of touching digits, must be a digit (that they are not one digit says
+    nothing about them apart)."""
     probs = np.asarray(probabilities, np.float64)
     if not len(spans):
         return []
