@@ -326,11 +326,7 @@ def number_candidates(gray: np.ndarray, name: str = "<image>", ink: str = "auto"
                     break
                 if width < ALT_MIN_WIDTH * tall or (a, b) in have:
                     continue
-                part = mask[y0:y1, edges[a]:end]
-                rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
-                if len(rows):
-                    box = (edges[a] + int(cols[0]), y0 + int(rows[0]), edges[a] + int(cols[-1]) + 1,
-                           y0 + int(rows[-1]) + 1)
+                if box := _shrunk(mask, (edges[a], y0, end, y1)):
                     candidates.append(Candidate(_input_of(strength, mask, box), place(box), a, b, prior=ALT_PRIOR))
     return len(edges) - 1, candidates
 
@@ -383,12 +379,19 @@ def _split_wide(mask: np.ndarray, box, typical: float) -> list[tuple[int, int, i
     cut = lo + int(np.argmin(ink[lo:hi]))
     out = []
     for a, b in ((0, cut), (cut, wide)):
-        part = mask[y0:y1, x0 + a:x0 + b]
-        rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
-        if len(rows) and len(cols):
-            out.extend(_split_wide(mask, (x0 + a + int(cols[0]), y0 + int(rows[0]), x0 + a + int(cols[-1]) + 1,
-                                          y0 + int(rows[-1]) + 1), typical))
+        if part := _shrunk(mask, (x0 + a, y0, x0 + b, y1)):
+            out.extend(_split_wide(mask, part, typical))
     return out or [box]
+
+
+def _shrunk(mask: np.ndarray, box) -> tuple[int, int, int, int] | None:
+    """``box`` shrunk to the ink of ``mask`` inside it (None if it holds none)."""
+    x0, y0, x1, y1 = box
+    part = mask[y0:y1, x0:x1]
+    rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+    if not len(rows):
+        return None
+    return x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1
 
 
 def _number_ink(gray: np.ndarray, name: str, ink: str, frame: bool, min_height: float,
