@@ -61,8 +61,12 @@ def rows(results: Path) -> list[tuple[str, str, str]]:
     nd = next((r for r in (_load(results, "nondigits") or {}).get("rows", [])
                if r.get("model") == MODEL and r.get("floor") == 0), None)
     out.append(("letters, symbols, scribbles, half digits, shadows, sheet edges (rendered; fonts never trained on)",
-                f"**{nd['refused']['all non-digits']['rate'] * 100:.1f}%** answered \"not a digit\"; empty paper "
-                f"**{nd['refused']['empty paper']['rate'] * 100:.1f}%** \"no digit\"" if nd else None, "nondigits"))
+                f"**{nd['refused']['all non-digits']['rate'] * 100:.1f}%** answered \"not a digit\"" if nd else None,
+                "nondigits"))
+    papers = [(nd or {}).get("refused", {}).get(k) for k in ("empty paper", "real paper")]
+    out.append(("empty paper: rendered (plain, ruled, squared), and real, cut from the real photos beside their digit",
+                " and ".join(f"**{p['rate'] * 100:.1f}%** of {p['of']} {what}" for p, what in zip(papers, ("rendered", "real"))
+                             if p) + " \"no digit\"" if any(papers) else None, "nondigits"))
     camera = _load(results, "camera")
     groups = (camera or {}).get("desk", {}).get("per_frame", {}).get("groups", {})
     if "digit" in groups and "empty" in groups:

@@ -17,6 +17,12 @@ The set is built here from a seed, by other means than the training's "not a dig
 * ``paper``: a shadow across the sheet, the sheet's edge on a desk, a fold, a lone line at a
   slant no "1" has; ``empty``: empty plain, ruled and squared paper.
 
+Beside the rendered empty paper, *real* empty paper: ``benchmarks/real_paper.csv`` lists crops of
+the real photos in ``../shared/real_photos`` (the paper beside the digit, away from it: shadows,
+the sheet's edge, squared paper, show-through, blur), each checked by eye to hold no writing.
+They are cut from the photos as they stand upright (EXIF), saved losslessly and read as the
+rest, as ``real paper``.
+
 Each becomes a photo (paper, light, shadow, blur, noise, JPEG: ``realworld.render_photo``) or a
 paint-program drawing.  An answer counts as "not a digit" when no digit is read: the model's
 "not a digit", a digit under the confidence floor, or the reading's own "no digit found".  The
@@ -36,7 +42,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from digitlite.benchmarks.common import RESULTS, ROOT, UpdateReadme, machine, run_main
 from digitlite.benchmarks.publish import publish
@@ -74,6 +80,7 @@ FONTS = tuple(npm.Package(f"@fontsource/{name}", "5.3.0", integrity) for name, i
 LETTERS = "ACEFHKLMNPRUVWXYacdefhkmnpruvwxy"
 SYMBOLS = "+=?#%&@$*<>~"
 KINDS = ("letters", "symbols", "scribbles", "halves", "paper", "empty")
+REAL_PAPER = Path(__file__).with_name("real_paper.csv")
 
 
 def font_files(fonts_dir: str | None = None) -> list[tuple[str, bytes]]:
@@ -226,6 +233,27 @@ def build_set(folder: Path, per_kind: int = 60, seed: int = 23, fonts=None, mnis
     return folder
 
 
+def cut_real_paper(real: Path, folder: Path, crops: Path = REAL_PAPER) -> list[Path]:
+    """The real photos' empty paper that ``crops`` lists, cut into ``folder`` as PNG files (once:
+    files already there are kept); [] when the real photos are not there."""
+    with open(crops) as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not (real / rows[0]["file"]).is_file():
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for k, r in enumerate(rows):
+        path = folder / f"real_paper_{k:03d}.png"
+        if not path.is_file():
+            box = tuple(int(r[c]) for c in ("x0", "y0", "x1", "y1"))
+            buf = io.BytesIO()
+            with Image.open(real / r["file"]) as img:
+                ImageOps.exif_transpose(img).convert("RGB").crop(box).save(buf, "PNG")
+            atomic.write_bytes(path, buf.getvalue())
+        out.append(path)
+    return out
+
+
 def answers(classifier, paths: list[str]) -> list[tuple[int | None, float, str | None]]:
     """(digit or None, confidence, why none) for each file, as `digitlite classify` reads it."""
     out = []
@@ -237,9 +265,9 @@ def answers(classifier, paths: list[str]) -> list[tuple[int | None, float, str |
     return out
 
 
-def evaluate(folder: Path, real: Path | None, model: Path, floors: list[float]) -> list[dict]:
-    """For each confidence floor: "not a digit" per kind of the set, and the real digits read right
-    and refused."""
+def evaluate(folder: Path, real: Path | None, model: Path, floors: list[float], crops: Path = REAL_PAPER) -> list[dict]:
+    """For each confidence floor: "not a digit" per kind of the set and on the real empty paper that
+    ``crops`` lists, and the real digits read right and refused."""
 
     with open(folder / "labels.csv") as f:
         rows = list(csv.DictReader(f))
@@ -250,12 +278,15 @@ def evaluate(folder: Path, real: Path | None, model: Path, floors: list[float]) 
         with open(real / "labels.csv") as f:
             real_rows = [r for r in csv.DictReader(f) if r["file"].startswith("single/")]
     real_got = answers(clf, [str(real / r["file"]) for r in real_rows]) if real_rows else []
+    paper = cut_real_paper(real, folder / "real_paper", crops) if real is not None else []
+    paper_got = answers(clf, [str(p) for p in paper])
     out = []
     for floor in floors:
         refused = defaultdict(lambda: [0, 0])
-        for row, (digit, confidence, _) in zip(rows, got):
+        kinds = [(r["kind"], "all non-digits" if r["kind"] != "empty" else "empty paper") for r in rows]
+        for keys, (digit, confidence, _) in zip(kinds + [("real paper",)] * len(paper), got + paper_got):
             no = digit is None or confidence < floor
-            for key in (row["kind"], "all non-digits" if row["kind"] != "empty" else "empty paper"):
+            for key in keys:
                 refused[key][0] += no
                 refused[key][1] += 1
         entry = {"model": model.name, "classes": clf.model.classes, "floor": floor,
@@ -274,21 +305,23 @@ def evaluate(folder: Path, real: Path | None, model: Path, floors: list[float]) 
 def markdown(result: dict) -> str:
     """The docs table: one row per model and floor."""
     kinds = [k for k in ("letters", "symbols", "scribbles", "halves", "paper") if any(k in e["refused"] for e in result["rows"])]
-    head = "| model | classes | floor | " + " | ".join(kinds) + " | **all non-digits** | empty paper | real digits read right | real digits refused |"
-    rows = [head, "|" + "---|" * (len(kinds) + 7)]
+    head = ("| model | classes | floor | " + " | ".join(kinds)
+            + " | **all non-digits** | empty paper | real empty paper | real digits read right | real digits refused |")
+    rows = [head, "|" + "---|" * (len(kinds) + 8)]
     for e in result["rows"]:
         cells = [f"{e['refused'][k]['rate'] * 100:.1f}%" if k in e["refused"] else "–" for k in kinds]
-        allnd, empty = e["refused"].get("all non-digits"), e["refused"].get("empty paper")
-        real = e.get("real")
+        allnd, real = e["refused"].get("all non-digits"), e.get("real")
+        papers = [e["refused"].get(k) for k in ("empty paper", "real paper")]
         rows.append(f"| `{e['model']}` | {e['classes']} | {e['floor']:g} | " + " | ".join(cells)
                     + f" | **{allnd['rate'] * 100:.1f}%** ({allnd['refused']}/{allnd['of']}) | "
-                    + (f"{empty['rate'] * 100:.1f}% ({empty['refused']}/{empty['of']})" if empty else "–") + " | "
+                    + " | ".join(f"{p['rate'] * 100:.1f}% ({p['refused']}/{p['of']})" if p else "–" for p in papers) + " | "
                     + (f"{real['accuracy'] * 100:.1f}% ({real['right']}/{real['images']})" if real else "not measured")
                     + " | " + (f"{real['refused']}" if real else "–") + " |")
     rows.append("")
     rows.append(f"Share of each kind answered \"not a digit\" (the model's answer, a digit under the floor, or no digit "
                 f"found); set built by `python -m digitlite.benchmarks.nondigits` (seed {result['seed']}, "
-                f"{result['images']} images, fonts the training never saw); real digits: "
+                f"{result['images']} images, fonts the training never saw); real empty paper: the crops of the real photos "
+                "that `benchmarks/real_paper.csv` lists; real digits: "
                 f"`../shared/real_photos/single`. On {result['machine']['cpu']}. Raw figures: "
                 "[`benchmarks/results/nondigits.json`](../benchmarks/results/nondigits.json).")
     return "\n".join(rows)

@@ -269,15 +269,41 @@ def test_the_non_digit_set_is_seeded_and_scored_per_kind(tmp_path, quantized, mn
     assert all((a / r["file"]).read_bytes() == (b / r["file"]).read_bytes() for r in rows)
     assert all(load_image(a / r["file"]).size > 0 for r in rows)
     real = fake_real_set(tmp_path / "real", mnist)
-    scored = nondigits.evaluate(a, real, quantized[0] / "digits_int8.tflite", [0.0, 0.9])
+    # real empty paper: the white margins beside two of the real digits, and one that holds the digit
+    crops = tmp_path / "crops.csv"
+    crops.write_text("file,x0,y0,x1,y1,what\nsingle/r__d__0.png,0,0,14,112,margin\n"
+                     "single/r__d__1.png,98,0,112,112,margin\nsingle/r__d__2.png,0,0,112,112,not empty\n")
+    scored = nondigits.evaluate(a, real, quantized[0] / "digits_int8.tflite", [0.0, 0.9], crops)
     assert [e["floor"] for e in scored] == [0.0, 0.9]
+    cut = sorted((a / "real_paper").iterdir())
+    assert [Image.open(p).size for p in cut] == [(14, 112), (14, 112), (112, 112)]
     for e in scored:
         assert e["refused"]["all non-digits"]["of"] == 14 and e["refused"]["empty paper"]["of"] == 2
+        assert e["refused"]["real paper"]["of"] == 3 and e["refused"]["real paper"]["refused"] == 2
         assert e["real"]["images"] == 4 and e["real"]["right"] + e["real"]["refused"] <= 4
     # a higher floor refuses at least as much
     assert scored[1]["refused"]["all non-digits"]["refused"] >= scored[0]["refused"]["all non-digits"]["refused"]
     table = nondigits.markdown({"seed": 5, "images": len(rows), "machine": {"cpu": "x"}, "rows": scored})
     assert table.count("| `digits_int8.tflite` |") == 2 and "**all non-digits**" in table
+    assert "| 66.7% (2/3) |" in table
+    # without the real photos there is no real paper to cut, and the column says so
+    alone = nondigits.evaluate(a, tmp_path / "nothing", quantized[0] / "digits_int8.tflite", [0.0], crops)
+    assert "real paper" not in alone[0]["refused"]
+
+
+def test_the_real_empty_paper_is_cut_inside_its_photos():
+    """Every crop that benchmarks/real_paper.csv lists lies inside its photo, upright, and is no sliver."""
+    from PIL import ImageOps
+
+    rows = list(csv.DictReader(open(nondigits.REAL_PAPER)))
+    assert len(rows) >= 60 and len({r["file"].split("__")[0] for r in rows}) >= 10
+    assert (nondigits.REAL / rows[0]["file"]).is_file(), "../shared/real_photos must be beside the repository"
+    for r in rows:
+        with Image.open(nondigits.REAL / r["file"]) as img:
+            w, h = ImageOps.exif_transpose(img).size
+        x0, y0, x1, y1 = (int(r[c]) for c in ("x0", "y0", "x1", "y1"))
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h, r["file"]
+        assert min(x1 - x0, y1 - y0) >= 0.15 * min(w, h), r["file"]
 
 
 def test_the_fonts_offline_without_a_copy_is_one_line(tmp_path):
@@ -294,12 +320,15 @@ def test_the_headline_quotes_the_real_set_and_the_non_digits(tmp_path):
         "single": {"groups": {"all": {"right": 308, "refused": 1, "sure_wrong": 0, "total": 311}}},
         "multi": {"groups": {"all": {"right": 40, "total": 44}}}}}))
     (tmp_path / "nondigits.json").write_text(json.dumps({"rows": [{"model": headline.MODEL, "floor": 0.0, "refused": {
-        "all non-digits": {"rate": 0.952}, "empty paper": {"rate": 1.0}}}]}))
+        "all non-digits": {"rate": 0.952}, "empty paper": {"rate": 1.0, "of": 60},
+        "real paper": {"rate": 0.985, "of": 67}}}]}))
     figures = {what: figure for what, figure, _ in headline.rows(tmp_path)}
     real = next(f for w, f in figures.items() if w.startswith("real photos"))
     assert real == "**99.0%** of 311 read right, 0 wrong at over 90% confidence"
     assert next(f for w, f in figures.items() if w.startswith("real handwritten numbers")) == "**90.9%** of 44"
-    assert next(f for w, f in figures.items() if w.startswith("letters")).startswith("**95.2%** answered")
+    assert next(f for w, f in figures.items() if w.startswith("letters")) == "**95.2%** answered \"not a digit\""
+    assert next(f for w, f in figures.items() if w.startswith("empty paper")) == (
+        "**100.0%** of 60 rendered and **98.5%** of 67 real \"no digit\"")
 
 
 def test_the_readme_headline_is_what_the_results_give():
