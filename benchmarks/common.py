@@ -74,11 +74,13 @@ def paste(page: Path, table: str, markers: tuple[str, str]) -> None:
 
 def run_main(main, argv=None) -> int:
     """A benchmark's ``main``, its bad input (no MNIST offline, a wrong model, a missing folder)
-    answered in one line and exit 1, as `digitlite` answers it; a ``SystemExit`` passes through."""
+    answered in one line and exit 1, as `digitlite` answers it (``python -m <module>: error: ...``,
+    as argparse names the command); a ``SystemExit`` passes through."""
     try:
         return main(argv)
     except DigitliteError as e:
-        print(f"error: {first_line(e)}", file=sys.stderr)
+        spec = getattr(sys.modules.get(main.__module__), "__spec__", None)  # run as __main__ by -m
+        print(f"python -m {spec.name if spec else main.__module__}: error: {first_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

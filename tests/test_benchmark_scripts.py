@@ -381,4 +381,4 @@ def test_a_benchmark_without_its_data_answers_in_one_line(tmp_path, script):
                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     lines = run.stderr.strip().splitlines()
     assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
-    assert lines and lines[-1].startswith("error: "), run.stderr
+    assert lines and lines[-1].startswith(f"python -m digitlite.benchmarks.{script}: error: "), run.stderr
