@@ -234,8 +234,8 @@ def build_set(folder: Path, per_kind: int = 60, seed: int = 23, fonts=None, mnis
 
 
 def cut_real_paper(real: Path, folder: Path, crops: Path = REAL_PAPER) -> list[Path]:
-    """The real photos' empty paper that ``crops`` lists, cut into ``folder`` as PNG files (once:
-    files already there are kept); [] when the real photos are not there."""
+    """The real photos' empty paper that ``crops`` lists, cut into ``folder`` as PNG files (every
+    time: an edited list is never read from stale crops); [] when the real photos are not there."""
     with open(crops) as f:
         rows = list(csv.DictReader(f))
     if not rows or not (real / rows[0]["file"]).is_file():
@@ -244,12 +244,11 @@ def cut_real_paper(real: Path, folder: Path, crops: Path = REAL_PAPER) -> list[P
     out = []
     for k, r in enumerate(rows):
         path = folder / f"real_paper_{k:03d}.png"
-        if not path.is_file():
-            box = tuple(int(r[c]) for c in ("x0", "y0", "x1", "y1"))
-            buf = io.BytesIO()
-            with Image.open(real / r["file"]) as img:
-                ImageOps.exif_transpose(img).convert("RGB").crop(box).save(buf, "PNG")
-            atomic.write_bytes(path, buf.getvalue())
+        box = tuple(int(r[c]) for c in ("x0", "y0", "x1", "y1"))
+        buf = io.BytesIO()
+        with Image.open(real / r["file"]) as img:
+            ImageOps.exif_transpose(img).convert("RGB").crop(box).save(buf, "PNG")
+        atomic.write_bytes(path, buf.getvalue())
         out.append(path)
     return out
 
