@@ -53,6 +53,7 @@ from digitlite.edge.data.mnist import load_mnist
 from digitlite.edge.deploy import npm
 from digitlite.edge.runtime.shipped import default_model
 from digitlite.edge.util import atomic
+from digitlite.edge.util.errors import DigitliteError
 
 MARKERS = ("<!-- nondigits-results:begin -->", "<!-- nondigits-results:end -->")
 REAL = ROOT.parent / "shared" / "real_photos"
@@ -235,11 +236,16 @@ def build_set(folder: Path, per_kind: int = 60, seed: int = 23, fonts=None, mnis
 
 def cut_real_paper(real: Path, folder: Path, crops: Path = REAL_PAPER) -> list[Path]:
     """The real photos' empty paper that ``crops`` lists, cut into ``folder`` as PNG files (every
-    time: an edited list is never read from stale crops); [] when the real photos are not there."""
+    time: an edited list is never read from stale crops); [] when the real photos are not there, and
+    a DigitliteError naming the first photo missing when only some are."""
     with open(crops) as f:
         rows = list(csv.DictReader(f))
-    if not rows or not (real / rows[0]["file"]).is_file():
+    missing = [r["file"] for r in rows if not (real / r["file"]).is_file()]
+    if len(missing) == len(rows):
         return []
+    if missing:
+        raise DigitliteError(f"{real / missing[0]}: missing ({len(missing)} of the {len(rows)} photos that {crops.name} "
+                             "cuts empty paper from); the real photos are incomplete")
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for k, r in enumerate(rows):
@@ -279,11 +285,13 @@ def evaluate(folder: Path, real: Path | None, model: Path, floors: list[float], 
     real_got = answers(clf, [str(real / r["file"]) for r in real_rows]) if real_rows else []
     paper = cut_real_paper(real, folder / "real_paper", crops) if real is not None else []
     paper_got = answers(clf, [str(p) for p in paper])
+    # what each answer counts towards: its kind and all non-digits (or empty paper); or real paper
+    keyed = [(r["kind"], "all non-digits" if r["kind"] != "empty" else "empty paper") for r in rows]
+    keyed += [("real paper",)] * len(paper)
     out = []
     for floor in floors:
         refused = defaultdict(lambda: [0, 0])
-        kinds = [(r["kind"], "all non-digits" if r["kind"] != "empty" else "empty paper") for r in rows]
-        for keys, (digit, confidence, _) in zip(kinds + [("real paper",)] * len(paper), got + paper_got):
+        for keys, (digit, confidence, _) in zip(keyed, got + paper_got):
             no = digit is None or confidence < floor
             for key in keys:
                 refused[key][0] += no

@@ -280,6 +280,12 @@ def test_the_non_digit_set_is_seeded_and_scored_per_kind(tmp_path, quantized, mn
     edited = tmp_path / "edited.csv"  # an edited list is cut again, never read from the old crops
     edited.write_text("file,x0,y0,x1,y1,what\nsingle/r__d__0.png,0,0,10,20,margin\n")
     assert [Image.open(p).size for p in nondigits.cut_real_paper(real, a / "real_paper", edited)] == [(10, 20)]
+    # a list naming a photo the real set lacks is one clear error, not a traceback halfway through
+    gap = tmp_path / "gap.csv"
+    gap.write_text("file,x0,y0,x1,y1,what\nsingle/r__d__0.png,0,0,10,20,margin\nsingle/gone.png,0,0,10,20,margin\n")
+    from digitlite.edge.util.errors import DigitliteError
+    with pytest.raises(DigitliteError, match="gone.png: missing \\(1 of the 2 photos"):
+        nondigits.cut_real_paper(real, a / "real_paper", gap)
     for e in scored:
         assert e["refused"]["all non-digits"]["of"] == 14 and e["refused"]["empty paper"]["of"] == 2
         assert e["refused"]["real paper"]["of"] == 3 and e["refused"]["real paper"]["refused"] == 2
