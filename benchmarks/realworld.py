@@ -53,6 +53,7 @@ from digitlite.edge.data.mnist import load_mnist
 from digitlite.edge.runtime.interpreter import Model
 from digitlite.edge.runtime.reading import readings
 from digitlite.edge.runtime.shipped import default_model
+from digitlite.edge.runtime.views import Viewed
 from digitlite.edge.util import atomic
 
 MARKERS = ("<!-- realworld-results:begin -->", "<!-- realworld-results:end -->")
@@ -301,8 +302,9 @@ def evaluate_real(real: Path, classifier) -> dict:
 
 
 def mnist_calibration(model: Path, images: np.ndarray, labels: np.ndarray) -> dict:
-    """How confident the model is on the MNIST test digits, and how often it is right at that confidence."""
-    answers = readings(Model(model).predict_proba(images))
+    """How confident a reading of the MNIST test digits is (each in its seven views, as ``classify`` reads),
+    and how often it is right at that confidence."""
+    answers = readings(Viewed(Model(model)).predict_proba(images))
     return calibration(np.array([r.digit == int(y) for r, y in zip(answers, labels)]),
                        np.array([r.confidence for r in answers]))
 

@@ -391,3 +391,32 @@ def test_a_benchmark_without_its_data_answers_in_one_line(tmp_path, script):
     lines = run.stderr.strip().splitlines()
     assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
     assert lines and lines[-1].startswith(f"python -m digitlite.benchmarks.{script}: error: "), run.stderr
+
+
+def test_the_views_benchmark_rebuilds_the_trainings_validation_set_and_fits_its_temperature(mnist, mnist_dir,
+                                                                                            quantized):
+    from digitlite.benchmarks import views as bench
+    from digitlite.edge.runtime.interpreter import Model
+    from digitlite.edge.runtime.views import Viewed
+    from digitlite.train.config import TrainConfig
+    from digitlite.train.data import split_validation
+
+    images, labels = bench.validation_set(TrainConfig(val_size=60, negatives=200, data_dir=str(mnist_dir)))
+    assert images.shape == (80, 28, 28) and images.dtype == np.uint8 and (labels == 10).sum() == 20
+    _, (_, held_out) = split_validation(mnist.train_images, mnist.train_labels, 60, 1)
+    assert np.array_equal(labels[:60], held_out)  # the digits the training holds out, in its order
+    from digitlite.edge.runtime.shipped import default_model
+    from digitlite.edge.util.errors import DigitliteError
+
+    with pytest.raises(DigitliteError, match="ten-class"):  # the tiny model has no "not a digit"
+        bench.measure(quantized[0] / "digits_int8.tflite", images, labels)
+    model = default_model()
+    result = bench.measure(model, images, labels)
+    digit = labels < 10
+    for key, predictor in (("one_view", Model(model)), ("seven_views", Viewed(Model(model)))):
+        answer = predictor.predict_proba(images).argmax(axis=1)
+        assert result[key]["digits_right"] == int((answer[digit] == labels[digit]).sum())
+        assert result[key]["not_a_digit_refused"] == int((answer[~digit] == 10).sum())
+    assert 0.25 < result["fitted_temperature"] < 8 and result["images"] == 80
+    table = bench.markdown(result)
+    assert table.count("\n| ") == 3 and str(result["fitted_temperature"]) in table  # a row each way

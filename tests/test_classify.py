@@ -34,6 +34,7 @@ def _json_lines(stdout: str) -> list[dict]:
 
 def test_folder_json_lines_agree_with_the_runtime_on_the_same_inputs(images, model):
     from digitlite.edge.runtime.interpreter import Model
+    from digitlite.edge.runtime.views import Viewed
     from digitlite.edge.vision.inputs import preprocess_file
 
     result = run_cli("classify", str(images), "--model", model, "--json")
@@ -41,7 +42,7 @@ def test_folder_json_lines_agree_with_the_runtime_on_the_same_inputs(images, mod
     records = _json_lines(result.stdout)
     paths = sorted(str(p) for p in images.iterdir())
     assert [r["path"] for r in records] == paths
-    clf = Model(model)
+    clf = Viewed(Model(model))  # each input read in its seven views, as classify reads
     for r in records:
         assert set(r) - {"reason", "not_a_digit"} == {"path", "digit", "confidence", "probabilities"}
         expected = clf.predict_proba(preprocess_file(r["path"]))[0]

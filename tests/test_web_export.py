@@ -187,8 +187,13 @@ PARITY_JS = """async (names) => {
     let input = null, error = null, probs = null;
     try { input = Array.from(window.digitlite.toInput(ctx.getImageData(0, 0, 280, 280))); }
     catch (e) { error = e.message; }
-    if (input) probs = await window.digitlite.probabilities(input);
-    out.push({png: c.toDataURL('image/png'), input, error, probs});
+    let views = null, pooled = null;
+    if (input) {
+      probs = await window.digitlite.probabilities(input);
+      views = window.digitlite.views(input).map((v) => Array.from(v));
+      pooled = await window.digitlite.read(input);
+    }
+    out.push({png: c.toDataURL('image/png'), input, error, probs, views, pooled});
   }
   return out;
 }"""
@@ -197,9 +202,11 @@ PARITY_JS = """async (names) => {
 def test_the_pages_preprocessing_and_model_give_what_python_gives(site, mnist, tmp_path):
     """400 drawings (pen strokes of every size, slant and width; enlarged MNIST digits), a blank pad,
     a speck and two digits side by side: preprocess.js makes the input that serve's Python makes from
-    the same canvas saved as a PNG, and LiteRT.js in the page gives the probabilities LiteRT gives here."""
+    the same canvas saved as a PNG, and LiteRT.js in the page gives the probabilities LiteRT gives here;
+    views.js makes the seven views runtime.views makes, and the page's reading pools them as Python does."""
     from digitlite.benchmarks.realworld import mnist_digit, stroke_digit
     from digitlite.edge.runtime.interpreter import Model
+    from digitlite.edge.runtime.views import Viewed, views
     from digitlite.edge.vision.decode import WORK_SIDE, load_image
     from digitlite.edge.vision.errors import ImageError, SeveralDigits
     from digitlite.edge.vision.preprocess import preprocess_gray
@@ -219,7 +226,8 @@ def test_the_pages_preprocessing_and_model_give_what_python_gives(site, mnist, t
         open_page(page, url)
         results = page.evaluate(PARITY_JS, [f"d{i}.png" for i in range(len(inks))])
     model = Model(TWIN)
-    worst, same_prediction, same_output = 0, 0, 0
+    viewed = Viewed(model)
+    worst, same_prediction, same_output, same_views, worst_pooled = 0, 0, 0, 0, 0.0
     for r in results[:400]:
         png = base64.b64decode(r["png"].split(",", 1)[1])
         py = preprocess_gray(load_image(png, "drawing", side=WORK_SIDE), "drawing", one_digit=True)
@@ -229,8 +237,11 @@ def test_the_pages_preprocessing_and_model_give_what_python_gives(site, mnist, t
         p_py, p_js = model.predict_proba(py)[0], model.predict_proba(js)[0]
         same_prediction += int(p_py.argmax() == p_js.argmax())
         same_output += int(np.array_equal(np.array(r["probs"], np.float32), p_js))
+        same_views += int(np.array_equal(np.array(r["views"], np.uint8).reshape(7, 28, 28), views(js)[0]))
+        worst_pooled = max(worst_pooled, float(np.abs(np.array(r["pooled"]) - viewed.predict_proba(js)[0]).max()))
     assert worst <= 2, worst  # gray levels, any pixel of any of the 400 inputs (measured: 0)
-    assert same_prediction == 400 and same_output == 400
+    assert same_prediction == 400 and same_output == 400 and same_views == 400
+    assert worst_pooled < 1e-6, worst_pooled  # float32 against float64: the same reading
     # what neither reads as one digit, both refuse
     for r, kind in zip(results[400:], (ImageError, ImageError, SeveralDigits)):
         with pytest.raises(kind):

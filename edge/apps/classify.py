@@ -141,7 +141,8 @@ def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: 
                 results[i].error, results[i].exception = str(e), e
             except MemoryError as e:
                 results[i].error, results[i].exception = f"{path}: out of memory while decoding", e
-        probs = classifier.predict_proba(np.stack(inputs)) if inputs else None
+        read = classifier.candidate_proba if multi else classifier.predict_proba  # a number's: one view each
+        probs = read(np.stack(inputs)) if inputs else None
         for i, k in singles.items():
             results[i].reading = Reading.from_probabilities(probs[k], classifier.min_confidence)
             if saver:

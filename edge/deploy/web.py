@@ -46,7 +46,7 @@ RUNTIME_FILES = {
                 for build in ("", "_compat") for ext in ("js", "wasm")}},
     WASM_UTILS: {"dist/index.js": "litert/wasm-utils/index.js", "package.json": "litert/wasm-utils/package.json"},
 }
-PAGE_FILES = ("style.css", "pad.js", "preprocess.js", "local.js")
+PAGE_FILES = ("style.css", "pad.js", "preprocess.js", "views.js", "local.js")
 SERVICE_WORKER = "sw.js"  # keeps what the page loaded for offline use; named after the export's contents
 IMPORT_MAP = {"imports": {"@litertjs/core": "./litert/core/index.js",
                           "@litertjs/wasm-utils": "./litert/wasm-utils/index.js"}}
@@ -63,9 +63,10 @@ cannot load: browsers do not run module scripts or WebAssembly fetched from file
 Once loaded over https (or from localhost), the page opens and reads offline too: sw.js, a
 service worker, keeps the files it loaded.
 
-The drawing never leaves the browser: preprocess.js makes the model's 28x28 input, LiteRT.js
-{litert} (WebAssembly, CPU) runs {model}, the int8 model digitlite ships for the
-Raspberry Pi with its batch fixed at 1. The browser loads one of the two WebAssembly builds (about
+The drawing never leaves the browser: preprocess.js makes the model's 28x28 input, views.js its
+seven views (as digitlite reads a digit: moved a pixel each way, turned 6 degrees each way), LiteRT.js
+{litert} (WebAssembly, CPU) runs {model} on each, the int8 model digitlite ships for the
+Raspberry Pi with its batch fixed at 1, and views.js pools the answers. The browser loads one of the two WebAssembly builds (about
 9.4 MB, 2.8 MB compressed): litert_wasm_internal.wasm where it has relaxed SIMD, else
 litert_wasm_compat_internal.wasm. Ask your server to compress .wasm and .js files (gzip or brotli).
 
