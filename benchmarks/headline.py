@@ -49,6 +49,10 @@ def rows(results: Path) -> list[tuple[str, str, str]]:
     out.append(("one interpreter call, 1 thread, p50 (LiteRT)", f"**{row['call']['p50_us']:.1f} µs**" if row else None,
                 "digitlite bench"))
     world = _load(results, "realworld")
+    read = (world or {}).get("mnist_calibration")
+    out.append(("MNIST test as `classify` reads it (seven views, pooled), and its calibration",
+                f"**{sum(b['right'] for b in read['bins']) / read['samples'] * 100:.2f}%** read right, expected "
+                f"calibration error {read['ece'] * 100:.2f}%" if read and read.get("samples") else None, "realworld"))
     real = (world or {}).get("real", {})
     single = real.get("single", {}).get("groups", {}).get("all")
     out.append(("real photos, scans and drawings of one handwritten digit (`../shared/real_photos`, 52 repositories)",

@@ -58,7 +58,8 @@ def _figures(probs: np.ndarray, labels: np.ndarray) -> dict:
 
 def measure(model: Path, images: np.ndarray, labels: np.ndarray) -> dict:
     """One view against seven on ``images``, and the pooled answer's fitted temperature."""
-    from digitlite.train.calibrate import fit_temperature  # the training's fit (TensorFlow: the [train] extra)
+    # the training's own fit (TensorFlow: the [train] extra)
+    from digitlite.train.calibrate import fit_temperature
 
     reader = Model(model)
     if reader.classes <= NOT_A_DIGIT:
@@ -108,9 +109,10 @@ def main(argv=None) -> int:
         import digitlite.train.calibrate  # noqa: F401  (TensorFlow: the [train] extra)
     except ImportError as e:
         raise DigitliteError(f"needs the [train] extra (pip install -e '.[train]'): {e}") from None
-    model = Path(args.model) if args.model else default_model()
-    from digitlite.train.config import TrainConfig  # no TensorFlow, but with the rest of [train]'s code
+    # the training's settings: the validation set is its
+    from digitlite.train.config import TrainConfig
 
+    model = Path(args.model) if args.model else default_model()
     images, labels = validation_set(TrainConfig(data_dir=args.data_dir))
     result = measure(model, images, labels)
     if abs(result["fitted_temperature"] - views.TEMPERATURE) >= 0.005:

@@ -380,7 +380,7 @@ def test_the_camera_benchmark_times_the_camera_command_itself(tmp_path, mnist):
     assert run["frames"] == 20 and run["fps"] > 0  # a JSON line per frame, counted from the command's output
 
 
-@pytest.mark.parametrize("script", ["reject", "realworld"])
+@pytest.mark.parametrize("script", ["reject", "realworld", "views"])
 def test_a_benchmark_without_its_data_answers_in_one_line(tmp_path, script):
     # no MNIST where DIGITLITE_DATA points (it was the DataError's traceback): one line, exit 1
     import os
@@ -420,3 +420,17 @@ def test_the_views_benchmark_rebuilds_the_trainings_validation_set_and_fits_its_
     assert 0.25 < result["fitted_temperature"] < 8 and result["images"] == 80
     table = bench.markdown(result)
     assert table.count("\n| ") == 3 and str(result["fitted_temperature"]) in table  # a row each way
+
+
+def test_the_speed_benchmark_times_a_digit_in_seven_views_beside_one(quantized):
+    from digitlite.benchmarks import speed
+    from digitlite.edge.runtime.shipped import default_model
+
+    inputs = speed.make_inputs(2)
+    paths = speed.measure(Classifier(default_model(), threads=1), inputs)
+    assert set(paths) == {"photo", "phone", "canvas", "seven views", "one view"}
+    assert paths["seven views"]["n"] == paths["one view"]["n"] == len(inputs["photo"])
+    assert paths["seven views"]["answers"] == [d.digit for d in Classifier(default_model()).classify_batch(inputs["photo"])]
+    table = speed.markdown({"model": "m.tflite", "paths": paths, "labels": {k: [0] * 2 for k in ("photo", "phone", "canvas")},
+                            "machine": {"cpu": "cpu", "cores": 2, "python": "3.11"}})
+    assert "| seven views, pooled" in table and "| one view (a number's candidate)" in table
