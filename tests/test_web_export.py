@@ -31,7 +31,7 @@ RUNTIME = REPO / ".npm"  # tests/prepare.sh puts the verified LiteRT.js tarballs
 SHIPPED = REPO / "edge" / "models" / "digits_int8.tflite"
 TWIN = REPO / "edge" / "models" / "digits_int8_b1.tflite"
 # What the folder holds: the page, the model, the two single-threaded WebAssembly builds, nothing else.
-FILES = {"index.html", "style.css", "pad.js", "preprocess.js", "local.js", "sw.js", "pad-sample.bin",
+FILES = {"index.html", "style.css", "pad.js", "preprocess.js", "views.js", "local.js", "sw.js", "pad-sample.bin",
          "digits_int8_b1.tflite", "digits_int8_b1.json", "README.txt", "bundle.json", "SHA256SUMS",
          "litert/core/index.js", "litert/core/package.json", "litert/wasm-utils/index.js",
          "litert/wasm-utils/package.json", "litert/wasm/litert_wasm_internal.js",

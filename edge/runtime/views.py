@@ -3,10 +3,11 @@
 A digit reads the same when it is moved by a pixel or turned a little: the model was trained on
 such moves (train/data.py turns by up to 10 degrees, shifts by up to 2.5 pixels).  A letter, a
 scribble or half a digit often does not: the model's answer for it swings from view to view.  So
-one reading pools the model's answers for the seven views, as the mean of their log-probabilities
-(which is averaging logits, renormalised).  Measured on the shipped model
+one reading pools the model's answers for the seven views: the mean of their log-probabilities
+(as averaging logits) over a temperature, renormalised.  Measured on the shipped model
 (``python -m digitlite.benchmarks.nondigits``): non-digits answered "not a digit" 92.4% -> 95.0%,
-with the same 308/311 real single digits read right.
+with the same 308/311 real single digits read right.  The temperature is the shipped model's; for
+another model (a tuned one), ``benchmarks.views --model`` says whether it still fits.
 
 Every number here is an integer, so that the browser page (edge/web/views.js) makes exactly the
 same views: a view's pixel is a bilinear mix of four input pixels with weights in 1/4096ths,
