@@ -65,10 +65,8 @@ def measure(model: Path, images: np.ndarray, labels: np.ndarray) -> dict:
     if reader.classes <= NOT_A_DIGIT:
         raise DigitliteError(f"{model}: a ten-class model; the validation set holds non-digits (class 10): "
                              "give an eleven-class model")
-    seen = reader.predict_proba(views.views(images).reshape(-1, 28, 28)).reshape(len(images), views.COUNT, -1)
-    log_mean = np.log(np.clip(seen.astype(np.float64), views.FLOOR, 1.0)).mean(axis=1)
-    untempered = np.exp(log_mean - log_mean.max(axis=1, keepdims=True))
-    untempered /= untempered.sum(axis=1, keepdims=True)
+    seen = views.Viewed(reader).seen(images)
+    untempered = views.pool(seen, temperature=1.0)
     fitted = fit_temperature(untempered, labels)
     return {"model": model.name, "images": int(len(labels)), "fitted_temperature": round(fitted, 4),
             "temperature": views.TEMPERATURE, "one_view": _figures(seen[:, 0], labels),

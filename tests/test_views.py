@@ -67,6 +67,8 @@ def test_pooling_is_the_renormalised_mean_of_the_views_logs():
     logs = np.log(np.clip(rows[0], V.FLOOR, 1)).mean(axis=0) / V.TEMPERATURE
     assert np.allclose(pooled, np.exp(logs) / np.exp(logs).sum(), atol=1e-6)
     assert pooled[0] < 0.9 and pooled.argmax() == 0
+    logs = np.log(np.clip(rows[0], V.FLOOR, 1)).mean(axis=0)  # temperature 1: the plain geometric mean
+    assert np.allclose(V.pool(rows, temperature=1.0)[0], np.exp(logs) / np.exp(logs).sum(), atol=1e-6)
 
 
 class Swinging:
@@ -93,6 +95,9 @@ def test_viewed_reads_each_input_in_its_seven_views_in_one_call_and_answers_one_
     assert len(swinging.asked) == 1 and swinging.asked[0].shape == (14, 28, 28)
     assert np.array_equal(swinging.asked[0].reshape(2, 7, 28, 28), V.views(inputs))
     assert pooled.shape == (2, 11)
+    seen = V.Viewed(swinging).seen(inputs)  # each view's own answer, before pooling
+    assert seen.shape == (2, 7, 11) and np.array_equal(seen, swinging.predict_proba(V.views(inputs).reshape(-1, 28, 28)).reshape(2, 7, 11))
+    assert np.allclose(V.pool(seen), pooled, atol=1e-6)
     # one view's confident 4 is no reading: over seven views "not a digit" is the likeliest answer
     assert (pooled.argmax(axis=1) == 10).all()
     assert V.Viewed(swinging).predict_proba(_digit()).shape == (1, 11)  # one 28x28 input

@@ -73,10 +73,10 @@ def views(pixels: np.ndarray) -> np.ndarray:
     return out
 
 
-def pool(probabilities: np.ndarray) -> np.ndarray:
+def pool(probabilities: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
     """One row of probabilities (N, C) from each input's seven (N, 7, C): the mean of their logs
-    (each at least FLOOR) over TEMPERATURE, renormalised."""
-    log = np.log(np.clip(np.asarray(probabilities, np.float64), FLOOR, 1.0)).mean(axis=1) / TEMPERATURE
+    (each at least FLOOR) over ``temperature``, renormalised."""
+    log = np.log(np.clip(np.asarray(probabilities, np.float64), FLOOR, 1.0)).mean(axis=1) / temperature
     p = np.exp(log - log.max(axis=1, keepdims=True))
     return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
 
@@ -88,12 +88,14 @@ class Viewed:
     def __init__(self, predictor):
         self.predictor = predictor
 
-    def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
-        """Pooled probabilities (N, 10 or 11) of uint8 inputs (N, 28, 28)."""
+    def seen(self, pixels: np.ndarray) -> np.ndarray:
+        """The predictor's probabilities for each input's seven views (N, 7, 10 or 11), in one call."""
         x = np.asarray(pixels)
         if x.ndim == 2:
             x = x[None]
-        if not len(x):
-            return self.predictor.predict_proba(x)
-        seen = self.predictor.predict_proba(views(x).reshape(-1, SIDE, SIDE))
-        return pool(seen.reshape(len(x), COUNT, -1))
+        out = self.predictor.predict_proba(views(x).reshape(-1, SIDE, SIDE))
+        return out.reshape(len(x), COUNT, out.shape[-1])
+
+    def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
+        """Pooled probabilities (N, 10 or 11) of uint8 inputs (N, 28, 28)."""
+        return pool(self.seen(pixels))
