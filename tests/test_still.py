@@ -298,3 +298,56 @@ def test_bright_paper_is_never_read_as_light_ink():
     chalk = 255 - empty_sheet(0)  # the same picture inverted: light marks on a dark board stay light
     chalk[100:140, 150:156] = 250
     assert not dark_ink_guess(chalk)
+
+
+def _on_a_rule(strokes, along=(), size=(240, 320)) -> np.ndarray:
+    """``strokes`` drawn with a 7-pixel pen on ruled paper (rules at y = 20 and 170, 5 pixels wide and
+    nearly as dark as the pen), then ``along``, the strokes written along a rule, with a 5-pixel pen."""
+    img = Image.fromarray(drawing([*strokes, *along], size=size, width=7).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    for y in (20, 170):
+        draw.line([(0, y), (size[1], y)], fill=40, width=5)
+    for stroke in along:
+        draw.line(stroke, fill=0, width=5)
+    return np.asarray(img, np.float32)
+
+
+TWO_ON_RULE = [[(60 + 35 * np.cos(t), 75 + 32 * np.sin(t)) for t in np.linspace(-2.9, 0.5, 16)] + [(52, 170), (135, 170)]]
+EIGHT = [[(210 + 30 * np.cos(t), 75 + 28 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 24)],
+         [(210 + 36 * np.cos(t), 138 + 32 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 24)]]
+
+
+def test_a_digit_whose_stroke_lies_on_a_rule_is_offered_with_the_rules_ink_too():
+    from digitlite.edge.api import Classifier
+
+    # the 2's base lies on the rule and goes with it: what is left of the 2 is a 7
+    pieces, candidates = number_candidates(_on_a_rule(EIGHT, TWO_ON_RULE), "28")
+    assert pieces == 2
+    first = [c for c in candidates if (c.first, c.last) == (0, 1)]
+    assert len(first) == 2
+    as_is, with_rule = first
+    # given back, the base is in the input: ink across the bottom rows, under the 7's foot
+    assert with_rule.pixels[18:24].sum() > 1.5 * as_is.pixels[18:24].sum()
+    proba = Classifier().candidate_proba(np.stack([as_is.pixels, with_rule.pixels]))
+    assert proba[0].argmax() == 7 and proba[1].argmax() == 2
+    # read as it is, the piece must be a digit; with the rule's ink, it may be a mark left out
+    assert not as_is.droppable and with_rule.droppable
+
+
+def test_digits_standing_on_a_rule_read_as_themselves():
+    from digitlite.edge.api import Classifier
+
+    seven = [[(40, 40), (120, 40), (70, 168)]]
+    assert Classifier().read_number(_on_a_rule(seven + EIGHT)).number == "78"
+
+
+@pytest.mark.parametrize("name, number", [
+    ("owaisasghar__Handwritten-Number-OCR__cropped_image_10.jpg", "286"),
+    ("owaisasghar__Handwritten-Number-OCR__cropped_image_12.jpg", "268"),
+])
+def test_real_numbers_whose_2_is_written_along_the_rule_keep_it(name, number):
+    from digitlite.edge.api import Classifier
+
+    path = REAL_NUMBERS / name
+    assert path.is_file(), f"{path}: the real photos are needed beside the repository"
+    assert Classifier().read_number(path).number == number

@@ -4,6 +4,8 @@ what the edge of a camera frame cuts)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from digitlite.edge.settings import INK_CHOICES
@@ -164,9 +166,28 @@ def ink_floor(sample: np.ndarray, frame: bool = False) -> float:
     return max(MIN_FAINT, median + FAINT_SIGMAS * 1.4826 * spread)
 
 
+@dataclass
+class Ink:
+    """What ``read_ink`` found: the ink map (0..1), the ink mask, the kept components' (area, box),
+    largest first, and ``ruled``: the ink that the page's lines took out of the mask (a line's own
+    ink, and a stroke written along it, which no rule can tell from the line)."""
+
+    strength: np.ndarray
+    mask: np.ndarray
+    kept: list
+    ruled: np.ndarray
+
+
 def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: bool = False,
              tracker: LineTracker | None = None) -> tuple[np.ndarray, np.ndarray, list]:
-    """Ink map, ink mask and the kept components' (area, box), largest first.
+    """Ink map, ink mask and the kept components' (area, box), largest first (see ``read_ink``)."""
+    found = read_ink(gray, name, ink, frame, tracker)
+    return found.strength, found.mask, found.kept
+
+
+def read_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: bool = False,
+             tracker: LineTracker | None = None) -> Ink:
+    """The ink of ``gray``: its map, its mask and the kept components, and what the lines took.
 
     ``ink`` is the polarity ("dark" ink on light paper, "light" on dark, or "auto" to find
     it).  The page's lines (edge/vision/lines.py), specks, frames that enclose other marks and thin
@@ -215,6 +236,7 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
     if aside.any() and not aside.all():
         threshold = max(otsu_threshold(sample[~aside]), floor)
         mask = strength > threshold
+    ruled = np.zeros_like(mask)
     if lines:
         kept = lines.remove(mask, strength, touching=not frame)
         if not frame:
@@ -222,7 +244,8 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
         # In a picture of one digit, a "1" crossing it from edge to edge looks like a line: with
         # one or two such bands and nothing else, it is the digit.  Never in a camera frame, nor
         # on ruled or squared paper (more bands).
-        mask = kept if kept.any() or frame or lines.bands() > 2 else mask
+        if kept.any() or frame or lines.bands() > 2:
+            mask, ruled = kept, mask & ~kept
     if not frame:
         mask = _grow_faint(strength, mask, max(MIN_FAINT, HYSTERESIS * threshold), lines)
     if frame:
@@ -234,7 +257,7 @@ def find_ink(gray: np.ndarray, name: str = "<image>", ink: str = "auto", frame: 
         raise NoDigit(f"{name}: no digit found")
     if frame:
         mask, kept = _faint_beside(strength, mask, kept, threshold, lines)
-    return strength, mask, kept
+    return Ink(strength, mask, kept, ruled)
 
 
 def _faint_beside(strength: np.ndarray, mask: np.ndarray, kept: list, threshold: float,

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitlite.edge.util.moved import warn_moved
+from digitlite.edge.vision import imageops
 from digitlite.edge.vision.decode import WORK_SIDE, load_gray, shrink
 from digitlite.edge.vision.errors import ImageError, NoDigit, SeveralDigits, TooSmall
-from digitlite.edge.vision.ink import find_ink, stroke_width
+from digitlite.edge.vision.ink import find_ink, read_ink, stroke_width
 from digitlite.edge.vision.lines import LineTracker
 from digitlite.edge.vision.mnist_input import to_mnist
 
@@ -50,6 +51,7 @@ ALT_DIGIT_WIDTH = 0.9  # where digits touch, they are also cut evenly into digit
 ALT_SHIFT = 1 / 8  # ... and this many heights to either side of each such cut ...
 ALT_MIN_WIDTH, ALT_MAX_WIDTH = 0.5, 1.4  # ... and a slice between two cuts may be a digit this many heights wide ...
 ALT_PRIOR = 0.5  # ... its reading weighed by this (a sure crop through two digits must not outvote a clean cut)
+RULE_REACH = 0.25  # ink a rule took within this fraction of a digit's height of its top or bottom may be the digit's
 DROP_HEIGHT = 0.6  # a piece of touching ink under this fraction of their height may be a mark, not a digit
 # names that moved to the modules this one was split into, and where they are now
 MOVED = {**dict.fromkeys(("MAX_PIXELS", "LUMA", "load_image", "to_gray", "flatten_alpha"), "decode"),
@@ -261,7 +263,7 @@ def find_digits(gray: np.ndarray, name: str = "<image>", ink: str = "auto", fram
     of a video.  In a still image, a number whose digits are small in the picture is read
     again from a finer resolution of its part (``finer``, as for ``preprocess_gray``).
     """
-    strength, mask, groups, place = _number_ink(gray, name, ink, frame, min_height, tracker, finer, reduction)
+    strength, mask, _, groups, place = _number_ink(gray, name, ink, frame, min_height, tracker, finer, reduction)
     return [Digit(to_mnist(strength[y0:y1, x0:x1], mask[y0:y1, x0:x1]), place(g))
             for g in groups for x0, y0, x1, y1 in (g,)]
 
@@ -296,7 +298,7 @@ def number_candidates(gray: np.ndarray, name: str = "<image>", ink: str = "auto"
     overlapping zeros meet.  A piece here is what lies between two neighbouring cuts;
     ``reading.best_number`` picks the reading.
     """
-    strength, mask, groups, place = _number_ink(gray, name, ink, False, 0.0, None, finer, reduction, split=True)
+    strength, mask, ruled, groups, place = _number_ink(gray, name, ink, False, 0.0, None, finer, reduction, split=True)
     # the number's cuts: each group's left edge, plus, in a run of touching groups, more columns
     edges, runs = _cuts(groups)
     at = {x: k for k, x in enumerate(edges[:-1])}
@@ -304,8 +306,18 @@ def number_candidates(gray: np.ndarray, name: str = "<image>", ink: str = "auto"
     # a piece of touching ink as tall as its digits is part of one, never a mark beside them
     run_height = {k: y1 - y0 for first, last, _, y0, y1 in runs for k in range(first, last)}
     droppable = [b[3] - b[1] < DROP_HEIGHT * run_height.get(starts[i], np.inf) for i, b in enumerate(groups)]
-    candidates = [Candidate(_input_of(strength, mask, b), place(b), starts[i], starts[i + 1], droppable[i])
-                  for i, b in enumerate(groups)]
+    candidates = []
+    for i, b in enumerate(groups):
+        # a digit written on a rule may have lost a stroke to it (a 2's base): it is read with the
+        # rule's ink under it too, and as it is only as a digit (a mark on a rule reads as one
+        # with the rule's ink, and is left out then)
+        on_rule = _on_rule(mask, ruled, b)
+        candidates.append(Candidate(_input_of(strength, mask, b), place(b), starts[i], starts[i + 1],
+                                    droppable[i] and on_rule is None))
+        if on_rule is not None:
+            with_rule, box = on_rule
+            candidates.append(Candidate(_input_of(strength, with_rule, box), place(box), starts[i], starts[i + 1],
+                                        droppable[i]))
     for i in range(len(groups)):
         box = groups[i]
         for j in range(i + 1, min(i + MERGE_PIECES, len(groups))):
@@ -360,6 +372,30 @@ def _cuts(groups) -> tuple[list[int], list[tuple[int, int, int, int, int]]]:
     return edges, runs
 
 
+def _on_rule(mask: np.ndarray, ruled: np.ndarray, box) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """``mask`` with the ink a page's rule took (``ruled``) given back where it joins the digit in
+    ``box`` along the box's top or bottom (within RULE_REACH of its height, in its columns), and the
+    box grown to it; None when the rule took no such ink."""
+    x0, y0, x1, y1 = box
+    h, w = mask.shape
+    reach = max(2, int(round(RULE_REACH * (y1 - y0))))
+    top, bottom = max(0, y0 - reach), min(h, y1 + reach)
+    near = np.zeros_like(mask)
+    near[top:y0 + reach, x0:x1] = ruled[top:y0 + reach, x0:x1]
+    near[y1 - reach:bottom, x0:x1] = ruled[y1 - reach:bottom, x0:x1]
+    if not near.any():
+        return None
+    both = mask[top:bottom, x0:x1] | near[top:bottom, x0:x1]
+    labels, _ = imageops.labels_only(both)
+    digit = np.unique(labels[mask[top:bottom, x0:x1] & (labels > 0)])
+    joined = np.isin(labels, digit) & near[top:bottom, x0:x1]
+    if not joined.any():
+        return None
+    out = mask.copy()
+    out[top:bottom, x0:x1] |= joined
+    return out, _shrunk(out, (x0, top, x1, bottom))
+
+
 def _input_of(strength: np.ndarray, mask: np.ndarray, box) -> np.ndarray:
     x0, y0, x1, y1 = box
     return to_mnist(strength[y0:y1, x0:x1], mask[y0:y1, x0:x1])
@@ -396,12 +432,14 @@ def _shrunk(mask: np.ndarray, box) -> tuple[int, int, int, int] | None:
 
 def _number_ink(gray: np.ndarray, name: str, ink: str, frame: bool, min_height: float,
                 tracker: LineTracker | None, finer: Finer | None, reduction: float, split: bool = False):
-    """The ink of a number: (strength, mask, its digit groups left to right, a function from a box
-    in the mask's pixels to one in ``gray``'s), read again finer where the digits are small; with
+    """The ink of a number: (strength, mask, the ink the page's lines took, its digit groups left to
+    right, a function from a box in the mask's pixels to one in ``gray``'s), read again finer where
+    the digits are small; with
     ``split``, wide groups cut into pieces (``_number_groups``)."""
     small = _working(gray, name)
-    strength, mask, kept = find_ink(small, name, ink, frame, tracker)
-    groups = _number_groups(mask, kept, frame, min_height * small.shape[0], split)
+    found = read_ink(small, name, ink, frame, tracker)
+    strength, mask, ruled = found.strength, found.mask, found.ruled
+    groups = _number_groups(mask, found.kept, frame, min_height * small.shape[0], split)
     sy, sx, oy, ox = gray.shape[0] / small.shape[0], gray.shape[1] / small.shape[1], 0.0, 0.0
     finer = finer or Finer(gray, reduction=reduction)
     if not frame and groups and (tall := float(np.median([g[3] - g[1] for g in groups]))) < FINE_SIDE:
@@ -414,12 +452,12 @@ def _number_ink(gray: np.ndarray, name: str, ink: str, frame: bool, min_height: 
             crop, cx, cy, crop_scale = region
             try:
                 fine = _working(crop, name, side)
-                f_strength, f_mask, f_kept = find_ink(fine, name, ink)
-                f_groups = _number_groups(f_mask, f_kept, False, 0.0, split)
+                f_found = read_ink(fine, name, ink)
+                f_groups = _number_groups(f_found.mask, f_found.kept, False, 0.0, split)
             except ImageError:
                 f_groups = []
             if f_groups:
-                strength, mask, groups = f_strength, f_mask, f_groups
+                strength, mask, ruled, groups = f_found.strength, f_found.mask, f_found.ruled, f_groups
                 sy, sx = crop_scale * crop.shape[0] / fine.shape[0], crop_scale * crop.shape[1] / fine.shape[1]
                 oy, ox = cy, cx
     if not frame:
@@ -433,7 +471,7 @@ def _number_ink(gray: np.ndarray, name: str, ink: str, frame: bool, min_height: 
     def place(b):
         return (int(ox + b[0] * sx), int(oy + b[1] * sy), int(np.ceil(ox + b[2] * sx)), int(np.ceil(oy + b[3] * sy)))
 
-    return strength, mask, groups, place
+    return strength, mask, ruled, groups, place
 
 
 def _number_groups(mask: np.ndarray, kept, frame: bool, min_height: float,
