@@ -26,6 +26,12 @@ gradient and vignette, sometimes a soft shadow or ruled lines, pen, marker or pe
 from 320x240 to 1024x768, the digit anywhere at 25-70% of the frame; or a *drawing*: a
 paint-program PNG (black on white, white on black, or strokes on a transparent
 background).  The set is built from a seed, so the same command gives the same files.
+
+Beside it, ``numbers/`` holds numbers on ruled paper (``--numbers``, 400 by default), read whole as
+`classify --multi` reads them: two to four digits (pen-stroke templates and MNIST test shapes, half
+each) written in a row on a page of rules 1-2 pixels wide, slanted up to 1.5 degrees, in pen,
+marker or pencil, 640x480 JPEG.  Half of the numbers stand on a rule (their feet within 2 pixels of
+it: a 2's base along the line), half sit between two rules.
 """
 
 from __future__ import annotations
@@ -230,6 +236,95 @@ def build_set(folder: Path, per_digit: int = 100, seed: int = 2026, mnist_images
     return folder
 
 
+def _ink_box(ink: np.ndarray) -> np.ndarray:
+    rows, cols = np.flatnonzero((ink > 0.3).any(axis=1)), np.flatnonzero((ink > 0.3).any(axis=0))
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def render_ruled_number(rng: np.random.Generator, mnist_images=None, mnist_labels=None,
+                        on_rule: bool = True) -> tuple[bytes, str, str] | None:
+    """A JPEG photo of a number of two to four digits on ruled paper, standing on a rule or between
+    two: (bytes, the number, conditions); None when the number did not fit on the page."""
+    h, w = 480, 640
+    label, inks = "", []
+    for _ in range(int(rng.integers(2, 5))):
+        if mnist_images is None or rng.random() < 0.5:
+            digit = int(rng.integers(10))
+            ink = stroke_digit(digit, rng)
+        else:
+            k = int(rng.integers(len(mnist_images)))
+            digit, ink = int(mnist_labels[k]), mnist_digit(mnist_images[k])
+        label += str(digit)
+        inks.append(_ink_box(ink))
+    tall = int(rng.uniform(60, 140))
+    gap = int(tall * rng.uniform(1.2, 1.6))
+    paper = rng.uniform(170, 240)
+    page = paper + _smooth_noise((h, w), 6, rng) * rng.uniform(2, 8) + rng.normal(0, rng.uniform(1, 3), (h, w))
+    rules = list(range(int(rng.integers(10, gap)), h, gap))
+    thick, dark = int(rng.integers(1, 3)), rng.uniform(25, 70)
+    slope = math.tan(math.radians(rng.uniform(-1.5, 1.5)))
+    xs = np.arange(w)
+    for r in rules:
+        for t in range(thick):
+            page[np.clip(np.rint(r + t + slope * (xs - w / 2)).astype(int), 0, h - 1), xs] -= dark
+    rule = rules[len(rules) // 2]
+    base = rule + int(rng.integers(-2, 3)) if on_rule else rule - gap // 2 + tall // 2
+    kind = rng.choice(["pen", "marker", "pencil"], p=[0.6, 0.2, 0.2])
+    ink_level = {"pen": rng.uniform(10, 60), "marker": rng.uniform(5, 40), "pencil": rng.uniform(80, 130)}[kind]
+    x = int(rng.integers(20, 80))
+    for ink in inks:
+        wide = max(2, int(ink.shape[1] * tall / ink.shape[0]))
+        digit = np.asarray(Image.fromarray(ink, "F").resize((wide, tall), Image.BILINEAR), np.float32)
+        y = base - tall + int(slope * (x + wide / 2 - w / 2))
+        if x + wide >= w - 5 or y < 0:
+            return None
+        page[y:y + tall, x:x + wide] *= 1 - np.clip(digit, 0, 1) * (paper - ink_level) / paper
+        x += wide + int(tall * rng.uniform(0.12, 0.4))
+    rgb = np.stack([page] * 3, -1) + rng.normal(0, 2, (h, w, 3))
+    img = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB").filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.2)))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=int(rng.integers(70, 95)))
+    return buf.getvalue(), label, "+".join([str(kind), "on-rule" if on_rule else "between-rules"])
+
+
+def build_numbers(folder: Path, count: int = 400, seed: int = 2026, mnist_images=None, mnist_labels=None) -> Path:
+    """Write ``count`` numbers on ruled paper into ``folder`` with a labels.csv (file, label, conditions),
+    every other one standing on a rule."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    while len(rows) < count:
+        on_rule = len(rows) % 2 == 0
+        made = render_ruled_number(rng, mnist_images, mnist_labels, on_rule)
+        if made is None:
+            continue
+        data, label, conditions = made
+        name = f"{len(rows):04d}_{'on' if on_rule else 'off'}.jpg"
+        atomic.write_bytes(folder / name, data)
+        rows.append((name, label, conditions))
+    buf = io.StringIO()
+    csv.writer(buf).writerows([("file", "label", "conditions"), *rows])
+    atomic.write_bytes(folder / "labels.csv", buf.getvalue().encode())
+    return folder
+
+
+def evaluate_numbers(folder: Path, classifier) -> dict:
+    """Read every number of a ``build_numbers`` set as `classify --multi` does: read whole, overall and
+    standing on a rule or between rules, and every miss."""
+    with open(folder / "labels.csv") as f:
+        rows = list(csv.DictReader(f))  # the labels stay strings: leading zeros
+    groups = defaultdict(lambda: [0, 0])
+    wrong = []
+    for row, res in zip(rows, classify_files(classifier, [str(folder / r["file"]) for r in rows], multi=True)):
+        got = None if res.error else res.number.number
+        for key in ("all", *row["conditions"].split("+")):
+            groups[key][0] += got == row["label"]
+            groups[key][1] += 1
+        if got != row["label"]:
+            wrong.append({"file": row["file"], "label": row["label"], "got": got, "error": res.error})
+    return {"groups": {k: {"right": a, "total": n} for k, (a, n) in sorted(groups.items())}, "misses": wrong}
+
+
 def evaluate(folder: Path, classifier) -> dict:
     """Classify every file of a built set; accuracy overall and by source, kind and condition."""
     with open(folder / "labels.csv") as f:
@@ -369,6 +464,12 @@ def markdown(result: dict) -> str:
         if key in acc:
             a = acc[key]
             rows.append(f"| {names[key]} | {a['total']} | {a['correct']} | {a['accuracy'] * 100:.1f}% |")
+    numbers = result.get("numbers", {}).get("groups", {})
+    for key, name in (("all", "numbers on ruled paper, rendered, read whole (`--multi`)"),
+                      ("on-rule", "… standing on a rule"), ("between-rules", "… between two rules")):
+        if key in numbers:
+            g = numbers[key]
+            rows.append(f"| {name} | {g['total']} | {g['right']} | {g['right'] / g['total'] * 100:.1f}% |")
     rows.append("")
     memory = result.get("classify_memory", {})
     peak = f", peak resident memory of `digitlite classify` on the folder {memory['peak_mb']:.0f} MB" \
@@ -387,6 +488,7 @@ def main(argv=None) -> int:
     p.add_argument("--per-digit", type=int, default=100, help="images per digit when building")
     p.add_argument("--seed", type=int, default=7,
                    help="seed of the set (preprocessing was developed on seed 2026 sets; 7 is held out)")
+    p.add_argument("--numbers", type=int, default=400, help="numbers on ruled paper when building (0: none)")
     p.add_argument("--data-dir", default="", help="MNIST folder (for the mnist-shapes source and the calibration)")
     p.add_argument("--real", default=str(REAL), help="the real set (a labels.csv, single/ and multi/); '' for none")
     p.add_argument("--results", default=str(RESULTS))
@@ -398,8 +500,14 @@ def main(argv=None) -> int:
     if not (folder / "labels.csv").is_file():
         print(f"building {args.per_digit * 10} images in {folder}", file=sys.stderr, flush=True)
         build_set(folder, args.per_digit, args.seed, mnist.test_images, mnist.test_labels)
+    numbers = folder / "numbers"
+    if args.numbers and not (numbers / "labels.csv").is_file():
+        print(f"building {args.numbers} numbers on ruled paper in {numbers}", file=sys.stderr, flush=True)
+        build_numbers(numbers, args.numbers, args.seed, mnist.test_images, mnist.test_labels)
     model = Path(args.model) if args.model else default_model()
     result = {"model": model.name, "seed": args.seed, **evaluate(folder, Classifier(model))}
+    if args.numbers:
+        result["numbers"] = evaluate_numbers(numbers, Classifier(model))
     result["classify_memory"] = classify_memory(folder, model)
     result["mnist_calibration"] = mnist_calibration(model, mnist.test_images, mnist.test_labels)
     real = Path(args.real) if args.real else None

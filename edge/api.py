@@ -92,7 +92,8 @@ class Classifier:
     def candidate_proba(self, pixels: np.ndarray) -> np.ndarray:
         """``predict_proba`` for a number's candidates (``read_candidates``): one view each, the model's own
         answer.  In a number the views would make a lone mark's "not a digit" surer, and a digit standing
-        among others is then left out: real numbers read whole fall from 36/44 to 34/44 with them."""
+        among others is then left out: real numbers read whole fall from 38/44 to 37/44 with them (from
+        36 to 34 before a digit on a rule was read with the rule's ink too)."""
         return self.model.predict_proba(pixels)
 
     def classify_inputs(self, pixels: np.ndarray, boxes=None, camera: bool = False) -> list[Reading]:

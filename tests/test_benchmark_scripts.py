@@ -53,6 +53,25 @@ def test_real_world_evaluation_counts_every_image(tmp_path, mnist, quantized):
     assert "| all rendered images | 20 |" in table
 
 
+def test_ruled_numbers_are_seeded_half_on_a_rule_and_read_whole(tmp_path, mnist):
+    a = realworld.build_numbers(tmp_path / "a", 6, seed=5, mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
+    b = realworld.build_numbers(tmp_path / "b", 6, seed=5, mnist_images=mnist.test_images, mnist_labels=mnist.test_labels)
+    rows = list(csv.DictReader((a / "labels.csv").read_text().splitlines()))
+    assert len(rows) == 6 and all(2 <= len(r["label"]) <= 4 and r["label"].isdigit() for r in rows)
+    assert [r["conditions"].split("+")[1] for r in rows] == ["on-rule", "between-rules"] * 3
+    for r in rows:
+        assert (a / r["file"]).read_bytes() == (b / r["file"]).read_bytes()
+        assert load_image(a / r["file"]).shape[:2] == (480, 640)
+    # read with the shipped model: a number read whole counts once, in its group and in all
+    result = realworld.evaluate_numbers(a, Classifier())
+    groups = result["groups"]
+    assert groups["all"]["total"] == 6 == groups["on-rule"]["total"] + groups["between-rules"]["total"]
+    assert groups["all"]["right"] == 6 - len(result["misses"]) >= 4
+    table = realworld.markdown({"accuracy": {}, "numbers": result, "model": "m.tflite", "seed": 5, "images": 0,
+                                "seconds": 0})
+    assert f"| numbers on ruled paper, rendered, read whole (`--multi`) | 6 | {groups['all']['right']} |" in table
+
+
 def test_quantization_table_from_cards(quantized, tmp_path):
     out, _ = quantized
     cards = quantization.load_cards([str(out / f"digits_{v}.tflite") for v in ("int8", "float32")])

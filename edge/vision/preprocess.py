@@ -308,9 +308,9 @@ def number_candidates(gray: np.ndarray, name: str = "<image>", ink: str = "auto"
     droppable = [b[3] - b[1] < DROP_HEIGHT * run_height.get(starts[i], np.inf) for i, b in enumerate(groups)]
     candidates = []
     for i, b in enumerate(groups):
-        # a digit written on a rule may have lost a stroke to it (a 2's base): it is read with the
-        # rule's ink under it too, and as it is only as a digit (a mark on a rule reads as one
-        # with the rule's ink, and is left out then)
+        # a digit written on a rule may have lost a stroke to it (a 2's base): it is offered with the
+        # rule's ink given back too; then the piece as it is must be a digit, and only the piece with
+        # the rule's ink may be left out as "not a digit" (a dash on a rule)
         on_rule = _on_rule(mask, ruled, b)
         candidates.append(Candidate(_input_of(strength, mask, b), place(b), starts[i], starts[i + 1],
                                     droppable[i] and on_rule is None))
@@ -434,8 +434,7 @@ def _number_ink(gray: np.ndarray, name: str, ink: str, frame: bool, min_height: 
                 tracker: LineTracker | None, finer: Finer | None, reduction: float, split: bool = False):
     """The ink of a number: (strength, mask, the ink the page's lines took, its digit groups left to
     right, a function from a box in the mask's pixels to one in ``gray``'s), read again finer where
-    the digits are small; with
-    ``split``, wide groups cut into pieces (``_number_groups``)."""
+    the digits are small; with ``split``, wide groups cut into pieces (``_number_groups``)."""
     small = _working(gray, name)
     found = read_ink(small, name, ink, frame, tracker)
     strength, mask, ruled = found.strength, found.mask, found.ruled
