@@ -281,7 +281,8 @@ def render_ruled_number(rng: np.random.Generator, mnist_images=None, mnist_label
         page[y:y + tall, x:x + wide] *= 1 - np.clip(digit, 0, 1) * (paper - ink_level) / paper
         x += wide + int(tall * rng.uniform(0.12, 0.4))
     rgb = np.stack([page] * 3, -1) + rng.normal(0, 2, (h, w, 3))
-    img = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB").filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.2)))
+    img = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+    img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.2)))
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=int(rng.integers(70, 95)))
     return buf.getvalue(), label, "+".join([str(kind), "on-rule" if on_rule else "between-rules"])

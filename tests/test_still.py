@@ -197,6 +197,14 @@ def test_a_digit_in_two_strokes_apart_is_offered_whole_too():
     assert pieces == 3 and (0, 2) in [(c.first, c.last) for c in candidates]
 
 
+def test_a_one_as_tall_as_the_digit_beside_it_and_apart_is_not_offered_with_it():
+    # a 5 and a 1: together they read 5, so the 1 would be lost; a 4's halves (above) are still joined
+    five = [[(95, 40), (45, 40), (42, 95)]
+            + [(65 + 38 * np.cos(t), 125 + 38 * np.sin(t)) for t in np.linspace(-2.4, 2.5, 20)]]
+    pieces, candidates = number_candidates(drawing(five + [[(140, 40), (136, 165)]], size=(200, 200), width=8), "51")
+    assert pieces == 2 and [(c.first, c.last) for c in candidates] == [(0, 1), (1, 2)]
+
+
 def test_a_number_joined_along_its_foot_by_an_underline_is_cut_into_its_digits():
     # 0 0 1 written on a short underline that touches each digit's foot: one piece far wider than
     # any digit, which was refused whole as a dash (the real 001 below read "")
@@ -312,7 +320,8 @@ def _on_a_rule(strokes, along=(), size=(240, 320)) -> np.ndarray:
     return np.asarray(img, np.float32)
 
 
-TWO_ON_RULE = [[(60 + 35 * np.cos(t), 75 + 32 * np.sin(t)) for t in np.linspace(-2.9, 0.5, 16)] + [(52, 170), (135, 170)]]
+TWO_ON_RULE = [[(60 + 35 * np.cos(t), 75 + 32 * np.sin(t)) for t in np.linspace(-2.9, 0.5, 16)]
+               + [(52, 170), (135, 170)]]
 EIGHT = [[(210 + 30 * np.cos(t), 75 + 28 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 24)],
          [(210 + 36 * np.cos(t), 138 + 32 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 24)]]
 

@@ -46,6 +46,7 @@ FINE_DECODE_SIDE = 2048  # ... from a decode of at most this many pixels on the 
 SPLIT_WIDTH = 1.0  # a still image's piece of a number wider than this many times its height holds touching digits
 MERGE_WIDTH = 1.2  # neighbouring pieces may be one digit when together at most this many times as wide as tall ...
 MERGE_GAP = 0.3  # ... and this many heights apart ...
+MERGE_TALL, MERGE_APART = 0.9, 0.08  # ... unless each is this much of their height, this much of it apart ...
 MERGE_PIECES = 4  # ... up to this many pieces together
 ALT_DIGIT_WIDTH = 0.9  # where digits touch, they are also cut evenly into digits this many times their height wide ...
 ALT_SHIFT = 1 / 8  # ... and this many heights to either side of each such cut ...
@@ -326,6 +327,11 @@ def number_candidates(gray: np.ndarray, name: str = "<image>", ink: str = "auto"
             tall = box[3] - box[1]
             if box[2] - box[0] > MERGE_WIDTH * tall or b[0] - groups[j - 1][2] > MERGE_GAP * tall:
                 break
+            # pieces each as tall as the digit they would make, apart, are digits side by side (a 1
+            # beside a 5, which together read 5), not one digit in strokes (a 4's, a 5's bar)
+            if all(g[3] - g[1] >= MERGE_TALL * tall for g in groups[i:j + 1]) and all(
+                    groups[k + 1][0] - groups[k][2] >= MERGE_APART * tall for k in range(i, j)):
+                continue
             candidates.append(Candidate(_input_of(strength, mask, box), place(box), starts[i], starts[j + 1]))
     have = {(c.first, c.last) for c in candidates}
     for first, last, right, y0, y1 in runs:
