@@ -314,11 +314,17 @@ def evaluate_numbers(folder: Path, classifier) -> dict:
     standing on a rule or between rules, and every miss."""
     with open(folder / "labels.csv") as f:
         rows = list(csv.DictReader(f))  # the labels stay strings: leading zeros
+    return _read_numbers(folder, rows, classifier, lambda row: row["conditions"].split("+"))
+
+
+def _read_numbers(folder: Path, rows: list[dict], classifier, groups_of) -> dict:
+    """Read each row's file (in ``folder``) as `classify --multi` does: how many read whole, in all and
+    in each of the row's groups (``groups_of(row)``), and every miss."""
     groups = defaultdict(lambda: [0, 0])
     wrong = []
     for row, res in zip(rows, classify_files(classifier, [str(folder / r["file"]) for r in rows], multi=True)):
         got = None if res.error else res.number.number
-        for key in ("all", *row["conditions"].split("+")):
+        for key in ("all", *groups_of(row)):
             groups[key][0] += got == row["label"]
             groups[key][1] += 1
         if got != row["label"]:
@@ -384,16 +390,7 @@ def evaluate_real(real: Path, classifier) -> dict:
     out["single"] = {"groups": dict(groups), "misses": misses,
                      "calibration": calibration(np.array(correct, bool), np.array(confidence))}
     numbers = [r for r in rows if r["file"].startswith("multi/")]
-    right = defaultdict(lambda: [0, 0])
-    wrong = []
-    for row, res in zip(numbers, classify_files(classifier, [str(real / r["file"]) for r in numbers], multi=True)):
-        got = None if res.error else res.number.number
-        for key in ("all", row["kind"]):
-            right[key][0] += got == row["label"]
-            right[key][1] += 1
-        if got != row["label"]:
-            wrong.append({"file": row["file"], "label": row["label"], "got": got, "error": res.error})
-    out["multi"] = {"groups": {k: {"right": a, "total": n} for k, (a, n) in right.items()}, "misses": wrong}
+    out["multi"] = _read_numbers(real, numbers, classifier, lambda row: (row["kind"],))
     return out
 
 
