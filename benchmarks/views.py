@@ -38,14 +38,13 @@ def validation_set(config=None) -> tuple[np.ndarray, np.ndarray]:
     from digitlite.train import synthetic
     from digitlite.train.config import TrainConfig
     from digitlite.train.data import split_validation
-    from digitlite.train.train import _redraw, _with_negatives
+    from digitlite.train.train import held_out
 
     config = config or TrainConfig()
     mnist = load_mnist(config.data_dir or None)
     _, (x_val, y_val) = split_validation(mnist.train_images, mnist.train_labels, config.val_size, config.seed)
-    x_val = _redraw(x_val, config.redrawn, config.seed + 1)
-    fonts = synthetic.font_files(config.fonts_dir or None)
-    return _with_negatives(x_val, y_val, max(1, config.negatives // 10), config.seed + 10_000, x_val, y_val, fonts)
+    fonts = synthetic.font_files(config.fonts_dir or None) if config.negatives else []
+    return held_out(x_val, y_val, config, fonts)
 
 
 def _figures(probs: np.ndarray, labels: np.ndarray) -> dict:

@@ -121,7 +121,7 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
         x_train, y_train = x_train[: config.train_samples], y_train[: config.train_samples]
     if config.redrawn:
         print(f"re-drawing {config.redrawn:.0%} of the digits as pictures and reading them back", file=log, flush=True)
-        x_train, x_val = _redraw(x_train, config.redrawn, config.seed), _redraw(x_val, config.redrawn, config.seed + 1)
+        x_train = _redraw(x_train, config.redrawn, config.seed)
     fonts = synthetic.font_files(config.fonts_dir or None) if config.negatives or config.font_digits else []
     if config.font_digits:
         print(f"writing {config.font_digits:,} digits in {len(fonts)} handwriting fonts", file=log, flush=True)
@@ -133,8 +133,7 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
         print(f"generating {config.negatives:,} + {max(1, config.negatives // 10):,} non-digits for the 'not a digit' "
               "class", file=log, flush=True)
         x_train, y_train = _with_negatives(x_train, y_train, config.negatives, config.seed, x_train, y_train, fonts)
-        x_val, y_val = _with_negatives(x_val, y_val, max(1, config.negatives // 10), config.seed + 10_000,
-                                       x_val, y_val, fonts)
+    x_val, y_val = held_out(x_val, y_val, config, fonts)
 
     model = build_model(config.arch, classes)
     steps = math.ceil(len(x_train) / config.batch_size)
@@ -233,6 +232,19 @@ def train(config: TrainConfig, log=sys.stderr) -> dict:
         raise DigitliteError(f"{out}: cannot write the model or its report ({e.strerror or e}); "
                              "nothing is half-written: each file is replaced whole or not at all") from None
     return metrics
+
+
+def held_out(x_val: np.ndarray, y_val: np.ndarray, config: TrainConfig, fonts: list[bytes]):
+    """The validation set that a training with ``config`` holds out, from its split's digits
+    ``x_val``/``y_val``: a share re-drawn as the training digits are, and (for an eleven-class model)
+    a tenth as many non-digits as it trains on, appended as class 10.  ``benchmarks.views`` rebuilds
+    the shipped model's set with it."""
+    if config.redrawn:
+        x_val = _redraw(x_val, config.redrawn, config.seed + 1)
+    if config.negatives:
+        x_val, y_val = _with_negatives(x_val, y_val, max(1, config.negatives // 10), config.seed + 10_000,
+                                       x_val, y_val, fonts)
+    return x_val, y_val
 
 
 def _redraw(images: np.ndarray, share: float, seed: int) -> np.ndarray:
