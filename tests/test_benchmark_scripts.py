@@ -412,6 +412,17 @@ def test_a_benchmark_without_its_data_answers_in_one_line(tmp_path, script):
     assert lines and lines[-1].startswith(f"python -m digitlite.benchmarks.{script}: error: "), run.stderr
 
 
+def test_a_ten_class_trainings_validation_set_is_its_split_alone(mnist, mnist_dir):
+    """No re-drawing and no non-digits: the set is the split's digits as they are (no class 10, no fonts)."""
+    from digitlite.benchmarks import views as bench
+    from digitlite.train.config import TrainConfig
+    from digitlite.train.data import split_validation
+
+    images, labels = bench.validation_set(TrainConfig(val_size=50, negatives=0, redrawn=0.0, data_dir=str(mnist_dir)))
+    _, (x_val, y_val) = split_validation(mnist.train_images, mnist.train_labels, 50, 1)
+    assert np.array_equal(images, x_val) and np.array_equal(labels, y_val) and not (labels == 10).any()
+
+
 def test_the_views_benchmark_rebuilds_the_trainings_validation_set_and_fits_its_temperature(mnist, mnist_dir,
                                                                                             quantized):
     from digitlite.benchmarks import views as bench
