@@ -112,3 +112,21 @@ def test_a_slice_of_touching_ink_is_never_left_out_and_an_unsure_cut_weighs_less
     rows = np.stack([eleven(np.eye(10)[4] * 0.9, 0.1), eleven(np.eye(10)[9] * 0.8, 0.2), eleven(np.eye(10)[4], 0.0)])
     assert best_number(2, spans, rows).number == "4"
     assert best_number(2, spans, rows, prior=[1.0, 1.0, 0.5]).number == "49"
+
+
+def test_not_a_digit_weighs_less_for_a_piece_as_tall_as_the_numbers_digits():
+    # 0, a thin 1 the model calls "not a digit" at 55%, 2: left out by default (0123456789 read
+    # 023456789); weighed half, as the reader weighs a piece as tall as its number's digits, it is the
+    # 1, its confidence its share among the digits; a mark the model is sure of is still left out
+    spans = [(0, 1), (1, 2), (2, 3)]
+    one = np.zeros(10)
+    one[1], one[7] = 0.4, 0.05
+    rows = np.stack([eleven(np.eye(10)[0] * 0.99, 0.01), eleven(one, 0.55), eleven(np.eye(10)[2] * 0.99, 0.01)])
+    assert best_number(3, spans, rows).number == "02"
+    read = best_number(3, spans, rows, droppable=[1.0, 0.5, 1.0])
+    assert read.number == "012"
+    assert read.digits[1].confidence == pytest.approx(0.4 / 0.45) and read.digits[1].not_a_digit == pytest.approx(0.55)
+    rows[1] = eleven(np.eye(10)[1] * 0.1, 0.9)
+    assert best_number(3, spans, rows, droppable=[1.0, 0.5, 1.0]).number == "02"
+    # a ten-class model has no "not a digit" to weigh
+    assert best_number(3, spans, rows[:, :10], droppable=[1.0, 0.5, 1.0]).number == "012"

@@ -114,8 +114,24 @@ class NumberReading:
         return {"number": self.number, "digits": [d.as_dict(probabilities=False) for d in self.digits]}
 
 
+MUST_BE_A_DIGIT = np.inf  # as ``sure_not_a_digit``: a reading that is never "not a digit"
+
+
+def _drop_weights(spans, droppable) -> np.ndarray:
+    """How readily each candidate may be left out as "not a digit": ``droppable`` (True is 1, False 0),
+    by default 1 for each single piece and 0 for the rest."""
+    return np.asarray([last - first == 1 for first, last in spans] if droppable is None else droppable, np.float64)
+
+
+def _counted_as_digits(log: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Whether ``best_spans`` counts each candidate as its likeliest digit (else as "not a digit")."""
+    with np.errstate(divide="ignore"):
+        dropped = log[:, NOT_A_DIGIT] + np.log(weights) if log.shape[1] > NOT_A_DIGIT else np.full(len(log), -np.inf)
+    return log[:, :NOT_A_DIGIT].max(axis=1) >= dropped
+
+
 def best_spans(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndarray,
-               droppable: list[bool] | None = None, prior: list[float] | None = None) -> list[int]:
+               droppable: list[float] | None = None, prior: list[float] | None = None) -> list[int]:
     """The likeliest way to read a number cut into ``pieces``: the candidates (indices into
     ``spans``, left to right) that cover every piece once, where candidate k covers pieces
     ``spans[k]`` = (first, last) and has the row ``probabilities[k]``, with the largest product of
@@ -124,15 +140,17 @@ def best_spans(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndar
     likelier and it may be left out (``droppable[k]``; by default, a single piece: a dash, a speck,
     half a digit beside the number; ``NumberReading.of`` then leaves it out); pieces taken
     together, or a slice of touching digits, must be a digit (that they are not one digit says
-    nothing about them apart)."""
+    nothing about them apart).  A ``droppable[k]`` between 0 and 1 weighs "not a digit" by it (a
+    piece as tall as the number's digits is likelier one of them than the model alone says)."""
     probs = np.asarray(probabilities, np.float64)
     if not len(spans):
         return []
     log = np.log(np.clip(probs, 1e-9, 1.0))
     score = log[:, :NOT_A_DIGIT].max(axis=1)
     if probs.shape[1] > NOT_A_DIGIT:
-        single = np.array([last - first == 1 for first, last in spans] if droppable is None else droppable, bool)
-        score = np.where(single, np.maximum(score, log[:, NOT_A_DIGIT]), score)
+        weights = _drop_weights(spans, droppable)
+        with np.errstate(divide="ignore"):
+            score = np.maximum(score, log[:, NOT_A_DIGIT] + np.log(weights))
     if prior is not None:
         score = score + np.log(np.asarray(prior, np.float64))
     best = np.full(pieces + 1, -np.inf)
@@ -150,11 +168,25 @@ def best_spans(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndar
 
 
 def best_number(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndarray, min_confidence: float = 0.0,
-                boxes=None, droppable: list[bool] | None = None, prior: list[float] | None = None) -> NumberReading:
-    """The number that ``best_spans`` reads, each digit with its box (``boxes[k]``, if given)."""
+                boxes=None, droppable: list[float] | None = None, prior: list[float] | None = None) -> NumberReading:
+    """The number that ``best_spans`` reads, each digit with its box (``boxes[k]``, if given).  A piece
+    it counted as a digit only because "not a digit" weighed less there (``droppable`` under 1) is
+    read as its digit, its confidence its share among the digits."""
     boxes = boxes if boxes is not None else [None] * len(spans)
-    return NumberReading.of([Reading.from_probabilities(probabilities[k], min_confidence, boxes[k])
-                             for k in best_spans(pieces, spans, probabilities, droppable, prior)])
+    chosen = best_spans(pieces, spans, probabilities, droppable, prior)
+    if not chosen:
+        return NumberReading.of([])
+    probs = np.asarray(probabilities, np.float64)
+    weights = _drop_weights(spans, droppable)
+    counted = _counted_as_digits(np.log(np.clip(probs, 1e-9, 1.0)), weights)
+
+    def must_be_a_digit(k: int) -> bool:  # counted a digit against the model's own likeliest answer
+        return (0 < weights[k] < 1 and counted[k] and probs.shape[1] > NOT_A_DIGIT
+                and probs[k, NOT_A_DIGIT] > probs[k, :NOT_A_DIGIT].max())
+
+    return NumberReading.of([Reading.from_probabilities(probs[k], min_confidence, boxes[k],
+                                                        MUST_BE_A_DIGIT if must_be_a_digit(k) else None)
+                             for k in chosen])
 
 
 def readings(probabilities: np.ndarray, min_confidence: float = 0.0, boxes=None,

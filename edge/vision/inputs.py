@@ -81,7 +81,7 @@ class NumberInputs:
     spans: list[tuple[int, int]]
     pixels: list[np.ndarray]
     boxes: list[tuple[int, int, int, int]]  # in the image's own pixels
-    droppable: list[bool] | None = None  # None: each candidate of a single piece
+    droppable: list[float] | None = None  # None: each candidate of a single piece (1), the rest 0
     prior: list[float] | None = None  # None: 1 each
 
 

@@ -54,6 +54,9 @@ ALT_MIN_WIDTH, ALT_MAX_WIDTH = 0.5, 1.4  # ... and a slice between two cuts may 
 ALT_PRIOR = 0.5  # ... its reading weighed by this (a sure crop through two digits must not outvote a clean cut)
 RULE_REACH = 0.25  # ink a rule took within this fraction of a digit's height of its top or bottom may be the digit's
 DROP_HEIGHT = 0.6  # a piece of touching ink under this fraction of their height may be a mark, not a digit
+# a piece at least this fraction of the number's median piece height is likelier one of its digits than the
+# model alone says: its "not a digit" weighs this much (a thin 1 in 0123456789 read "not a digit" at 54%)
+TALL_PIECE, TALL_PIECE_MARK = 0.8, 0.5
 # names that moved to the modules this one was split into, and where they are now
 MOVED = {**dict.fromkeys(("MAX_PIXELS", "LUMA", "load_image", "to_gray", "flatten_alpha"), "decode"),
          **dict.fromkeys(("MIN_INK_CONTRAST", "MIN_LEVELS", "MIN_LINES_SIDE", "BORDER_DIGIT", "FRAME_WINDOW",
@@ -272,16 +275,17 @@ def find_digits(gray: np.ndarray, name: str = "<image>", ink: str = "auto", fram
 @dataclass
 class Candidate:
     """A part of a number that may be one digit: its 28x28 input, its box in the image, which of
-    the number's pieces (``first`` up to ``last``, left to right) it covers, whether, read as
-    "not a digit", it may be left out of the number (a whole piece of ink: a dash, a speck; not a
-    slice of touching digits, which is part of some digit), and how likely it is a digit before
+    the number's pieces (``first`` up to ``last``, left to right) it covers, how readily, read as
+    "not a digit", it may be left out of the number (``droppable``, weighing "not a digit": 1 for a
+    whole piece of ink, a dash, a speck; less for one as tall as the number's digits; 0 for a slice of
+    touching digits, which is part of some digit), and how likely it is a digit before
     the model reads it (``prior``: lower for a slice cut at a column of ink, not at the thinnest)."""
 
     pixels: np.ndarray
     box: tuple[int, int, int, int]
     first: int
     last: int
-    droppable: bool = False
+    droppable: float = 0.0
     prior: float = 1.0
 
 
@@ -306,7 +310,10 @@ def number_candidates(gray: np.ndarray, name: str = "<image>", ink: str = "auto"
     starts = [at[g[0]] for g in groups] + [len(edges) - 1]
     # a piece of touching ink as tall as its digits is part of one, never a mark beside them
     run_height = {k: y1 - y0 for first, last, _, y0, y1 in runs for k in range(first, last)}
-    droppable = [b[3] - b[1] < DROP_HEIGHT * run_height.get(starts[i], np.inf) for i, b in enumerate(groups)]
+    typical = float(np.median([b[3] - b[1] for b in groups]))
+    droppable = [0.0 if b[3] - b[1] >= DROP_HEIGHT * run_height.get(starts[i], np.inf)
+                 else TALL_PIECE_MARK if len(groups) > 1 and b[3] - b[1] >= TALL_PIECE * typical else 1.0
+                 for i, b in enumerate(groups)]
     candidates = []
     for i, b in enumerate(groups):
         # a digit written on a rule may have lost a stroke to it (a 2's base): it is offered with the
@@ -314,7 +321,7 @@ def number_candidates(gray: np.ndarray, name: str = "<image>", ink: str = "auto"
         # the rule's ink may be left out as "not a digit" (a dash on a rule)
         on_rule = _on_rule(mask, ruled, b)
         candidates.append(Candidate(_input_of(strength, mask, b), place(b), starts[i], starts[i + 1],
-                                    droppable[i] and on_rule is None))
+                                    droppable[i] if on_rule is None else 0.0))
         if on_rule is not None:
             with_rule, box = on_rule
             candidates.append(Candidate(_input_of(strength, with_rule, box), place(box), starts[i], starts[i + 1],
