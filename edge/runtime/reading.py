@@ -123,11 +123,15 @@ def _drop_weights(spans, droppable) -> np.ndarray:
     return np.asarray([last - first == 1 for first, last in spans] if droppable is None else droppable, np.float64)
 
 
-def _counted_as_digits(log: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Whether ``best_spans`` counts each candidate as its likeliest digit (else as "not a digit")."""
+def _scores(spans, probabilities: np.ndarray, droppable) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's log-probability read as its likeliest digit, and read as "not a digit" and left
+    out (weighed by ``droppable``; -inf where it may not be, and for a model without that class)."""
+    log = np.log(np.clip(probabilities, 1e-9, 1.0))
+    digit = log[:, :NOT_A_DIGIT].max(axis=1)
+    if probabilities.shape[1] <= NOT_A_DIGIT:
+        return digit, np.full(len(digit), -np.inf)
     with np.errstate(divide="ignore"):
-        dropped = log[:, NOT_A_DIGIT] + np.log(weights) if log.shape[1] > NOT_A_DIGIT else np.full(len(log), -np.inf)
-    return log[:, :NOT_A_DIGIT].max(axis=1) >= dropped
+        return digit, log[:, NOT_A_DIGIT] + np.log(_drop_weights(spans, droppable))
 
 
 def best_spans(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndarray,
@@ -145,12 +149,7 @@ def best_spans(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndar
     probs = np.asarray(probabilities, np.float64)
     if not len(spans):
         return []
-    log = np.log(np.clip(probs, 1e-9, 1.0))
-    score = log[:, :NOT_A_DIGIT].max(axis=1)
-    if probs.shape[1] > NOT_A_DIGIT:
-        weights = _drop_weights(spans, droppable)
-        with np.errstate(divide="ignore"):
-            score = np.maximum(score, log[:, NOT_A_DIGIT] + np.log(weights))
+    score = np.maximum(*_scores(spans, probs, droppable))
     if prior is not None:
         score = score + np.log(np.asarray(prior, np.float64))
     best = np.full(pieces + 1, -np.inf)
@@ -178,10 +177,10 @@ def best_number(pieces: int, spans: list[tuple[int, int]], probabilities: np.nda
         return NumberReading.of([])
     probs = np.asarray(probabilities, np.float64)
     weights = _drop_weights(spans, droppable)
-    counted = _counted_as_digits(np.log(np.clip(probs, 1e-9, 1.0)), weights)
+    digit, dropped = _scores(spans, probs, droppable)
 
     def must_be_a_digit(k: int) -> bool:  # counted a digit against the model's own likeliest answer
-        return (0 < weights[k] < 1 and counted[k] and probs.shape[1] > NOT_A_DIGIT
+        return (0 < weights[k] < 1 and digit[k] >= dropped[k] and probs.shape[1] > NOT_A_DIGIT
                 and probs[k, NOT_A_DIGIT] > probs[k, :NOT_A_DIGIT].max())
 
     return NumberReading.of([Reading.from_probabilities(probs[k], min_confidence, boxes[k],
