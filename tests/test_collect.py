@@ -140,6 +140,19 @@ def test_multi_collects_each_digit_of_a_number_with_its_crop(mnist, tmp_path):
             assert img.size[0] < 400  # one digit's part of the page, not the page
 
 
+def test_multi_collects_each_digit_as_the_number_read_it(mnist, tmp_path):
+    # the rendered ruled numbers' 37th (seed 7), 126: its thin 1, which the model alone calls "not a
+    # digit", is read as the 1 in the number and so collected as a 1, not as "not a digit"
+    from digitlite.benchmarks.realworld import build_numbers
+
+    build_numbers(tmp_path / "set", 37, 7, mnist.test_images, mnist.test_labels)
+    out = tmp_path / "samples"
+    result = run_cli("classify", str(tmp_path / "set" / "0036_on.jpg"), "--multi", "--json", "--collect", str(out))
+    assert json.loads(result.stdout)["number"] == "126"
+    index = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    assert [r["folder"] for r in index] == ["1", "2", "6"]
+
+
 def test_camera_collects_a_digit_once_it_holds_not_every_frame(tmp_path, mnist):
     from test_camera import write_video
 

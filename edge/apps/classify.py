@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlite.edge.apps.collect import Collector, crop_around
-from digitlite.edge.runtime.reading import NumberReading, Reading, best_spans
+from digitlite.edge.runtime.reading import NumberReading, Reading, chosen_readings
 from digitlite.edge.util import heap
 from digitlite.edge.util.errors import DigitliteError
 from digitlite.edge.vision.errors import SeveralDigits
@@ -153,14 +153,14 @@ def classify_files(classifier, paths: list[str], multi: bool = False, save_dir: 
             rows = probs[at:at + len(found.pixels)] if found.pixels else None
             results[i].number = classifier.read_candidates(found, rows)  # "" for a page with no digit
             if (saver or collector) and found.pixels:
-                chosen = best_spans(found.pieces, found.spans, rows, found.droppable, found.prior)
-                for n, k in enumerate(chosen):
+                chosen = chosen_readings(found.pieces, found.spans, rows, classifier.min_confidence, found.boxes,
+                                         found.droppable, found.prior)
+                for n, (k, _) in enumerate(chosen):
                     if saver:
                         saver.save(inputs[at + k], results[i].path, f"_{n}")
                 if collector:
                     gray, reduction = pictures[i]
-                    for k in chosen:  # its "not a digit" marks too, unsorted
-                        reading = Reading.from_probabilities(rows[k], classifier.min_confidence, found.boxes[k])
+                    for k, reading in chosen:  # its "not a digit" marks too, as the number read them
                         collector.save(reading, inputs[at + k],
                                        crop_around(gray, [v / reduction for v in found.boxes[k]]), results[i].path)
         del pictures, inputs

@@ -168,13 +168,22 @@ def best_spans(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndar
 
 def best_number(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndarray, min_confidence: float = 0.0,
                 boxes=None, droppable: list[float] | None = None, prior: list[float] | None = None) -> NumberReading:
-    """The number that ``best_spans`` reads, each digit with its box (``boxes[k]``, if given).  A piece
-    it counted as a digit only because "not a digit" weighed less there (``droppable`` under 1) is
-    read as its digit, its confidence its share among the digits."""
+    """The number that ``best_spans`` reads, each digit with its box (``boxes[k]``, if given)."""
+    return NumberReading.of([r for _, r in chosen_readings(pieces, spans, probabilities, min_confidence, boxes,
+                                                           droppable, prior)])
+
+
+def chosen_readings(pieces: int, spans: list[tuple[int, int]], probabilities: np.ndarray, min_confidence: float = 0.0,
+                    boxes=None, droppable: list[float] | None = None,
+                    prior: list[float] | None = None) -> list[tuple[int, Reading]]:
+    """The candidates ``best_spans`` chooses, each with its reading, its "not a digit" marks too (what
+    ``best_number`` and ``classify --collect`` read).  A piece counted as a digit only because "not a
+    digit" weighed less there (``droppable`` under 1) is read as its digit, its confidence its share
+    among the digits."""
     boxes = boxes if boxes is not None else [None] * len(spans)
     chosen = best_spans(pieces, spans, probabilities, droppable, prior)
     if not chosen:
-        return NumberReading.of([])
+        return []
     probs = np.asarray(probabilities, np.float64)
     weights = _drop_weights(spans, droppable)
     digit, dropped = _scores(spans, probs, droppable)
@@ -183,9 +192,8 @@ def best_number(pieces: int, spans: list[tuple[int, int]], probabilities: np.nda
         return (0 < weights[k] < 1 and digit[k] >= dropped[k] and probs.shape[1] > NOT_A_DIGIT
                 and probs[k, NOT_A_DIGIT] > probs[k, :NOT_A_DIGIT].max())
 
-    return NumberReading.of([Reading.from_probabilities(probs[k], min_confidence, boxes[k],
-                                                        MUST_BE_A_DIGIT if must_be_a_digit(k) else None)
-                             for k in chosen])
+    return [(k, Reading.from_probabilities(probs[k], min_confidence, boxes[k],
+                                           MUST_BE_A_DIGIT if must_be_a_digit(k) else None)) for k in chosen]
 
 
 def readings(probabilities: np.ndarray, min_confidence: float = 0.0, boxes=None,
